@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Provisions a Debian bookworm host (the Vagrant VM by default) with both demo services:
+# builds them from the source tree, installs the binaries and systemd units, creates the
+# service user, data directory and signing keys, and loads the demo fixtures into new
+# databases. Safe to re-run: it rebuilds, reinstalls and restarts the services, and keeps
+# existing databases and keys.
+set -euo pipefail
+
+SRC_DIR="${SRC_DIR:-/vagrant}"
+BUILD_USER="${BUILD_USER:-vagrant}"        # owns the Rust toolchain and the build cache
+TARGET_DIR="${TARGET_DIR:-/var/cache/oauth2-demo/target}"
+SERVICE_USER=oauth2demo
+DATA_DIR=/var/lib/oauth2-demo
+CONF_DIR=/etc/oauth2-demo
+BIN_DIR=/usr/local/bin
+UNIT_DIR=/etc/systemd/system
+SERVICES=(fake-social-site my-api)         # start order: My API calls Fake Social Site
+APT_PACKAGES=(build-essential pkg-config curl ca-certificates)
+
+log() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+[[ $EUID -eq 0 ]] || die "run as root (the Vagrant shell provisioner does)"
+[[ -f "$SRC_DIR/Cargo.toml" ]] || die "no Cargo workspace at $SRC_DIR"
+
+port_of() {
+  case "$1" in
+    fake-social-site) echo 8005 ;;
+    my-api) echo 8000 ;;
+    *) die "unknown service $1" ;;
+  esac
+}
+
+install_packages() {
+  local missing=() pkg
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+      || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+  else
+    log "build dependencies already installed"
+  fi
+}
+
+ensure_build_user() {
+  if ! id -u "$BUILD_USER" >/dev/null 2>&1; then
+    log "creating build user $BUILD_USER"
+    useradd --system --user-group --create-home --home-dir "/var/lib/$BUILD_USER" \
+      --shell /usr/sbin/nologin "$BUILD_USER"
+  fi
+  BUILD_HOME="$(getent passwd "$BUILD_USER" | cut -d: -f6)"
+  CARGO_BIN="$BUILD_HOME/.cargo/bin"
+}
+
+# Runs a command as the build user with its own HOME and the rustup toolchain on PATH.
+as_builder() {
+  runuser -u "$BUILD_USER" -- env HOME="$BUILD_HOME" PATH="$CARGO_BIN:/usr/local/bin:/usr/bin:/bin" "$@"
+}
+
+install_rust() {
+  if [[ -x "$CARGO_BIN/rustup" ]]; then
+    log "updating the stable Rust toolchain"
+    as_builder rustup toolchain install stable --profile minimal --no-self-update
+  else
+    log "installing Rust with rustup for $BUILD_USER"
+    local installer
+    installer="$(mktemp)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs -o "$installer"
+    chmod 0644 "$installer"
+    as_builder sh "$installer" -y --profile minimal --default-toolchain stable --no-modify-path
+    rm -f "$installer"
+  fi
+  as_builder cargo --version
+}
+
+build_and_install() {
+  log "building ${SERVICES[*]} (release) into $TARGET_DIR"
+  install -d -o "$BUILD_USER" -g "$(id -gn "$BUILD_USER")" "$TARGET_DIR"
+  local packages=() svc
+  for svc in "${SERVICES[@]}"; do packages+=(-p "$svc"); done
+  (cd "$SRC_DIR" && as_builder env CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release "${packages[@]}")
+  for svc in "${SERVICES[@]}"; do
+    install -m 0755 "$TARGET_DIR/release/$svc" "$BIN_DIR/$svc"
+    log "installed $BIN_DIR/$svc"
+  done
+}
+
+ensure_service_user() {
+  if ! id -u "$SERVICE_USER" >/dev/null 2>&1; then
+    log "creating system user $SERVICE_USER"
+    useradd --system --user-group --no-create-home --home-dir "$DATA_DIR" \
+      --shell /usr/sbin/nologin "$SERVICE_USER"
+  fi
+  install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR"
+  install -d -m 0750 -o root -g "$SERVICE_USER" "$CONF_DIR"
+}
+
+# One signing key per service, generated once and never printed.
+ensure_signing_key() {
+  local svc="$1" env_file="$CONF_DIR/$1.env" key
+  if [[ ! -e "$env_file" ]]; then
+    log "generating a signing key in $env_file"
+    key="$(od -An -v -tx1 -N32 /dev/urandom | tr -d ' \n')"
+    [[ ${#key} -eq 64 ]] || die "could not read 32 random bytes"
+    (umask 077 && printf 'SIGNING_KEY=%s\n' "$key" >"$env_file.tmp")
+    chown root:"$SERVICE_USER" "$env_file.tmp"
+    chmod 0640 "$env_file.tmp"
+    mv "$env_file.tmp" "$env_file"
+  else
+    log "keeping the existing $env_file"
+    chown root:"$SERVICE_USER" "$env_file"
+    chmod 0640 "$env_file"
+  fi
+}
+
+# Migrates and loads the fixtures only into a database that does not exist yet; a failed
+# first load removes the half-made file so that the next run tries again.
+ensure_database() {
+  local svc="$1" db="$DATA_DIR/$1.sqlite3" fixture="$SRC_DIR/fixtures/$1.json"
+  if [[ -e "$db" ]]; then
+    log "keeping the existing database $db"
+    return
+  fi
+  [[ -r "$fixture" ]] || die "fixture $fixture is missing"
+  log "creating $db and loading $fixture"
+  if ! { runuser -u "$SERVICE_USER" -- "$BIN_DIR/$svc" --database "$db" migrate &&
+    runuser -u "$SERVICE_USER" -- "$BIN_DIR/$svc" --database "$db" loaddata "$fixture"; }; then
+    rm -f "$db" "$db-wal" "$db-shm"
+    die "could not initialise $db"
+  fi
+}
+
+install_unit() {
+  local svc="$1"
+  install -m 0644 "$SRC_DIR/deploy/$svc.service" "$UNIT_DIR/$svc.service"
+}
+
+# Starts a service, or restarts it when it was already running so the new binary is used.
+start_service() {
+  local svc="$1" was_active=no
+  systemctl is-active --quiet "$svc" && was_active=yes
+  systemctl enable --now "$svc"
+  if [[ $was_active == yes ]]; then
+    log "restarting $svc"
+    systemctl restart "$svc"
+  fi
+}
+
+wait_healthy() {
+  local svc="$1" url attempt
+  url="http://127.0.0.1:$(port_of "$svc")/healthz"
+  for attempt in $(seq 1 30); do
+    if curl -fsS -o /dev/null --max-time 2 "$url"; then
+      log "$svc is up ($url, after ${attempt} tries)"
+      return
+    fi
+    sleep 1
+  done
+  journalctl -u "$svc" -n 40 --no-pager >&2 || true
+  die "$svc did not answer on $url"
+}
+
+main() {
+  install_packages
+  ensure_build_user
+  install_rust
+  build_and_install
+  ensure_service_user
+  local svc
+  for svc in "${SERVICES[@]}"; do
+    ensure_signing_key "$svc"
+    ensure_database "$svc"
+    install_unit "$svc"
+  done
+  systemctl daemon-reload
+  for svc in "${SERVICES[@]}"; do
+    start_service "$svc"
+    wait_healthy "$svc"
+  done
+  cat <<'EOF'
+==> done
+    My API:            http://127.0.0.1:8000/  (browser test page)
+    Fake Social Site:  http://127.0.0.1:8005/
+    Demo accounts:     FSS admin/admin, user1/user1, user2/user2; My API admin/admin
+    Logs:              vagrant ssh -c 'journalctl -u my-api -u fake-social-site -f'
+EOF
+}
+
+main "$@"

@@ -1,0 +1,54 @@
+//! The command line: `serve` plus the shared manage.py-like commands.
+
+use clap::{Parser, Subcommand};
+use shared::cli::{GlobalArgs, ManageCommand};
+use shared::db::DbConfig;
+use shared::settings::ProviderSettings;
+
+use crate::{Application, Settings};
+
+pub const DEFAULT_DATABASE: &str = "data/fake-social-site.sqlite3";
+
+#[derive(Debug, Parser)]
+#[command(name = "fake-social-site", version, about = "Fake Social Site: an OAuth2 provider with user profiles")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve HTTP.
+    Serve(ServeArgs),
+    #[command(flatten)]
+    Manage(ManageCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDRESS", default_value = "127.0.0.1:8005")]
+    pub bind: String,
+    #[command(flatten)]
+    pub provider: ProviderSettings,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut db = DbConfig::new(cli.global.db_path(DEFAULT_DATABASE));
+    match cli.command {
+        Command::Serve(args) => {
+            db.pool_size = args.provider.db_pool_size;
+            let app = Application::build(Settings {
+                bind: args.bind,
+                db,
+                provider: args.provider,
+            })?;
+            log::info!("Fake Social Site listening on {}", app.url());
+            app.run_until_stopped().await?;
+            Ok(())
+        }
+        Command::Manage(command) => shared::cli::run(command, &db, &[], &[]),
+    }
+}

@@ -1,0 +1,237 @@
+//! The typed HTTP client for social providers: one connection pool with timeouts and a base
+//! URL fixed at start-up, and one call, "GET this path with this bearer token and read a
+//! profile", whose every failure is a [`SocialError`].
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use reqwest::{Response, StatusCode};
+use serde::Deserialize;
+use shared::profile::Profile;
+use shared::secret::Secret;
+
+use super::SocialError;
+
+/// Where the provider is and how long and how much we are willing to wait for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderClientConfig {
+    /// Scheme, host, port and optional path prefix, e.g. `http://127.0.0.1:8005`.
+    pub base_url: String,
+    pub connect_timeout: Duration,
+    /// The whole exchange: connecting, sending, and reading the full body.
+    pub timeout: Duration,
+    /// A profile is a few hundred bytes; anything far larger is refused unread.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ProviderClientConfig {
+    fn default() -> Self {
+        ProviderClientConfig {
+            base_url: "http://127.0.0.1:8005".to_owned(),
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(5),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Why a [`ProviderClient`] could not be built; a start-up error.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBuildError {
+    /// The URL itself is not echoed: an operator may have put credentials in it.
+    #[error("invalid social provider base URL: {0}")]
+    InvalidBaseUrl(&'static str),
+    #[error("cannot build the social provider HTTP client")]
+    Http(#[from] reqwest::Error),
+}
+
+/// A social provider's HTTP API. Cloning is cheap and shares the connection pool.
+#[derive(Debug, Clone)]
+pub struct ProviderClient {
+    http: reqwest::Client,
+    base_url: String,
+    max_body_bytes: usize,
+}
+
+impl ProviderClient {
+    pub fn new(config: ProviderClientConfig) -> Result<Self, ClientBuildError> {
+        let base_url = config.base_url.trim_end_matches('/').to_owned();
+        check_base_url(&base_url)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            // A redirect would carry the bearer token to wherever the provider points; the
+            // profile endpoints never redirect, so a redirect is a bad answer.
+            .redirect(reqwest::redirect::Policy::none())
+            // The provider is our own service, reached directly: a proxy from the
+            // environment would see every token, and would break the loopback default.
+            .no_proxy()
+            .build()?;
+        Ok(ProviderClient {
+            http,
+            base_url,
+            max_body_bytes: config.max_body_bytes,
+        })
+    }
+
+    /// The provider's base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// GETs `base_url + path` (`path` starts with `/` and is already percent-encoded) with
+    /// the token as a bearer credential, and reads the token owner's profile.
+    pub async fn get_profile(
+        &self,
+        path: &str,
+        access_token: &Secret,
+    ) -> Result<Profile, SocialError> {
+        let authorization = bearer(access_token)?;
+        let response = self
+            .http
+            .get(format!("{}{}", self.base_url, path))
+            .header(AUTHORIZATION, authorization)
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .send()
+            .await
+            .map_err(send_error)?;
+        match response.status() {
+            status if status.is_success() => {}
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => {
+                return Err(SocialError::Rejected);
+            }
+            status => {
+                return Err(SocialError::BadResponse(format!(
+                    "unexpected status {status}"
+                )));
+            }
+        }
+        let body = read_capped(response, self.max_body_bytes).await?;
+        parse_profile(&body)
+    }
+}
+
+/// Refuses at start-up what could only fail on every request.
+fn check_base_url(base_url: &str) -> Result<(), ClientBuildError> {
+    let url = reqwest::Url::parse(base_url)
+        .map_err(|_| ClientBuildError::InvalidBaseUrl("not an absolute URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ClientBuildError::InvalidBaseUrl(
+            "the scheme must be http or https",
+        ));
+    }
+    if url.host().is_none() {
+        return Err(ClientBuildError::InvalidBaseUrl("no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ClientBuildError::InvalidBaseUrl(
+            "credentials are not allowed",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        // Paths are appended to the base as text, so a query would swallow them.
+        return Err(ClientBuildError::InvalidBaseUrl(
+            "a query or fragment is not allowed",
+        ));
+    }
+    Ok(())
+}
+
+/// The `Authorization` value, marked sensitive so that its Debug output is redacted and
+/// HTTP/2, if ever enabled, never indexes it.
+fn bearer(access_token: &Secret) -> Result<HeaderValue, SocialError> {
+    // RFC 6750 has no empty token, and a token that cannot be a header value (a newline,
+    // say) was never issued by the provider: both are a rejected token, not a provider fault.
+    if access_token.is_empty() {
+        return Err(SocialError::Rejected);
+    }
+    let mut value = HeaderValue::try_from(format!("Bearer {}", access_token.expose()))
+        .map_err(|_| SocialError::Rejected)?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Maps a failure to get a response's head. Timeouts first: a connect timeout is also a
+/// connect error, and it is slowness, not absence, the operator needs to hear about.
+fn send_error(err: reqwest::Error) -> SocialError {
+    if err.is_timeout() {
+        SocialError::Timeout
+    } else if err.is_connect() || err.is_builder() {
+        SocialError::Unreachable(describe(err))
+    } else {
+        // Something answered, but not with HTTP we could read.
+        SocialError::BadResponse(describe(err))
+    }
+}
+
+/// The error and its causes on one line. reqwest errors never include request headers, and
+/// the URL is dropped too: it is ours, and it is already in the configuration.
+fn describe(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Reads the body chunk by chunk so that a huge or endless answer costs at most `cap` bytes
+/// of memory; a declared length above the cap is refused before reading anything.
+async fn read_capped(mut response: Response, cap: usize) -> Result<Vec<u8>, SocialError> {
+    let too_large = || SocialError::BadResponse("response too large".to_owned());
+    if response
+        .content_length()
+        .is_some_and(|length| length > cap as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(body_error)? {
+        if body.len() + chunk.len() > cap {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn body_error(err: reqwest::Error) -> SocialError {
+    if err.is_timeout() {
+        SocialError::Timeout
+    } else {
+        SocialError::BadResponse(format!("incomplete body: {}", describe(err)))
+    }
+}
+
+/// The profile as it travels: `id` must be a JSON integer and `username` a string, while
+/// the descriptive fields may be missing or null, as some providers leave them out.
+#[derive(Deserialize)]
+struct WireProfile {
+    id: i64,
+    username: String,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+fn parse_profile(body: &[u8]) -> Result<Profile, SocialError> {
+    let wire: WireProfile = serde_json::from_slice(body)
+        .map_err(|err| SocialError::BadResponse(format!("not a profile: {err}")))?;
+    // The username seeds the local account's name; an empty one would make a nameless user.
+    if wire.username.is_empty() {
+        return Err(SocialError::BadResponse("empty username".to_owned()));
+    }
+    Ok(Profile {
+        id: wire.id,
+        username: wire.username,
+        first_name: wire.first_name.unwrap_or_default(),
+        last_name: wire.last_name.unwrap_or_default(),
+        email: wire.email.unwrap_or_default(),
+    })
+}

@@ -1,0 +1,151 @@
+//! OAuth2 client applications (Django OAuth Toolkit's `oauth2_provider.application`).
+
+use diesel::prelude::*;
+
+use crate::schema::applications;
+use crate::secret::{Secret, constant_time_eq, sha256_hex};
+
+pub mod grant {
+    pub const PASSWORD: &str = "password";
+    pub const REFRESH_TOKEN: &str = "refresh_token";
+    /// RFC 8693.
+    pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+    /// drf-social-oauth2's grant for exchanging a social provider's token.
+    pub const CONVERT_TOKEN: &str = "convert_token";
+}
+
+pub const PUBLIC: &str = "public";
+pub const CONFIDENTIAL: &str = "confidential";
+
+#[derive(Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = applications)]
+pub struct Application {
+    pub id: i64,
+    pub client_id: String,
+    pub name: String,
+    pub client_type: String,
+    pub client_secret_hash: Option<String>,
+    pub grant_types: String,
+    pub user_id: Option<i64>,
+    pub created: i64,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("id", &self.id)
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("client_type", &self.client_type)
+            .field("grant_types", &self.grant_types)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    pub fn is_confidential(&self) -> bool {
+        self.client_type == CONFIDENTIAL
+    }
+
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.split(' ').any(|g| g == grant_type)
+    }
+
+    /// Constant-time check of a presented secret against the stored hash.
+    pub fn verify_secret(&self, secret: &Secret) -> bool {
+        match &self.client_secret_hash {
+            Some(stored) => verify_secret_hash(secret, stored),
+            None => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = applications)]
+pub struct NewApplication {
+    pub id: Option<i64>,
+    pub client_id: String,
+    pub name: String,
+    pub client_type: String,
+    pub client_secret_hash: Option<String>,
+    pub grant_types: String,
+    pub user_id: Option<i64>,
+    pub created: i64,
+}
+
+/// Client secrets are long random strings, so one SHA-256 is enough to make a stolen
+/// database useless (a slow hash protects low-entropy passwords, not these).
+pub fn hash_secret(secret: &Secret) -> String {
+    format!("sha256${}", sha256_hex(secret.expose()))
+}
+
+/// A stored value that is already a hash (from a Django fixture) is kept as it is.
+pub fn is_hashed(value: &str) -> bool {
+    value.starts_with("sha256$") || value.starts_with("pbkdf2_sha256$")
+}
+
+fn verify_secret_hash(secret: &Secret, stored: &str) -> bool {
+    if let Some(hex) = stored.strip_prefix("sha256$") {
+        return constant_time_eq(sha256_hex(secret.expose()).as_bytes(), hex.as_bytes());
+    }
+    // Django OAuth Toolkit 2+ stores secrets with Django's password hashers.
+    let hasher = crate::password::PasswordHasher::new(crate::password::DEFAULT_COST, 1);
+    matches!(
+        hasher.verify_blocking(secret, Some(stored)),
+        Ok(crate::password::Verified::Yes { .. })
+    )
+}
+
+/// Compares against a fixed hash so that an unknown client costs what a wrong secret costs.
+pub fn verify_against_dummy(secret: &Secret) {
+    let _ = verify_secret_hash(
+        secret,
+        "sha256$0000000000000000000000000000000000000000000000000000000000000000",
+    );
+}
+
+/// Django OAuth Toolkit names one grant per application; map it to the grants it implies.
+pub fn grants_for_django_type(authorization_grant_type: &str) -> String {
+    match authorization_grant_type {
+        "password" => format!("{} {}", grant::PASSWORD, grant::REFRESH_TOKEN),
+        "authorization-code" => format!("authorization_code {}", grant::REFRESH_TOKEN),
+        "client-credentials" => "client_credentials".to_owned(),
+        other => other.replace('-', "_"),
+    }
+}
+
+pub fn find_by_client_id(
+    conn: &mut crate::db::Connection,
+    client_id: &str,
+) -> QueryResult<Option<Application>> {
+    applications::table
+        .filter(applications::client_id.eq(client_id))
+        .select(Application::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut crate::db::Connection, id: i64) -> QueryResult<Option<Application>> {
+    applications::table
+        .find(id)
+        .select(Application::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+pub fn create(conn: &mut crate::db::Connection, new: &NewApplication) -> QueryResult<Application> {
+    diesel::insert_into(applications::table)
+        .values(new)
+        .returning(Application::as_returning())
+        .get_result(conn)
+}
+
+pub fn upsert(conn: &mut crate::db::Connection, new: &NewApplication) -> QueryResult<()> {
+    diesel::insert_into(applications::table)
+        .values(new)
+        .on_conflict(applications::id)
+        .do_update()
+        .set(new)
+        .execute(conn)?;
+    Ok(())
+}

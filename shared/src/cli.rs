@@ -1,0 +1,168 @@
+//! The manage.py-like commands both services share (DESIGN.md §3); `serve` is each
+//! service's own.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use diesel_migrations::EmbeddedMigrations;
+
+use crate::applications::{self, NewApplication, grant};
+use crate::db::{self, DbConfig};
+use crate::fixtures::{self, ModelLoader};
+use crate::password::PasswordHasher;
+use crate::secret::{Secret, random_alphanumeric};
+use crate::users::{self, NewUser};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// SQLite database file (a path or sqlite:// URL).
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    pub database: Option<String>,
+}
+
+impl GlobalArgs {
+    pub fn db_path(&self, default: &str) -> PathBuf {
+        db::path_from_url(self.database.as_deref().unwrap_or(default))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientType {
+    Public,
+    Confidential,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ManageCommand {
+    /// Apply pending database migrations.
+    Migrate,
+    /// Load Django-format fixtures (idempotent by primary key).
+    Loaddata {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Create a user.
+    Createuser {
+        #[arg(long)]
+        username: String,
+        #[arg(long, env = "CREATEUSER_PASSWORD", hide_env_values = true)]
+        password: Secret,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[arg(long, default_value = "")]
+        first_name: String,
+        #[arg(long, default_value = "")]
+        last_name: String,
+        /// bcrypt cost of the password hash.
+        #[arg(long, env = "BCRYPT_COST", default_value_t = crate::password::DEFAULT_COST)]
+        bcrypt_cost: u32,
+    },
+    /// Register an OAuth2 client; prints its id and, for a confidential client, its secret.
+    Createapplication {
+        #[arg(long)]
+        name: String,
+        /// [default: a random 40-character id]
+        #[arg(long)]
+        client_id: Option<String>,
+        #[arg(long, value_enum, default_value_t = ClientType::Public)]
+        client_type: ClientType,
+        /// A grant the client may use; repeat for several (refresh_token comes with password).
+        #[arg(long = "grant-type", default_value = grant::PASSWORD)]
+        grant_types: Vec<String>,
+    },
+    /// Delete expired and revoked tokens.
+    Cleartokens,
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret::from(s))
+    }
+}
+
+/// Runs one command against the database at `db`.
+pub fn run(
+    command: ManageCommand,
+    db: &DbConfig,
+    migrations: &[EmbeddedMigrations],
+    loaders: &[&dyn ModelLoader],
+) -> anyhow::Result<()> {
+    let path = db.path.clone();
+    let db = db::Db::open(db, migrations)?;
+    let mut conn = db.get()?;
+    match command {
+        ManageCommand::Migrate => println!("Migrations applied to {}.", path.display()),
+        ManageCommand::Loaddata { files } => {
+            for file in files {
+                let count = fixtures::load_file(&mut conn, &file, loaders)?;
+                println!("Installed {count} object(s) from {}.", file.display());
+            }
+        }
+        ManageCommand::Createuser {
+            username,
+            password,
+            email,
+            first_name,
+            last_name,
+            bcrypt_cost,
+        } => {
+            anyhow::ensure!(!password.is_empty(), "the password must not be empty");
+            let hash = PasswordHasher::new(bcrypt_cost, 1).hash_blocking(&password)?;
+            let mut user = NewUser::new(username, hash);
+            user.email = email;
+            user.first_name = first_name;
+            user.last_name = last_name;
+            let user = users::create(&mut conn, &user).context("cannot create the user")?;
+            println!("Created user {} (id {}).", user.username, user.id);
+        }
+        ManageCommand::Createapplication {
+            name,
+            client_id,
+            client_type,
+            grant_types,
+        } => {
+            let secret = (client_type == ClientType::Confidential)
+                .then(|| Secret::new(random_alphanumeric(64)));
+            let mut grants: Vec<String> = grant_types
+                .iter()
+                .flat_map(|g| applications::grants_for_django_type(g).split(' ').map(str::to_owned).collect::<Vec<_>>())
+                .collect();
+            grants.dedup();
+            let app = applications::create(
+                &mut conn,
+                &NewApplication {
+                    id: None,
+                    client_id: client_id.unwrap_or_else(|| random_alphanumeric(40)),
+                    name,
+                    client_type: match client_type {
+                        ClientType::Public => applications::PUBLIC,
+                        ClientType::Confidential => applications::CONFIDENTIAL,
+                    }
+                    .to_owned(),
+                    client_secret_hash: secret.as_ref().map(applications::hash_secret),
+                    grant_types: grants.join(" "),
+                    user_id: None,
+                    created: crate::clock::now(),
+                },
+            )
+            .context("cannot create the application")?;
+            println!("client_id: {}", app.client_id);
+            if let Some(secret) = secret {
+                // Shown once on the operator's terminal, never logged; only its hash is kept.
+                println!("client_secret: {}", secret.expose());
+                println!("Store the secret now: it cannot be shown again.");
+            }
+        }
+        ManageCommand::Cleartokens => {
+            let removed = crate::tokens::clear_tokens(&mut conn, 10_000)?;
+            println!("Removed {removed} expired or revoked token(s).");
+        }
+    }
+    Ok(())
+}
+
+/// Logging for the binaries: `RUST_LOG` or `info`.
+pub fn init_logging() {
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).try_init();
+}

@@ -1,0 +1,133 @@
+//! HTTP plumbing both services install: JSON error bodies, a log line that carries no
+//! secrets, CORS, `/healthz`, and binding the listener.
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Logger};
+use actix_web::{HttpResponse, web};
+use diesel::RunQueryDsl;
+use serde_json::json;
+
+use crate::db::StorageError;
+use crate::provider::Provider;
+
+/// Gives every error answer a JSON body, whatever produced it (actix's own 404, 405 and 413
+/// answers are plain text or empty otherwise). Answers that are JSON already pass through.
+pub fn json_errors<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(to_json)
+}
+
+fn to_json<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (req, old) = res.into_parts();
+    let mut builder = HttpResponse::build(status);
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            builder.append_header((name.clone(), value.clone()));
+        }
+    }
+    if req.path().starts_with("/o/") {
+        crate::oauth2::error::no_store(&mut builder);
+    }
+    let body = if req.path().starts_with("/o/") {
+        json!({ "error": oauth2_code(status), "error_description": detail(status) })
+    } else {
+        json!({ "detail": detail(status) })
+    };
+    let res = ServiceResponse::new(req, builder.json(body)).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}
+
+fn oauth2_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        500.. => "server_error",
+        _ => "invalid_request",
+    }
+}
+
+fn detail(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "Not found.",
+        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed.",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request body is too large.",
+        StatusCode::BAD_REQUEST => "Malformed request.",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported media type.",
+        s if s.is_server_error() => "The server met an unexpected condition.",
+        s => s.canonical_reason().unwrap_or("Request refused."),
+    }
+}
+
+/// An answer for routes that do not exist.
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(json!({ "detail": "Not found." }))
+}
+
+/// The access log: address, method, path without the query string (a GET exchange carries
+/// a token there), status, size, seconds.
+pub fn access_log() -> Logger {
+    Logger::new(r#"%a "%{method}xi %U" %s %b %T"#)
+        .custom_request_replace("method", |req| req.method().to_string())
+}
+
+/// CORS for browser clients from `origins` only.
+pub fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([header::WWW_AUTHENTICATE])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin.trim_end_matches('/'));
+    }
+    cors
+}
+
+/// `GET /healthz`: 200 when the database answers, else 503 with the reason.
+pub async fn healthz(provider: web::Data<Provider>) -> HttpResponse {
+    let check = provider
+        .db
+        .run(|conn| {
+            diesel::sql_query("SELECT 1 FROM sqlite_master LIMIT 1")
+                .execute(conn)
+                .map_err(StorageError::from)
+        })
+        .await;
+    match check {
+        Ok(_) => HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok" })),
+        Err(e) => {
+            log::warn!("health check failed: {e}");
+            HttpResponse::ServiceUnavailable()
+                .json(json!({ "status": "unavailable", "database": e.to_string() }))
+        }
+    }
+}
+
+/// Binds before anything else starts, so a taken port is one clear error.
+pub fn bind(address: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))
+}
+
+/// `PUBLIC_URL`, or the address actually bound (port 0 becomes the real port).
+pub fn public_url(configured: Option<&str>, listener: &TcpListener) -> anyhow::Result<String> {
+    if let Some(url) = configured {
+        return Ok(url.trim_end_matches('/').to_owned());
+    }
+    Ok(format!("http://{}", listener.local_addr()?))
+}
+
+/// The number of HTTP workers: configured, or one per core.
+pub fn workers(configured: Option<usize>) -> usize {
+    configured
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+        .max(1)
+}

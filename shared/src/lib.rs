@@ -1,0 +1,23 @@
+//! What Fake Social Site and My API share: storage, users, applications, tokens, password
+//! hashing, the OAuth2 endpoints and errors, the bearer-token extractor, fixtures and the
+//! manage.py-like commands.
+
+pub mod applications;
+pub mod blocking;
+pub mod clock;
+pub mod db;
+pub mod password;
+pub mod profile;
+pub mod schema;
+pub mod scope;
+pub mod secret;
+pub mod tokens;
+pub mod users;
+pub mod oauth2;
+pub mod provider;
+pub mod settings;
+
+pub mod http;
+pub mod bearer;
+pub mod cli;
+pub mod fixtures;

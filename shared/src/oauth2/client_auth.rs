@@ -1,0 +1,105 @@
+//! Client authentication at the token endpoints (RFC 6749 §2.3).
+//!
+//! A confidential client authenticates with HTTP Basic (id and secret form-urlencoded before
+//! base64, §2.3.1) or with `client_id` + `client_secret` in the body, never both. A public
+//! client names itself with `client_id`. Any failure is the same 401 `invalid_client`.
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use base64::Engine;
+
+use super::error::OAuth2Error;
+use super::form::Params;
+use crate::applications::{self, Application};
+use crate::db::Connection;
+use crate::secret::Secret;
+
+#[derive(Debug)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub secret: Option<Secret>,
+}
+
+/// Reads the client's credentials from the `Authorization` header or the body.
+pub fn credentials(req: &HttpRequest, params: &Params) -> Result<ClientCredentials, OAuth2Error> {
+    let body_id = params.optional("client_id")?;
+    let body_secret = params.optional_secret("client_secret")?;
+    let mut headers = req.headers().get_all(header::AUTHORIZATION);
+    let Some(value) = headers.next() else {
+        let client_id = body_id.ok_or_else(OAuth2Error::invalid_client)?;
+        return Ok(ClientCredentials {
+            client_id: client_id.to_owned(),
+            secret: body_secret,
+        });
+    };
+    if headers.next().is_some() {
+        return Err(OAuth2Error::invalid_request("More than one Authorization header."));
+    }
+    let (id, secret) = parse_basic(value.as_bytes()).ok_or_else(OAuth2Error::invalid_client)?;
+    if body_secret.is_some() {
+        return Err(OAuth2Error::invalid_request(
+            "Use one client authentication method: HTTP Basic or the request body, not both.",
+        ));
+    }
+    if body_id.is_some_and(|body_id| body_id != id) {
+        return Err(OAuth2Error::invalid_request(
+            "The client_id in the body differs from the authenticated client.",
+        ));
+    }
+    Ok(ClientCredentials {
+        client_id: id,
+        secret: Some(secret),
+    })
+}
+
+fn parse_basic(value: &[u8]) -> Option<(String, Secret)> {
+    let value = std::str::from_utf8(value).ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let id = form_decode(id)?;
+    let secret = form_decode(secret)?;
+    (!id.is_empty()).then(|| (id, Secret::new(secret)))
+}
+
+fn form_decode(value: &str) -> Option<String> {
+    let with_spaces = value.replace('+', " ");
+    percent_encoding::percent_decode_str(&with_spaces)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// Looks the client up and checks its secret. Runs on the blocking pool.
+pub fn authenticate(conn: &mut Connection, creds: &ClientCredentials) -> Result<Application, OAuth2Error> {
+    let Some(app) = applications::find_by_client_id(conn, &creds.client_id)? else {
+        if let Some(secret) = &creds.secret {
+            applications::verify_against_dummy(secret);
+        }
+        return Err(OAuth2Error::invalid_client());
+    };
+    if app.is_confidential() {
+        let ok = creds.secret.as_ref().is_some_and(|s| app.verify_secret(s));
+        if !ok {
+            return Err(OAuth2Error::invalid_client());
+        }
+    }
+    Ok(app)
+}
+
+/// Refuses a grant the client is not registered for.
+pub fn require_grant(app: &Application, grant_type: &str) -> Result<(), OAuth2Error> {
+    if app.allows_grant(grant_type) {
+        Ok(())
+    } else {
+        Err(OAuth2Error::unauthorized_client(
+            "This client is not allowed to use this grant type.",
+        ))
+    }
+}

@@ -1,0 +1,37 @@
+//! `POST /o/introspect/` (RFC 7662), for authenticated confidential clients.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use super::client_auth::{authenticate, credentials};
+use super::error::{OAuth2Error, no_store};
+use super::form::Params;
+use crate::provider::Provider;
+
+pub async fn introspect(
+    req: HttpRequest,
+    body: web::Bytes,
+    provider: web::Data<Provider>,
+) -> Result<HttpResponse, OAuth2Error> {
+    let params = Params::from_request(&req, &body)?;
+    let token = params.required_secret("token")?;
+    params.optional("token_type_hint")?;
+    let client = credentials(&req, &params)?;
+    let tokens = provider.tokens.clone();
+    let answer = provider
+        .db
+        .run(move |conn| {
+            let app = authenticate(conn, &client)?;
+            if !app.is_confidential() {
+                return Err(OAuth2Error::invalid_client());
+            }
+            Ok(tokens.introspect(conn, &token)?)
+        })
+        .await?;
+    let mut builder = HttpResponse::Ok();
+    no_store(&mut builder);
+    Ok(match answer {
+        Some(active) => builder.json(active),
+        None => builder.json(json!({ "active": false })),
+    })
+}

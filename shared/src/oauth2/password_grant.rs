@@ -1,0 +1,64 @@
+//! The resource owner password credentials grant (RFC 6749 §4.3; legacy per RFC 9700, kept
+//! because the original demo is built on it).
+
+use actix_web::web;
+
+use super::client_auth::{ClientCredentials, authenticate, require_grant};
+use super::error::OAuth2Error;
+use super::form::Params;
+use super::response::TokenResponse;
+use super::token::requested_scope;
+use crate::applications::grant;
+use crate::password::Verified;
+use crate::provider::Provider;
+use crate::scope::Scope;
+use crate::users;
+
+/// Django's limit; longer names cannot exist, so they need no lookup.
+const MAX_USERNAME: usize = 150;
+/// bcrypt reads 72 bytes; anything far beyond is not a password but an attack on the hasher.
+const MAX_PASSWORD: usize = 1024;
+
+const INVALID_CREDENTIALS: &str = "Invalid credentials given.";
+
+pub async fn grant(
+    provider: web::Data<Provider>,
+    client: ClientCredentials,
+    params: &Params,
+) -> Result<TokenResponse, OAuth2Error> {
+    let username = params.required("username")?.to_owned();
+    let password = params.required_secret("password")?;
+    let scope = requested_scope(params)?.unwrap_or_else(Scope::all);
+    if username.len() > MAX_USERNAME || password.expose().len() > MAX_PASSWORD {
+        return Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS));
+    }
+    let (app, user) = provider
+        .db
+        .run(move |conn| {
+            let app = authenticate(conn, &client)?;
+            require_grant(&app, grant::PASSWORD)?;
+            let user = users::find_by_username(conn, &username)?;
+            Ok::<_, OAuth2Error>((app, user))
+        })
+        .await?;
+    // An unknown user is verified against a dummy hash: same time as a wrong password.
+    let stored = user.as_ref().map(|u| u.password.clone());
+    let verified = provider.hasher.verify(password, stored).await?;
+    let (user, rehash) = match (verified, user) {
+        (Verified::Yes { rehash }, Some(user)) if user.is_active => (user, rehash),
+        _ => return Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS)),
+    };
+    let tokens = provider.tokens.clone();
+    let issued = provider
+        .db
+        .run(move |conn| {
+            conn.immediate_transaction(|conn| {
+                if let Some(hash) = rehash {
+                    users::set_password(conn, user.id, &hash)?;
+                }
+                Ok::<_, OAuth2Error>(tokens.issue(conn, user.id, &app, &scope, None)?)
+            })
+        })
+        .await?;
+    Ok(issued.into())
+}

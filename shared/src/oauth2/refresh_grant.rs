@@ -1,0 +1,39 @@
+//! The refresh token grant (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14).
+
+use actix_web::web;
+
+use super::client_auth::{ClientCredentials, authenticate, require_grant};
+use super::error::OAuth2Error;
+use super::form::Params;
+use super::response::TokenResponse;
+use super::token::requested_scope;
+use crate::applications::grant;
+use crate::provider::Provider;
+use crate::tokens::RefreshOutcome;
+
+pub async fn grant(
+    provider: web::Data<Provider>,
+    client: ClientCredentials,
+    params: &Params,
+) -> Result<TokenResponse, OAuth2Error> {
+    let presented = params.required_secret("refresh_token")?;
+    let scope = requested_scope(params)?;
+    let tokens = provider.tokens.clone();
+    let outcome = provider
+        .db
+        .run(move |conn| {
+            conn.immediate_transaction(|conn| {
+                let app = authenticate(conn, &client)?;
+                require_grant(&app, grant::REFRESH_TOKEN)?;
+                Ok::<_, OAuth2Error>(tokens.refresh(conn, &presented, &app, scope.as_ref())?)
+            })
+        })
+        .await?;
+    match outcome {
+        RefreshOutcome::Rotated(issued) => Ok(issued.into()),
+        RefreshOutcome::Refused => Err(OAuth2Error::invalid_grant(
+            "The refresh token is invalid, expired, revoked, or was issued to another client.",
+        )),
+        RefreshOutcome::ScopeTooWide => Err(OAuth2Error::invalid_scope()),
+    }
+}

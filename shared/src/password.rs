@@ -1,0 +1,210 @@
+//! Password hashing: bcrypt for new hashes; Django's formats verified and upgraded.
+//!
+//! Hashing is deliberately slow (~240 ms at cost 12), so it runs on the blocking pool and at
+//! most `max_concurrent` hashes run at once: the rest of the service keeps a core to answer
+//! cheap requests while logins queue.
+
+use std::sync::{Arc, OnceLock};
+
+use base64::Engine;
+use thiserror::Error;
+use tokio::sync::Semaphore;
+
+use crate::blocking::{Cancelled, unblock};
+use crate::secret::{Secret, constant_time_eq};
+
+pub const DEFAULT_COST: u32 = 12;
+
+/// Stored in place of a hash for accounts that cannot log in with a password.
+pub const UNUSABLE: &str = "!";
+
+#[derive(Debug, Error)]
+pub enum PasswordError {
+    #[error("bcrypt failed: {0}")]
+    Bcrypt(#[from] bcrypt::BcryptError),
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+/// The outcome of a verification.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    No,
+    /// The password matches; `rehash` holds a bcrypt hash to store when the old one was in
+    /// another format or at a lower cost.
+    Yes { rehash: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct PasswordHasher {
+    cost: u32,
+    permits: Arc<Semaphore>,
+    dummy: Arc<OnceLock<String>>,
+}
+
+impl PasswordHasher {
+    pub fn new(cost: u32, max_concurrent: usize) -> Self {
+        PasswordHasher {
+            cost,
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            dummy: Arc::new(OnceLock::new()),
+        }
+    }
+
+    pub fn cost(&self) -> u32 {
+        self.cost
+    }
+
+    /// Hashes synchronously (commands and fixtures, outside the server).
+    pub fn hash_blocking(&self, password: &Secret) -> Result<String, PasswordError> {
+        Ok(bcrypt::hash(password.expose(), self.cost)?)
+    }
+
+    pub async fn hash(&self, password: Secret) -> Result<String, PasswordError> {
+        let _permit = self.permits.acquire().await.map_err(|_| Cancelled)?;
+        let this = self.clone();
+        unblock(move || this.hash_blocking(&password)).await?
+    }
+
+    /// Verifies against `stored`; with `None` (unknown user) it verifies against a dummy hash
+    /// of the same cost, so an unknown username takes as long as a wrong password.
+    pub async fn verify(
+        &self,
+        password: Secret,
+        stored: Option<String>,
+    ) -> Result<Verified, PasswordError> {
+        let _permit = self.permits.acquire().await.map_err(|_| Cancelled)?;
+        let this = self.clone();
+        unblock(move || this.verify_blocking(&password, stored.as_deref())).await?
+    }
+
+    pub fn verify_blocking(
+        &self,
+        password: &Secret,
+        stored: Option<&str>,
+    ) -> Result<Verified, PasswordError> {
+        let Some(stored) = stored else {
+            let dummy = self.dummy_hash()?;
+            let _ = bcrypt::verify(password.expose(), dummy);
+            return Ok(Verified::No);
+        };
+        let (matches, current) = match check(password.expose(), stored) {
+            Some(result) => result,
+            None => {
+                // Unusable or unknown format: spend the same time, then refuse.
+                let dummy = self.dummy_hash()?;
+                let _ = bcrypt::verify(password.expose(), dummy);
+                return Ok(Verified::No);
+            }
+        };
+        if !matches {
+            return Ok(Verified::No);
+        }
+        let rehash = match current {
+            Some(cost) if cost >= self.cost => None,
+            _ => Some(self.hash_blocking(password)?),
+        };
+        Ok(Verified::Yes { rehash })
+    }
+
+    fn dummy_hash(&self) -> Result<&str, PasswordError> {
+        if let Some(hash) = self.dummy.get() {
+            return Ok(hash);
+        }
+        let hash = bcrypt::hash(crate::secret::random_token(16), self.cost)?;
+        Ok(self.dummy.get_or_init(|| hash))
+    }
+}
+
+/// Checks `password` against a stored hash. Returns whether it matches and, for a plain
+/// bcrypt hash, its cost (`None` means "not our format: rehash"). `None` overall means the
+/// stored value is not a usable hash.
+fn check(password: &str, stored: &str) -> Option<(bool, Option<u32>)> {
+    if stored.starts_with("$2") {
+        let cost = bcrypt_cost(stored);
+        return Some((bcrypt::verify(password, stored).unwrap_or(false), cost));
+    }
+    let (algorithm, rest) = stored.split_once('$')?;
+    match algorithm {
+        // Django's BCryptPasswordHasher: "bcrypt$" + a bcrypt hash.
+        "bcrypt" => Some((bcrypt::verify(password, rest).unwrap_or(false), None)),
+        // Django's BCryptSHA256PasswordHasher: bcrypt of the hex SHA-256 of the password.
+        "bcrypt_sha256" => {
+            let digest = crate::secret::sha256_hex(password);
+            Some((bcrypt::verify(digest, rest).unwrap_or(false), None))
+        }
+        "pbkdf2_sha256" => Some((check_pbkdf2_sha256(password, rest)?, None)),
+        _ => None,
+    }
+}
+
+fn bcrypt_cost(hash: &str) -> Option<u32> {
+    hash.split('$').nth(2)?.parse().ok()
+}
+
+/// Django's `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>` (the part after the algorithm).
+fn check_pbkdf2_sha256(password: &str, rest: &str) -> Option<bool> {
+    let mut parts = rest.splitn(3, '$');
+    let iterations: u32 = parts.next()?.parse().ok()?;
+    let salt = parts.next()?;
+    let expected = base64::engine::general_purpose::STANDARD
+        .decode(parts.next()?)
+        .ok()?;
+    if iterations == 0 || expected.is_empty() || expected.len() > 64 {
+        return None;
+    }
+    let mut derived = vec![0u8; expected.len()];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut derived);
+    Some(constant_time_eq(&derived, &expected))
+}
+
+/// Builds a Django-format PBKDF2 hash (used by tests and to describe the fixture format).
+pub fn django_pbkdf2_sha256(password: &str, salt: &str, iterations: u32) -> String {
+    let mut derived = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut derived);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(derived);
+    format!("pbkdf2_sha256${iterations}${salt}${encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn django_pbkdf2_hash_verifies_and_asks_for_a_bcrypt_rehash() {
+        let hasher = PasswordHasher::new(4, 1);
+        let stored = django_pbkdf2_sha256("s3cret", "somesalt", 1_000);
+        let ok = hasher
+            .verify_blocking(&Secret::from("s3cret"), Some(&stored))
+            .expect("verify");
+        match ok {
+            Verified::Yes { rehash: Some(new) } => assert!(new.starts_with("$2")),
+            other => panic!("expected a rehash, got {other:?}"),
+        }
+        let wrong = hasher
+            .verify_blocking(&Secret::from("nope"), Some(&stored))
+            .expect("verify");
+        assert_eq!(wrong, Verified::No);
+    }
+
+    #[test]
+    fn bcrypt_hash_at_the_configured_cost_needs_no_rehash() {
+        let hasher = PasswordHasher::new(4, 1);
+        let stored = hasher.hash_blocking(&Secret::from("pw")).expect("hash");
+        let ok = hasher
+            .verify_blocking(&Secret::from("pw"), Some(&stored))
+            .expect("verify");
+        assert_eq!(ok, Verified::Yes { rehash: None });
+    }
+
+    #[test]
+    fn unusable_and_malformed_hashes_never_match() {
+        let hasher = PasswordHasher::new(4, 1);
+        for stored in ["!", "", "pbkdf2_sha256$x$y$z", "md5$a$b", "pbkdf2_sha256$0$s$AAAA"] {
+            let result = hasher
+                .verify_blocking(&Secret::from("pw"), Some(stored))
+                .expect("verify");
+            assert_eq!(result, Verified::No, "{stored}");
+        }
+    }
+}

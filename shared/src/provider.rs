@@ -1,0 +1,88 @@
+//! The state an OAuth2 provider's handlers share: storage, tokens, password hashing, and the
+//! extension grants a service adds to `/o/token/`.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use diesel_migrations::EmbeddedMigrations;
+use futures_util::future::LocalBoxFuture;
+
+use crate::applications::grant;
+use crate::db::{Db, DbConfig};
+use crate::oauth2::client_auth::ClientCredentials;
+use crate::oauth2::error::OAuth2Error;
+use crate::oauth2::form::Params;
+use crate::oauth2::response::TokenResponse;
+use crate::password::PasswordHasher;
+use crate::settings::ProviderSettings;
+use crate::tokens::{JwtKeys, TokenService};
+
+/// A grant type a service adds to the token endpoint (My API's token exchange).
+pub trait ExtensionGrant: Send + Sync + std::fmt::Debug {
+    fn grant_type(&self) -> &'static str;
+
+    fn handle<'a>(
+        &'a self,
+        provider: web::Data<Provider>,
+        client: ClientCredentials,
+        params: &'a Params,
+    ) -> LocalBoxFuture<'a, Result<TokenResponse, OAuth2Error>>;
+}
+
+#[derive(Debug)]
+pub struct Provider {
+    pub db: Db,
+    pub tokens: Arc<TokenService>,
+    pub hasher: PasswordHasher,
+    pub issuer: String,
+    extensions: Vec<Arc<dyn ExtensionGrant>>,
+}
+
+impl Provider {
+    /// Opens (and migrates) the database, then loads or creates the signing key.
+    pub fn open(
+        settings: &ProviderSettings,
+        db: &DbConfig,
+        issuer: &str,
+        extra_migrations: &[EmbeddedMigrations],
+    ) -> anyhow::Result<Provider> {
+        let db = Db::open(db, extra_migrations)?;
+        let mut conn = db.get()?;
+        let key = crate::tokens::keys::signing_key(&mut conn, settings.signing_key.as_ref())?;
+        drop(conn);
+        let keys = JwtKeys::new(&key, issuer)?;
+        let max_hashes = settings.max_concurrent_hashes.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        Ok(Provider {
+            db,
+            tokens: Arc::new(TokenService::new(
+                keys,
+                settings.access_token_expire_seconds,
+                settings.refresh_token_expire_seconds,
+            )),
+            hasher: PasswordHasher::new(settings.bcrypt_cost, max_hashes),
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            extensions: Vec::new(),
+        })
+    }
+
+    pub fn with_extension(mut self, extension: Arc<dyn ExtensionGrant>) -> Self {
+        self.extensions.push(extension);
+        self
+    }
+
+    pub fn extension(&self, grant_type: &str) -> Option<Arc<dyn ExtensionGrant>> {
+        self.extensions
+            .iter()
+            .find(|e| e.grant_type() == grant_type)
+            .cloned()
+    }
+
+    /// Every grant type the token endpoint accepts, for the metadata document.
+    pub fn grant_types(&self) -> Vec<&'static str> {
+        let mut all = vec![grant::PASSWORD, grant::REFRESH_TOKEN];
+        all.extend(self.extensions.iter().map(|e| e.grant_type()));
+        all
+    }
+}

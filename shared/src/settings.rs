@@ -1,0 +1,71 @@
+//! Settings every provider takes, from flags or environment variables (see `.env.example`).
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProviderSettings {
+    /// Public base URL of this service, used as the tokens' issuer and audience
+    /// [default: http://<bound address>]
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Key for signing access tokens (at least 32 bytes). Without it a random key is generated
+    /// once and kept in the database.
+    #[arg(long, env = "SIGNING_KEY", hide_env_values = true, value_parser = parse_secret)]
+    pub signing_key: Option<Secret>,
+
+    /// bcrypt cost for new password hashes.
+    #[arg(long, env = "BCRYPT_COST", default_value_t = crate::password::DEFAULT_COST,
+          value_parser = clap::value_parser!(u32).range(4..=31))]
+    pub bcrypt_cost: u32,
+
+    /// Password hashes allowed to run at once [default: number of cores].
+    #[arg(long, env = "MAX_CONCURRENT_HASHES")]
+    pub max_concurrent_hashes: Option<usize>,
+
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_SECONDS", default_value_t = crate::tokens::DEFAULT_ACCESS_TTL)]
+    pub access_token_expire_seconds: i64,
+
+    /// Refresh token lifetime in seconds.
+    #[arg(long, env = "REFRESH_TOKEN_EXPIRE_SECONDS", default_value_t = crate::tokens::DEFAULT_REFRESH_TTL)]
+    pub refresh_token_expire_seconds: i64,
+
+    /// HTTP worker threads [default: number of cores].
+    #[arg(long, env = "WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Database connections in the pool.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 8)]
+    pub db_pool_size: u32,
+
+    /// Browser origins allowed to call this service (comma-separated).
+    #[arg(long = "cors-origin", env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        ProviderSettings {
+            public_url: None,
+            signing_key: None,
+            bcrypt_cost: crate::password::DEFAULT_COST,
+            max_concurrent_hashes: None,
+            access_token_expire_seconds: crate::tokens::DEFAULT_ACCESS_TTL,
+            refresh_token_expire_seconds: crate::tokens::DEFAULT_REFRESH_TTL,
+            workers: None,
+            db_pool_size: 8,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+fn parse_secret(value: &str) -> Result<Secret, String> {
+    if value.len() < crate::tokens::keys::MIN_KEY_BYTES {
+        return Err(format!(
+            "must be at least {} bytes",
+            crate::tokens::keys::MIN_KEY_BYTES
+        ));
+    }
+    Ok(Secret::from(value))
+}

@@ -1,0 +1,114 @@
+//! Users: the accounts a provider authenticates (Django's `auth.user`).
+
+use diesel::prelude::*;
+
+use crate::schema::users;
+
+#[derive(Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    /// A password hash (never a password); see `password`.
+    pub password: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub date_joined: i64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("is_active", &self.is_active)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A row to insert, or to upsert by `id` when loading fixtures.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct NewUser {
+    pub id: Option<i64>,
+    pub username: String,
+    pub password: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub date_joined: i64,
+}
+
+impl NewUser {
+    pub fn new(username: impl Into<String>, password_hash: impl Into<String>) -> Self {
+        NewUser {
+            id: None,
+            username: username.into(),
+            password: password_hash.into(),
+            email: String::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+            date_joined: crate::clock::now(),
+        }
+    }
+}
+
+pub fn find(conn: &mut crate::db::Connection, id: i64) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+pub fn find_by_username(
+    conn: &mut crate::db::Connection,
+    username: &str,
+) -> QueryResult<Option<User>> {
+    // `get_result` rather than `first`: a unique key needs no LIMIT, and a bound LIMIT makes
+    // SQLite re-prepare the statement on every call.
+    users::table
+        .filter(users::username.eq(username))
+        .select(User::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+pub fn create(conn: &mut crate::db::Connection, new: &NewUser) -> QueryResult<User> {
+    diesel::insert_into(users::table)
+        .values(new)
+        .returning(User::as_returning())
+        .get_result(conn)
+}
+
+/// Inserts, or updates the row with the same `id` (fixtures are idempotent by primary key).
+pub fn upsert(conn: &mut crate::db::Connection, new: &NewUser) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values(new)
+        .on_conflict(users::id)
+        .do_update()
+        .set(new)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_password(
+    conn: &mut crate::db::Connection,
+    id: i64,
+    password_hash: &str,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::password.eq(password_hash))
+        .execute(conn)?;
+    Ok(())
+}
