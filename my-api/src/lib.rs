@@ -1,4 +1,16 @@
-//! My API: the product's own OAuth2-protected API, which also exchanges Fake Social Site
-//! access tokens for its own.
+//! My API: an OAuth2 provider for its own users that also accepts Fake Social Site users,
+//! exchanging their Fake Social Site token for its own, plus a small resource API and a
+//! browser test page.
 
+pub mod api;
+pub mod cli;
+pub mod exchange;
+pub mod fixtures;
+pub mod page;
+pub mod schema;
+pub mod settings;
 pub mod social;
+pub mod startup;
+
+pub use settings::{Settings, SocialSettings};
+pub use startup::{Application, MIGRATIONS, routes};

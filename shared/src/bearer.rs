@@ -11,8 +11,8 @@
 //! Bodies are DRF-style `{"detail": ...}` JSON.
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::future::LocalBoxFuture;
 use serde_json::json;
@@ -38,6 +38,8 @@ impl std::fmt::Display for BearerError {
         f.write_str(self.detail())
     }
 }
+
+impl std::error::Error for BearerError {}
 
 impl BearerError {
     fn detail(&self) -> &'static str {
@@ -150,7 +152,9 @@ fn token_from_request(req: &HttpRequest) -> Result<Option<String>, BearerError> 
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(BearerError::InvalidRequest("More than one Authorization header."));
+        return Err(BearerError::InvalidRequest(
+            "More than one Authorization header.",
+        ));
     }
     let value = value
         .to_str()
@@ -162,7 +166,9 @@ fn token_from_request(req: &HttpRequest) -> Result<Option<String>, BearerError> 
     }
     let token = token.trim();
     if token.is_empty() || !is_b64token(token) {
-        return Err(BearerError::InvalidRequest("Malformed Authorization header."));
+        return Err(BearerError::InvalidRequest(
+            "Malformed Authorization header.",
+        ));
     }
     Ok(Some(token.to_owned()))
 }
@@ -195,7 +201,10 @@ async fn authenticate(req: HttpRequest) -> Result<Option<BearerUser>, BearerErro
         .db
         .run(move |conn| Ok::<_, BearerError>(tokens.authenticate(conn, &claims)?))
         .await?;
-    grant.map(BearerUser).map(Some).ok_or(BearerError::InvalidToken)
+    grant
+        .map(BearerUser)
+        .map(Some)
+        .ok_or(BearerError::InvalidToken)
 }
 
 impl FromRequest for BearerUser {

@@ -112,3 +112,19 @@ pub fn set_password(
         .execute(conn)?;
     Ok(())
 }
+
+/// Refreshes the names a social provider reports.
+pub fn set_names(
+    conn: &mut crate::db::Connection,
+    id: i64,
+    first_name: &str,
+    last_name: &str,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::first_name.eq(first_name),
+            users::last_name.eq(last_name),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -29,14 +29,19 @@ impl std::fmt::Debug for Params {
 impl Params {
     /// Parses a request body after checking its content type.
     pub fn from_request(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuth2Error> {
-        if !is_form(req) {
-            return Err(OAuth2Error::invalid_request(
-                "The request body must be application/x-www-form-urlencoded.",
-            ));
-        }
         if query_has_credentials(req.query_string()) {
             return Err(OAuth2Error::invalid_request(
                 "Credentials and tokens must not be sent in the query string.",
+            ));
+        }
+        Self::from_form_body(req, body)
+    }
+
+    /// Parses a form body after checking its content type, whatever the query string holds.
+    pub fn from_form_body(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuth2Error> {
+        if !is_form(req) {
+            return Err(OAuth2Error::invalid_request(
+                "The request body must be application/x-www-form-urlencoded.",
             ));
         }
         Self::parse(body)
@@ -84,7 +89,10 @@ impl Params {
 }
 
 fn decode(raw: &[u8]) -> Result<String, OAuth2Error> {
-    let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
     percent_decode(&plus_as_space)
         .decode_utf8()
         .map(|s| s.into_owned())
@@ -96,7 +104,10 @@ fn is_form(req: &HttpRequest) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 fn query_has_credentials(query: &str) -> bool {

@@ -1,0 +1,106 @@
+//! Errors of the resource API, answered DRF-style: `{"detail": ...}` or field errors.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Value, json};
+use shared::bearer::BearerError;
+use shared::db::StorageError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("not found")]
+    NotFound,
+    #[error("permission denied")]
+    Forbidden,
+    /// Field errors, e.g. `{"name": ["This field is required."]}`.
+    #[error("invalid input")]
+    Invalid(Value),
+    #[error("malformed JSON body: {0}")]
+    BadJson(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error(transparent)]
+    Auth(#[from] BearerError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => ApiError::NotFound,
+            other => ApiError::Storage(other.into()),
+        }
+    }
+}
+
+impl ApiError {
+    pub fn field(name: &str, message: &str) -> Self {
+        ApiError::Invalid(json!({ name: [message] }))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Invalid(_) | ApiError::BadJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Auth(e) => e.status_code(),
+            ApiError::Storage(StorageError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let detail = match self {
+            ApiError::Auth(e) => return e.error_response(),
+            ApiError::Invalid(fields) => return HttpResponse::BadRequest().json(fields),
+            ApiError::NotFound => "Not found.".to_owned(),
+            ApiError::Forbidden => "You do not have permission to perform this action.".to_owned(),
+            ApiError::BadJson(why) => format!("JSON parse error - {why}"),
+            ApiError::UnsupportedMediaType => {
+                "Unsupported media type; send application/json.".to_owned()
+            }
+            ApiError::Storage(e) => {
+                shared::oauth2::error::log_storage_error(e);
+                "The service is temporarily unavailable.".to_owned()
+            }
+        };
+        HttpResponse::build(self.status_code()).json(json!({ "detail": detail }))
+    }
+}
+
+/// Turns body extraction failures into JSON 400/413/415 answers.
+pub fn json_config() -> actix_web::web::JsonConfig {
+    actix_web::web::JsonConfig::default()
+        .limit(16 * 1024)
+        .error_handler(|err, _req| {
+            use actix_web::error::JsonPayloadError;
+            match err {
+                JsonPayloadError::ContentType => ApiError::UnsupportedMediaType.into(),
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => {
+                    actix_web::error::ErrorPayloadTooLarge("Request body is too large.")
+                }
+                other => ApiError::BadJson(other.to_string()).into(),
+            }
+        })
+}
+
+/// A required, trimmed name of 1 to 200 characters.
+pub fn valid_name(name: Option<&str>) -> Result<String, ApiError> {
+    let name = name.map(str::trim).unwrap_or_default();
+    if name.is_empty() {
+        return Err(ApiError::field("name", "This field is required."));
+    }
+    if name.chars().count() > 200 {
+        return Err(ApiError::field(
+            "name",
+            "Ensure this field has no more than 200 characters.",
+        ));
+    }
+    Ok(name.to_owned())
+}

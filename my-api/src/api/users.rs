@@ -1,0 +1,81 @@
+//! `/api/users/`: read-only, for authenticated callers; an email is shown to its owner only.
+
+use actix_web::dev::ConnectionInfo;
+use actix_web::{HttpResponse, web};
+use diesel::prelude::*;
+use serde::Serialize;
+use shared::bearer::BearerUser;
+use shared::provider::Provider;
+use shared::schema::users;
+use shared::scope;
+use shared::users::User;
+
+use super::base_url;
+use super::error::ApiError;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/users/", web::get().to(list))
+        .route("/users/{id}/", web::get().to(retrieve));
+}
+
+#[derive(Serialize)]
+struct UserOut {
+    id: i64,
+    url: String,
+    username: String,
+    first_name: String,
+    last_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+}
+
+fn render(user: User, caller: &BearerUser, base: &str) -> UserOut {
+    let own = user.id == caller.user.id;
+    UserOut {
+        id: user.id,
+        url: format!("{base}/api/users/{}/", user.id),
+        username: user.username,
+        first_name: user.first_name,
+        last_name: user.last_name,
+        email: own.then_some(user.email),
+    }
+}
+
+async fn list(
+    caller: BearerUser,
+    info: ConnectionInfo,
+    provider: web::Data<Provider>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_scope(scope::READ)?;
+    let all: Vec<User> = provider
+        .db
+        .run(|conn| {
+            users::table
+                .filter(users::is_active.eq(true))
+                .order(users::id)
+                .select(User::as_select())
+                .load(conn)
+                .map_err(ApiError::from)
+        })
+        .await?;
+    let base = base_url(&info);
+    let out: Vec<UserOut> = all.into_iter().map(|u| render(u, &caller, &base)).collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+async fn retrieve(
+    caller: BearerUser,
+    id: web::Path<i64>,
+    info: ConnectionInfo,
+    provider: web::Data<Provider>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_scope(scope::READ)?;
+    let id = id.into_inner();
+    let user = provider
+        .db
+        .run(move |conn| shared::users::find(conn, id).map_err(ApiError::from))
+        .await?
+        .filter(|u| u.is_active)
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(render(user, &caller, &base_url(&info))))
+}

@@ -1,0 +1,64 @@
+//! The command line: `serve` plus the shared manage.py-like commands.
+
+use clap::{Parser, Subcommand};
+use shared::cli::{GlobalArgs, ManageCommand};
+use shared::db::DbConfig;
+use shared::settings::ProviderSettings;
+
+use crate::settings::{Settings, SocialSettings};
+use crate::startup::{Application, MIGRATIONS};
+
+pub const DEFAULT_DATABASE: &str = "data/my-api.sqlite3";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "my-api",
+    version,
+    about = "My API: an OAuth2 provider that also accepts Fake Social Site users"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve HTTP.
+    Serve(ServeArgs),
+    #[command(flatten)]
+    Manage(ManageCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDRESS", default_value = "127.0.0.1:8000")]
+    pub bind: String,
+    #[command(flatten)]
+    pub provider: ProviderSettings,
+    #[command(flatten)]
+    pub social: SocialSettings,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut db = DbConfig::new(cli.global.db_path(DEFAULT_DATABASE));
+    match cli.command {
+        Command::Serve(args) => {
+            db.pool_size = args.provider.db_pool_size;
+            let app = Application::build(Settings {
+                bind: args.bind,
+                db,
+                provider: args.provider,
+                social: args.social,
+            })?;
+            log::info!("My API listening on {}", app.url());
+            app.run_until_stopped().await?;
+            Ok(())
+        }
+        Command::Manage(command) => {
+            shared::cli::run(command, &db, &[MIGRATIONS], crate::fixtures::LOADERS)
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Local accounts for social identities: the link table and first-login user creation.
+//!
+//! An identity is (backend, provider user id). A username or email that already belongs to
+//! a local account never links to it: a taken username gets a numeric suffix instead.
+
+use diesel::prelude::*;
+use shared::clock::now;
+use shared::db::Connection;
+use shared::password::UNUSABLE;
+use shared::profile::Profile;
+use shared::users::{self, NewUser, User};
+
+use crate::schema::social_links;
+
+/// Django's username limit.
+const MAX_USERNAME: usize = 150;
+
+/// The local user for a provider's profile, created with its link on first use; on later
+/// uses the names are refreshed. Call inside an immediate transaction.
+pub fn user_for_profile(
+    conn: &mut Connection,
+    backend: &str,
+    profile: &Profile,
+) -> QueryResult<User> {
+    let uid = profile.id.to_string();
+    let extra_data = serde_json::json!({ "id": profile.id }).to_string();
+    let linked: Option<i64> = social_links::table
+        .filter(social_links::provider.eq(backend))
+        .filter(social_links::uid.eq(&uid))
+        .select(social_links::user_id)
+        .get_result(conn)
+        .optional()?;
+    if let Some(user_id) = linked {
+        users::set_names(conn, user_id, &profile.first_name, &profile.last_name)?;
+        diesel::update(
+            social_links::table
+                .filter(social_links::provider.eq(backend))
+                .filter(social_links::uid.eq(&uid)),
+        )
+        .set((
+            social_links::extra_data.eq(&extra_data),
+            social_links::modified.eq(now()),
+        ))
+        .execute(conn)?;
+        return users::find(conn, user_id)?.ok_or(diesel::result::Error::NotFound);
+    }
+    let mut new = NewUser::new(free_username(conn, &profile.username)?, UNUSABLE);
+    new.email = profile.email.clone();
+    new.first_name = profile.first_name.clone();
+    new.last_name = profile.last_name.clone();
+    let user = users::create(conn, &new)?;
+    diesel::insert_into(social_links::table)
+        .values((
+            social_links::user_id.eq(user.id),
+            social_links::provider.eq(backend),
+            social_links::uid.eq(&uid),
+            social_links::extra_data.eq(&extra_data),
+            social_links::created.eq(now()),
+            social_links::modified.eq(now()),
+        ))
+        .execute(conn)?;
+    log::info!("created local user {} for a {backend} identity", user.id);
+    Ok(user)
+}
+
+/// The provider's username made valid here (Django's `[\w.@+-]`), with a suffix if taken.
+fn free_username(conn: &mut Connection, wanted: &str) -> QueryResult<String> {
+    let mut base: String = wanted
+        .chars()
+        .filter(|c| c.is_alphanumeric() || "_.@+-".contains(*c))
+        .take(MAX_USERNAME - 8)
+        .collect();
+    if base.is_empty() {
+        base = "user".to_owned();
+    }
+    if users::find_by_username(conn, &base)?.is_none() {
+        return Ok(base);
+    }
+    for n in 2..1000 {
+        let candidate = format!("{base}{n}");
+        if users::find_by_username(conn, &candidate)?.is_none() {
+            return Ok(candidate);
+        }
+    }
+    Ok(format!("{base}-{}", shared::secret::random_alphanumeric(6)))
+}

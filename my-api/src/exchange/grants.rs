@@ -1,0 +1,157 @@
+//! The exchange as `/o/token/` grants: RFC 8693 token exchange, and drf-social-oauth2's
+//! `convert_token`. Tokens are issued to the authenticated client.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use futures_util::future::LocalBoxFuture;
+use shared::applications::grant;
+use shared::oauth2::OAuth2Error;
+use shared::oauth2::client_auth::{ClientCredentials, authenticate, require_grant};
+use shared::oauth2::form::Params;
+use shared::oauth2::response::{ACCESS_TOKEN_TYPE, TokenResponse};
+use shared::oauth2::token::requested_scope;
+use shared::provider::{ExtensionGrant, Provider};
+use shared::scope::Scope;
+use shared::secret::Secret;
+
+use super::register::provider_fault;
+use super::{ExchangeError, Exchanger};
+use crate::social::{ExchangeParams, SocialError};
+
+#[derive(Debug)]
+pub struct TokenExchange(pub Arc<Exchanger>);
+
+#[derive(Debug)]
+pub struct ConvertToken(pub Arc<Exchanger>);
+
+impl ExtensionGrant for TokenExchange {
+    fn grant_type(&self) -> &'static str {
+        grant::TOKEN_EXCHANGE
+    }
+
+    fn handle<'a>(
+        &'a self,
+        provider: web::Data<Provider>,
+        client: ClientCredentials,
+        params: &'a Params,
+    ) -> LocalBoxFuture<'a, Result<TokenResponse, OAuth2Error>> {
+        Box::pin(async move {
+            let token = params.required_secret("subject_token")?;
+            let token_type = params.required("subject_token_type")?;
+            if token_type != ACCESS_TOKEN_TYPE {
+                return Err(OAuth2Error::invalid_request(format!(
+                    "Unsupported subject_token_type; only {ACCESS_TOKEN_TYPE} is accepted."
+                )));
+            }
+            if params
+                .optional("requested_token_type")?
+                .is_some_and(|t| t != ACCESS_TOKEN_TYPE)
+            {
+                return Err(OAuth2Error::invalid_request(format!(
+                    "Unsupported requested_token_type; only {ACCESS_TOKEN_TYPE} can be issued."
+                )));
+            }
+            if params.optional("actor_token")?.is_some() {
+                return Err(OAuth2Error::invalid_request(
+                    "Delegation (actor_token) is not supported.",
+                ));
+            }
+            let backend = params.required("subject_issuer")?;
+            let response = run(
+                &self.0,
+                provider,
+                client,
+                params,
+                grant::TOKEN_EXCHANGE,
+                backend,
+                token,
+            )
+            .await?;
+            Ok(response.with_issued_token_type())
+        })
+    }
+}
+
+impl ExtensionGrant for ConvertToken {
+    fn grant_type(&self) -> &'static str {
+        grant::CONVERT_TOKEN
+    }
+
+    fn handle<'a>(
+        &'a self,
+        provider: web::Data<Provider>,
+        client: ClientCredentials,
+        params: &'a Params,
+    ) -> LocalBoxFuture<'a, Result<TokenResponse, OAuth2Error>> {
+        Box::pin(async move {
+            let token = params.required_secret("token")?;
+            let backend = params.required("backend")?;
+            run(
+                &self.0,
+                provider,
+                client,
+                params,
+                grant::CONVERT_TOKEN,
+                backend,
+                token,
+            )
+            .await
+        })
+    }
+}
+
+async fn run(
+    exchanger: &Exchanger,
+    provider: web::Data<Provider>,
+    client: ClientCredentials,
+    params: &Params,
+    grant_type: &'static str,
+    backend: &str,
+    token: Secret,
+) -> Result<TokenResponse, OAuth2Error> {
+    let scope = requested_scope(params)?.unwrap_or_else(Scope::all);
+    let extra = ExchangeParams {
+        username: params.optional("username")?.map(str::to_owned),
+    };
+    if !exchanger.has_backend(backend) {
+        return Err(OAuth2Error::invalid_request(format!(
+            "Unknown social backend {backend:?}."
+        )));
+    }
+    let app = provider
+        .db
+        .run(move |conn| {
+            let app = authenticate(conn, &client)?;
+            require_grant(&app, grant_type)?;
+            Ok::<_, OAuth2Error>(app)
+        })
+        .await?;
+    let issued = exchanger
+        .exchange(&provider, backend, &token, &extra, app, scope)
+        .await
+        .map_err(to_oauth2)?;
+    Ok(issued.into())
+}
+
+/// RFC 8693 §2.2.2: a subject token the provider refuses is `invalid_request`.
+fn to_oauth2(e: ExchangeError) -> OAuth2Error {
+    match e {
+        ExchangeError::UnknownBackend => OAuth2Error::invalid_request("Unknown social backend."),
+        ExchangeError::Social(SocialError::Rejected) => {
+            OAuth2Error::invalid_request("The subject token was refused by the social provider.")
+        }
+        ExchangeError::Social(SocialError::MissingParameter(name)) => {
+            OAuth2Error::invalid_request(format!("The {name} parameter is missing or invalid."))
+        }
+        ExchangeError::Inactive => OAuth2Error::invalid_grant("The account is inactive."),
+        ExchangeError::Social(social) => {
+            log::warn!("token exchange failed: {social}");
+            let status = StatusCode::from_u16(social.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+            OAuth2Error::new(social.code(), provider_fault(&social), status)
+        }
+        ExchangeError::Storage(e) => e.into(),
+        ExchangeError::Token(e) => e.into(),
+    }
+}

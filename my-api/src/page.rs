@@ -1,0 +1,58 @@
+//! `GET /`: the browser test page, self-contained (no CDN), with Fake Social Site's URL
+//! filled in.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+const INDEX: &str = include_str!("../static/index.html");
+const APP_JS: &str = include_str!("../static/app.js");
+const STYLE_CSS: &str = include_str!("../static/style.css");
+
+/// The page as served: the placeholder replaced once at start-up.
+#[derive(Debug, Clone)]
+pub struct TestPage {
+    html: String,
+}
+
+impl TestPage {
+    pub fn new(fake_social_site_url: &str) -> Self {
+        let escaped = fake_social_site_url
+            .replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        TestPage {
+            html: INDEX.replace("{{FAKE_SOCIAL_SITE_URL}}", &escaped),
+        }
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(index))
+        .route("/static/app.js", web::get().to(app_js))
+        .route("/static/style.css", web::get().to(style_css));
+}
+
+async fn index(page: web::Data<TestPage>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("Content-Security-Policy", CSP))
+        .body(page.html.clone())
+}
+
+/// Scripts and styles from this origin only; the page may call any origin (FSS's URL is
+/// configurable on the page).
+const CSP: &str = "default-src 'self'; connect-src *; img-src 'self' data:; frame-ancestors 'none'";
+
+async fn app_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .body(APP_JS)
+}
+
+async fn style_css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .body(STYLE_CSS)
+}

@@ -1,0 +1,83 @@
+//! My API's settings: the shared provider settings plus how to reach Fake Social Site.
+
+use std::time::Duration;
+
+use shared::db::DbConfig;
+use shared::settings::ProviderSettings;
+
+use crate::social::ProviderClientConfig;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SocialSettings {
+    /// Fake Social Site's base URL; the provider's endpoints are derived from it.
+    #[arg(
+        long,
+        env = "FAKE_SOCIAL_SITE_URL",
+        default_value = "http://127.0.0.1:8005"
+    )]
+    pub fake_social_site_url: String,
+
+    /// Fake Social Site's URL as browsers reach it, for the test page
+    /// [default: --fake-social-site-url].
+    #[arg(long, env = "FAKE_SOCIAL_SITE_PUBLIC_URL")]
+    pub fake_social_site_public_url: Option<String>,
+
+    /// Time allowed to connect to the provider, in milliseconds.
+    #[arg(long, env = "SOCIAL_CONNECT_TIMEOUT_MS", default_value_t = 2_000)]
+    pub social_connect_timeout_ms: u64,
+
+    /// Time allowed for a whole provider request, in milliseconds.
+    #[arg(long, env = "SOCIAL_TIMEOUT_MS", default_value_t = 5_000)]
+    pub social_timeout_ms: u64,
+
+    /// Largest provider answer accepted, in bytes.
+    #[arg(long, env = "SOCIAL_MAX_RESPONSE_BYTES", default_value_t = 64 * 1024)]
+    pub social_max_response_bytes: usize,
+
+    /// Name of the application the register route issues tokens for.
+    #[arg(long, env = "EXCHANGE_APPLICATION", default_value = "my-api-app")]
+    pub exchange_application: String,
+}
+
+impl Default for SocialSettings {
+    fn default() -> Self {
+        SocialSettings {
+            fake_social_site_url: "http://127.0.0.1:8005".to_owned(),
+            fake_social_site_public_url: None,
+            social_connect_timeout_ms: 2_000,
+            social_timeout_ms: 5_000,
+            social_max_response_bytes: 64 * 1024,
+            exchange_application: "my-api-app".to_owned(),
+        }
+    }
+}
+
+impl SocialSettings {
+    pub fn client_config(&self) -> ProviderClientConfig {
+        ProviderClientConfig {
+            base_url: self.fake_social_site_url.clone(),
+            connect_timeout: Duration::from_millis(self.social_connect_timeout_ms),
+            timeout: Duration::from_millis(self.social_timeout_ms),
+            max_body_bytes: self.social_max_response_bytes,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: String,
+    pub db: DbConfig,
+    pub provider: ProviderSettings,
+    pub social: SocialSettings,
+}
+
+impl Settings {
+    pub fn new(db_path: impl Into<std::path::PathBuf>, bind: impl Into<String>) -> Self {
+        Settings {
+            bind: bind.into(),
+            db: DbConfig::new(db_path),
+            provider: ProviderSettings::default(),
+            social: SocialSettings::default(),
+        }
+    }
+}
