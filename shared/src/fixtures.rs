@@ -61,7 +61,8 @@ impl Fields<'_> {
     }
 
     pub fn required_str(&self, name: &str) -> Result<&str, String> {
-        self.str(name)?.ok_or_else(|| format!("field {name} is required"))
+        self.str(name)?
+            .ok_or_else(|| format!("field {name} is required"))
     }
 
     pub fn bool(&self, name: &str, default: bool) -> Result<bool, String> {
@@ -87,7 +88,10 @@ impl Fields<'_> {
         let username = match self.0.get(name) {
             None | Some(Value::Null) => return Ok(None),
             Some(Value::Number(n)) => {
-                return n.as_i64().map(Some).ok_or_else(|| format!("field {name} is not a key"));
+                return n
+                    .as_i64()
+                    .map(Some)
+                    .ok_or_else(|| format!("field {name} is not a key"));
             }
             Some(Value::Array(key)) => match key.as_slice() {
                 [Value::String(username)] => username,
@@ -107,7 +111,12 @@ impl Fields<'_> {
 pub trait ModelLoader: Sync + std::fmt::Debug {
     /// The Django label, e.g. `items.item`.
     fn model(&self) -> &'static str;
-    fn load(&self, conn: &mut Connection, pk: Option<i64>, fields: &Fields<'_>) -> Result<(), String>;
+    fn load(
+        &self,
+        conn: &mut Connection,
+        pk: Option<i64>,
+        fields: &Fields<'_>,
+    ) -> Result<(), String>;
 }
 
 /// Loads every record of `path` in one immediate transaction; returns how many.
@@ -121,8 +130,18 @@ pub fn load_file(
         path: shown.clone(),
         source,
     })?;
-    let records: Vec<Record> = serde_json::from_str(&text).map_err(|source| FixtureError::Json {
-        path: shown,
+    load_json(conn, &shown, &text, loaders)
+}
+
+/// Loads fixture text (`name` only labels errors); one immediate transaction.
+pub fn load_json(
+    conn: &mut Connection,
+    name: &str,
+    text: &str,
+    loaders: &[&dyn ModelLoader],
+) -> Result<usize, FixtureError> {
+    let records: Vec<Record> = serde_json::from_str(text).map_err(|source| FixtureError::Json {
+        path: name.to_owned(),
         source,
     })?;
     let builtin: [&dyn ModelLoader; 2] = [&UserLoader, &ApplicationLoader];
@@ -140,7 +159,10 @@ pub fn load_file(
                 .ok_or_else(|| invalid("unknown model".to_owned()))?;
             let pk = match &record.pk {
                 None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_i64().ok_or_else(|| invalid("pk must be an integer".to_owned()))?),
+                Some(v) => Some(
+                    v.as_i64()
+                        .ok_or_else(|| invalid("pk must be an integer".to_owned()))?,
+                ),
             };
             loader
                 .load(conn, pk, &Fields(&record.fields))
@@ -171,7 +193,9 @@ impl ModelLoader for UserLoader {
     fn load(&self, conn: &mut Connection, pk: Option<i64>, f: &Fields<'_>) -> Result<(), String> {
         let password = f.required_str("password")?;
         if !is_password_hash(password) {
-            return Err("password must be a bcrypt or Django hash, not a plaintext password".into());
+            return Err(
+                "password must be a bcrypt or Django hash, not a plaintext password".into(),
+            );
         }
         let mut user = NewUser::new(f.required_str("username")?, password);
         user.id = pk;
@@ -200,7 +224,9 @@ impl ModelLoader for ApplicationLoader {
     fn load(&self, conn: &mut Connection, pk: Option<i64>, f: &Fields<'_>) -> Result<(), String> {
         let client_type = f.str("client_type")?.unwrap_or(applications::PUBLIC);
         if client_type != applications::PUBLIC && client_type != applications::CONFIDENTIAL {
-            return Err(format!("client_type {client_type:?} is not public or confidential"));
+            return Err(format!(
+                "client_type {client_type:?} is not public or confidential"
+            ));
         }
         let grant_types = match f.str("grant_types")? {
             // This project's extension: several grants, space-separated.
@@ -211,7 +237,9 @@ impl ModelLoader for ApplicationLoader {
         };
         // Public clients have no secret; a confidential one's is hashed unless it already is.
         let client_secret_hash = match (client_type, f.str("client_secret")?) {
-            (applications::CONFIDENTIAL, Some(s)) if applications::is_hashed(s) => Some(s.to_owned()),
+            (applications::CONFIDENTIAL, Some(s)) if applications::is_hashed(s) => {
+                Some(s.to_owned())
+            }
             (applications::CONFIDENTIAL, Some(s)) if !s.is_empty() => {
                 Some(applications::hash_secret(&Secret::from(s)))
             }

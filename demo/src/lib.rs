@@ -1,0 +1,106 @@
+//! The demo: both services side by side on loopback, their databases created and loaded
+//! with the demo fixtures on first run.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use diesel_migrations::EmbeddedMigrations;
+use shared::db::{Db, DbConfig};
+
+pub const FSS_FIXTURE: &str = include_str!("../../fixtures/fake-social-site.json");
+pub const MY_API_FIXTURE: &str = include_str!("../../fixtures/my-api.json");
+pub const FSS_CLIENT_ID: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "demo", version, about = "Run Fake Social Site and My API side by side, ready to use")]
+pub struct Args {
+    /// Fake Social Site's port.
+    #[arg(long, env = "DEMO_FSS_PORT", default_value_t = 8005)]
+    pub fss_port: u16,
+    /// My API's port.
+    #[arg(long, env = "DEMO_API_PORT", default_value_t = 8000)]
+    pub api_port: u16,
+    /// Where the two SQLite databases live.
+    #[arg(long, env = "DEMO_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Address to listen on (loopback unless you mean to share the demo).
+    #[arg(long, env = "DEMO_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+}
+
+/// Creates a service's database with its fixtures if the file is new. Returns whether it did.
+pub fn prepare_database(
+    path: &Path,
+    migrations: &[EmbeddedMigrations],
+    fixture_name: &str,
+    fixture: &str,
+    loaders: &[&dyn shared::fixtures::ModelLoader],
+) -> anyhow::Result<bool> {
+    let is_new = !path.exists();
+    let db = Db::open(&DbConfig::new(path), migrations)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if is_new {
+        let mut conn = db.get()?;
+        shared::fixtures::load_json(&mut conn, fixture_name, fixture, loaders)?;
+    }
+    Ok(is_new)
+}
+
+pub fn banner(fss: &str, api: &str) -> String {
+    format!(
+        r#"
+  Fake Social Site  {fss}
+      accounts: admin/admin, user1/user1, user2/user2
+  My API            {api}
+      local account: admin/admin — open {api}/ in a browser for the test page
+
+  Try it (copy the three lines into a shell):
+    FSS_TOKEN=$(curl -s -X POST -d 'grant_type=password&username=admin&password=admin&client_id={FSS_CLIENT_ID}' {fss}/o/token/ | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+    API_TOKEN=$(curl -s -X POST -d "access_token=$FSS_TOKEN" {api}/users/register-by-token/fake_social_site/ | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+    curl -s -H "Authorization: Bearer $API_TOKEN" {api}/api/items/
+
+  Ctrl-C stops both.
+"#
+    )
+}
+
+/// Prepares both databases, binds both ports, and serves until Ctrl-C.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let fss_db = args.data_dir.join("fake-social-site.sqlite3");
+    let api_db = args.data_dir.join("my-api.sqlite3");
+    // Bind both first: a port in use is one clear error before anything else happens.
+    let fss_listener = shared::http::bind(&format!("{}:{}", args.host, args.fss_port))?;
+    let api_listener = shared::http::bind(&format!("{}:{}", args.host, args.api_port))?;
+    for (path, created) in [
+        (&fss_db, prepare_database(&fss_db, &[], "fake-social-site.json", FSS_FIXTURE, &[])?),
+        (
+            &api_db,
+            prepare_database(
+                &api_db,
+                &[my_api::MIGRATIONS],
+                "my-api.json",
+                MY_API_FIXTURE,
+                my_api::fixtures::LOADERS,
+            )?,
+        ),
+    ] {
+        let what = if created { "created with the demo data" } else { "reused" };
+        log::info!("database {} {what}", path.display());
+    }
+    let api_origin = format!("http://{}", api_listener.local_addr()?);
+    let mut fss_settings = fake_social_site::Settings::new(&fss_db, "");
+    fss_settings.provider.cors_origins = vec![
+        api_origin.clone(),
+        format!("http://localhost:{}", args.api_port),
+    ];
+    let fss = fake_social_site::Application::build_with_listener(fss_settings, fss_listener)?;
+    let mut api_settings = my_api::Settings::new(&api_db, "");
+    api_settings.social.fake_social_site_url = fss.url().to_owned();
+    let api = my_api::Application::build_with_listener(api_settings, api_listener)?;
+    println!("{}", banner(fss.url(), api.url()));
+    let (fss_result, api_result) =
+        futures_util::future::join(fss.run_until_stopped(), api.run_until_stopped()).await;
+    fss_result?;
+    api_result?;
+    Ok(())
+}
