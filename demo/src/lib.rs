@@ -12,7 +12,11 @@ pub const MY_API_FIXTURE: &str = include_str!("../../fixtures/my-api.json");
 pub const FSS_CLIENT_ID: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
 
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "demo", version, about = "Run Fake Social Site and My API side by side, ready to use")]
+#[command(
+    name = "demo",
+    version,
+    about = "Run Fake Social Site and My API side by side, ready to use"
+)]
 pub struct Args {
     /// Fake Social Site's port.
     #[arg(long, env = "DEMO_FSS_PORT", default_value_t = 8005)]
@@ -72,7 +76,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let fss_listener = shared::http::bind(&format!("{}:{}", args.host, args.fss_port))?;
     let api_listener = shared::http::bind(&format!("{}:{}", args.host, args.api_port))?;
     for (path, created) in [
-        (&fss_db, prepare_database(&fss_db, &[], "fake-social-site.json", FSS_FIXTURE, &[])?),
+        (
+            &fss_db,
+            prepare_database(&fss_db, &[], "fake-social-site.json", FSS_FIXTURE, &[])?,
+        ),
         (
             &api_db,
             prepare_database(
@@ -84,7 +91,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             )?,
         ),
     ] {
-        let what = if created { "created with the demo data" } else { "reused" };
+        let what = if created {
+            "created with the demo data"
+        } else {
+            "reused"
+        };
         log::info!("database {} {what}", path.display());
     }
     let api_origin = format!("http://{}", api_listener.local_addr()?);

@@ -14,9 +14,14 @@ const SECRET_KEYS = new Set([
 const session = { token: null, user: null, via: null };
 const $ = (id) => document.getElementById(id);
 
-// Secrets are shown as their first 6 characters followed by an ellipsis.
+// Secrets are shown as their first 6 characters followed by an ellipsis; passwords and
+// client secrets not at all.
+const HIDDEN_KEYS = new Set(["password", "client_secret"]);
 function shorten(value) {
   return String(value).slice(0, 6) + "\u2026";
+}
+function hideSecret(key, value) {
+  return HIDDEN_KEYS.has(key) ? "\u2022\u2022\u2022" : shorten(value);
 }
 
 // Copies a JSON value with every secret-named field shortened, at any depth.
@@ -25,7 +30,7 @@ function redact(value) {
   if (value && typeof value === "object") {
     const out = {};
     for (const [key, inner] of Object.entries(value)) {
-      out[key] = SECRET_KEYS.has(key) && typeof inner === "string" ? shorten(inner) : redact(inner);
+      out[key] = SECRET_KEYS.has(key) && typeof inner === "string" ? hideSecret(key, inner) : redact(inner);
     }
     return out;
   }
@@ -34,7 +39,7 @@ function redact(value) {
 
 function redactForm(params) {
   return [...params]
-    .map(([key, value]) => `${key}=${SECRET_KEYS.has(key) ? shorten(value) : value}`)
+    .map(([key, value]) => `${key}=${SECRET_KEYS.has(key) ? hideSecret(key, value) : value}`)
     .join("&");
 }
 
