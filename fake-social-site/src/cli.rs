@@ -10,7 +10,11 @@ use crate::{Application, Settings};
 pub const DEFAULT_DATABASE: &str = "data/fake-social-site.sqlite3";
 
 #[derive(Debug, Parser)]
-#[command(name = "fake-social-site", version, about = "Fake Social Site: an OAuth2 provider with user profiles")]
+#[command(
+    name = "fake-social-site",
+    version,
+    about = "Fake Social Site: an OAuth2 provider with user profiles"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

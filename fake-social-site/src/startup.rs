@@ -35,7 +35,7 @@ impl Settings {
 /// The route table, shared by the binary, the tests and the demo.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     shared::oauth2::routes(cfg);
-    cfg.route("/healthz", web::get().to(shared::http::healthz))
+    cfg.service(web::resource("/healthz").route(web::get().to(shared::http::healthz)))
         .service(
             web::resource("/user_details/")
                 .route(web::get().to(profile::user_details))
@@ -56,7 +56,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -66,19 +68,27 @@ impl Application {
         Self::build_with_listener(settings, listener)
     }
 
-    pub fn build_with_listener(settings: Settings, listener: TcpListener) -> anyhow::Result<Application> {
+    pub fn build_with_listener(
+        settings: Settings,
+        listener: TcpListener,
+    ) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
         let url = shared::http::public_url(settings.provider.public_url.as_deref(), &listener)?;
         let provider = web::Data::new(Provider::open(&settings.provider, &settings.db, &url, &[])?);
         let origins = if settings.provider.cors_origins.is_empty() {
-            DEFAULT_CORS_ORIGINS.iter().map(|s| (*s).to_owned()).collect()
+            DEFAULT_CORS_ORIGINS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect()
         } else {
             settings.provider.cors_origins.clone()
         };
         let server = HttpServer::new(move || {
+            // The last `wrap` is the outermost: JSON error bodies go around CORS, so its
+            // refusals (a foreign origin's preflight) are JSON too.
             App::new()
-                .wrap(shared::http::json_errors())
                 .wrap(shared::http::cors(&origins))
+                .wrap(shared::http::json_errors())
                 .wrap(shared::http::access_log())
                 .app_data(provider.clone())
                 .configure(routes)

@@ -20,7 +20,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// The route table, shared by the binary, the tests and the demo.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     shared::oauth2::routes(cfg);
-    cfg.route("/healthz", web::get().to(shared::http::healthz))
+    cfg.service(web::resource("/healthz").route(web::get().to(shared::http::healthz)))
         .service(
             web::resource("/users/register-by-token/{backend}/")
                 .app_data(web::PayloadConfig::new(
@@ -81,8 +81,10 @@ impl Application {
         let origins = settings.provider.cors_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(shared::http::json_errors())
+                // The last `wrap` is the outermost: JSON error bodies go around CORS, so its
+                // refusals are JSON too.
                 .wrap(shared::http::cors(&origins))
+                .wrap(shared::http::json_errors())
                 .wrap(shared::http::access_log())
                 .app_data(provider.clone())
                 .app_data(exchanger.clone())

@@ -126,7 +126,12 @@ pub fn run(
                 .then(|| Secret::new(random_alphanumeric(64)));
             let mut grants: Vec<String> = grant_types
                 .iter()
-                .flat_map(|g| applications::grants_for_django_type(g).split(' ').map(str::to_owned).collect::<Vec<_>>())
+                .flat_map(|g| {
+                    applications::grants_for_django_type(g)
+                        .split(' ')
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                })
                 .collect();
             grants.dedup();
             let app = applications::create(
@@ -164,5 +169,6 @@ pub fn run(
 
 /// Logging for the binaries: `RUST_LOG` or `info`.
 pub fn init_logging() {
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).try_init();
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .try_init();
 }

@@ -99,7 +99,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("state", &self.pool.state()).finish()
+        f.debug_struct("Db")
+            .field("state", &self.pool.state())
+            .finish()
     }
 }
 
@@ -133,14 +135,17 @@ impl Db {
     }
 
     /// A connection for synchronous callers (commands, tests).
-    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager<Connection>>, StorageError> {
+    pub fn get(
+        &self,
+    ) -> Result<r2d2::PooledConnection<ConnectionManager<Connection>>, StorageError> {
         Ok(self.pool.get()?)
     }
 }
 
 fn path_str(path: &Path) -> Result<&str, StorageError> {
-    path.to_str()
-        .ok_or_else(|| StorageError::Unavailable(format!("database path is not UTF-8: {}", path.display())))
+    path.to_str().ok_or_else(|| {
+        StorageError::Unavailable(format!("database path is not UTF-8: {}", path.display()))
+    })
 }
 
 /// Applies pending migrations on a dedicated connection, turning WAL on first.
@@ -192,4 +197,69 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::sql_types::{BigInt, Text};
+
+    use super::*;
+
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+
+    #[derive(QueryableByName)]
+    struct Flag {
+        #[diesel(sql_type = BigInt)]
+        foreign_keys: i64,
+    }
+
+    fn tables(conn: &mut Connection) -> Vec<String> {
+        diesel::sql_query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name != '__diesel_schema_migrations' ORDER BY name",
+        )
+        .load::<Name>(conn)
+        .expect("list tables")
+        .into_iter()
+        .map(|t| t.name)
+        .collect()
+    }
+
+    #[test]
+    fn every_migration_can_be_reverted_and_applied_again() {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let path = dir.path().join("migrations.sqlite3");
+        migrate(&path, &[]).expect("migrate");
+        let mut conn =
+            <Connection as diesel::Connection>::establish(path.to_str().expect("UTF-8 path"))
+                .expect("connect");
+        let applied = tables(&mut conn);
+        assert!(applied.contains(&"users".to_owned()), "{applied:?}");
+
+        conn.revert_all_migrations(MIGRATIONS).expect("revert");
+        assert_eq!(tables(&mut conn), Vec::<String>::new());
+
+        conn.run_pending_migrations(MIGRATIONS)
+            .expect("migrate again");
+        assert_eq!(tables(&mut conn), applied);
+    }
+
+    #[test]
+    fn pooled_connections_enforce_foreign_keys_on_a_private_file() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let path = dir.path().join("pool.sqlite3");
+        let db = Db::open(&DbConfig::new(&path), &[]).expect("open");
+        let flag = diesel::sql_query("PRAGMA foreign_keys")
+            .get_result::<Flag>(&mut db.get().expect("a connection"))
+            .expect("read the pragma");
+        assert_eq!(flag.foreign_keys, 1);
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }

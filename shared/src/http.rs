@@ -82,7 +82,14 @@ pub fn access_log() -> Logger {
 /// CORS for browser clients from `origins` only.
 pub fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
-        .allowed_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allowed_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .expose_headers([header::WWW_AUTHENTICATE])
         .max_age(3600);
@@ -128,6 +135,8 @@ pub fn public_url(configured: Option<&str>, listener: &TcpListener) -> anyhow::R
 /// The number of HTTP workers: configured, or one per core.
 pub fn workers(configured: Option<usize>) -> usize {
     configured
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
         .max(1)
 }

@@ -32,7 +32,9 @@ pub enum Verified {
     No,
     /// The password matches; `rehash` holds a bcrypt hash to store when the old one was in
     /// another format or at a lower cost.
-    Yes { rehash: Option<String> },
+    Yes {
+        rehash: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -154,14 +156,24 @@ fn check_pbkdf2_sha256(password: &str, rest: &str) -> Option<bool> {
         return None;
     }
     let mut derived = vec![0u8; expected.len()];
-    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut derived);
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+        password.as_bytes(),
+        salt.as_bytes(),
+        iterations,
+        &mut derived,
+    );
     Some(constant_time_eq(&derived, &expected))
 }
 
 /// Builds a Django-format PBKDF2 hash (used by tests and to describe the fixture format).
 pub fn django_pbkdf2_sha256(password: &str, salt: &str, iterations: u32) -> String {
     let mut derived = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut derived);
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+        password.as_bytes(),
+        salt.as_bytes(),
+        iterations,
+        &mut derived,
+    );
     let encoded = base64::engine::general_purpose::STANDARD.encode(derived);
     format!("pbkdf2_sha256${iterations}${salt}${encoded}")
 }
@@ -200,7 +212,13 @@ mod tests {
     #[test]
     fn unusable_and_malformed_hashes_never_match() {
         let hasher = PasswordHasher::new(4, 1);
-        for stored in ["!", "", "pbkdf2_sha256$x$y$z", "md5$a$b", "pbkdf2_sha256$0$s$AAAA"] {
+        for stored in [
+            "!",
+            "",
+            "pbkdf2_sha256$x$y$z",
+            "md5$a$b",
+            "pbkdf2_sha256$0$s$AAAA",
+        ] {
             let result = hasher
                 .verify_blocking(&Secret::from("pw"), Some(stored))
                 .expect("verify");

@@ -40,7 +40,11 @@ pub struct ProviderSettings {
     pub db_pool_size: u32,
 
     /// Browser origins allowed to call this service (comma-separated).
-    #[arg(long = "cors-origin", env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_origins: Vec<String>,
 }
 

@@ -33,7 +33,9 @@ pub fn credentials(req: &HttpRequest, params: &Params) -> Result<ClientCredentia
         });
     };
     if headers.next().is_some() {
-        return Err(OAuth2Error::invalid_request("More than one Authorization header."));
+        return Err(OAuth2Error::invalid_request(
+            "More than one Authorization header.",
+        ));
     }
     let (id, secret) = parse_basic(value.as_bytes()).ok_or_else(OAuth2Error::invalid_client)?;
     if body_secret.is_some() {
@@ -77,7 +79,10 @@ fn form_decode(value: &str) -> Option<String> {
 }
 
 /// Looks the client up and checks its secret. Runs on the blocking pool.
-pub fn authenticate(conn: &mut Connection, creds: &ClientCredentials) -> Result<Application, OAuth2Error> {
+pub fn authenticate(
+    conn: &mut Connection,
+    creds: &ClientCredentials,
+) -> Result<Application, OAuth2Error> {
     let Some(app) = applications::find_by_client_id(conn, &creds.client_id)? else {
         if let Some(secret) = &creds.secret {
             applications::verify_against_dummy(secret);
@@ -101,5 +106,49 @@ pub fn require_grant(app: &Application, grant_type: &str) -> Result<(), OAuth2Er
         Err(OAuth2Error::unauthorized_client(
             "This client is not allowed to use this grant type.",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::engine::general_purpose::STANDARD;
+
+    use super::*;
+
+    fn basic(raw: impl AsRef<[u8]>) -> Vec<u8> {
+        format!("Basic {}", STANDARD.encode(raw)).into_bytes()
+    }
+
+    #[test]
+    fn basic_credentials_are_form_urlencoded_before_base64() {
+        // RFC 6749 §2.3.1: "a:b" as an id and "p@ss word:+%" as a secret.
+        let (id, secret) = parse_basic(&basic("a%3Ab:p%40ss+word%3A%2B%25")).expect("parses");
+        assert_eq!(id, "a:b");
+        assert_eq!(secret.expose(), "p@ss word:+%");
+    }
+
+    #[test]
+    fn the_basic_scheme_is_case_insensitive_and_an_empty_secret_is_kept() {
+        let lower = basic("client:").into_iter().skip(5).collect::<Vec<_>>();
+        let value = [b"basic".as_slice(), &lower].concat();
+        let (id, secret) = parse_basic(&value).expect("parses");
+        assert_eq!(id, "client");
+        assert!(secret.is_empty());
+    }
+
+    #[test]
+    fn malformed_basic_credentials_are_refused() {
+        for value in [
+            b"Bearer abc".to_vec(),
+            b"Basic".to_vec(),
+            b"Basic not-base64!".to_vec(),
+            basic("no-colon"),
+            basic(":secret"),
+            basic("id:%ff"),
+            basic([0xff, b':', b'x']),
+        ] {
+            let shown = String::from_utf8_lossy(&value).into_owned();
+            assert!(parse_basic(&value).is_none(), "{shown}");
+        }
     }
 }

@@ -29,7 +29,11 @@ struct Body<'a> {
 }
 
 impl OAuth2Error {
-    pub fn new(code: &'static str, description: impl Into<Cow<'static, str>>, status: StatusCode) -> Self {
+    pub fn new(
+        code: &'static str,
+        description: impl Into<Cow<'static, str>>,
+        status: StatusCode,
+    ) -> Self {
         OAuth2Error {
             code,
             description: description.into(),
@@ -139,7 +143,9 @@ impl From<StorageError> for OAuth2Error {
     fn from(e: StorageError) -> Self {
         log_storage_error(&e);
         match e {
-            StorageError::Unavailable(_) => OAuth2Error::temporarily_unavailable().with_retry_after(1),
+            StorageError::Unavailable(_) => {
+                OAuth2Error::temporarily_unavailable().with_retry_after(1)
+            }
             StorageError::Query(_) | StorageError::Migration(_) => OAuth2Error::server_error(),
         }
     }

@@ -25,8 +25,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/revoke_token/").route(web::post().to(revoke::revoke)))
             .service(web::resource("/introspect/").route(web::post().to(introspect::introspect))),
     )
-    .route(
-        "/.well-known/oauth-authorization-server",
-        web::get().to(metadata::metadata),
+    .service(
+        web::resource("/.well-known/oauth-authorization-server")
+            .route(web::get().to(metadata::metadata)),
     );
 }

@@ -8,6 +8,8 @@
 
 pub mod jwt;
 pub mod keys;
+#[cfg(test)]
+mod tests;
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -169,7 +171,11 @@ impl TokenService {
     }
 
     /// The grant behind a bearer token whose signature and expiry were already checked.
-    pub fn authenticate(&self, conn: &mut Connection, claims: &Claims) -> QueryResult<Option<AccessGrant>> {
+    pub fn authenticate(
+        &self,
+        conn: &mut Connection,
+        claims: &Claims,
+    ) -> QueryResult<Option<AccessGrant>> {
         let row: Option<(User, String, String)> = access_tokens::table
             .inner_join(users::table)
             .inner_join(applications::table)
@@ -177,7 +183,11 @@ impl TokenService {
             .filter(access_tokens::revoked.eq(false))
             .filter(access_tokens::expires.gt(now()))
             .filter(users::is_active.eq(true))
-            .select((User::as_select(), applications::client_id, access_tokens::scope))
+            .select((
+                User::as_select(),
+                applications::client_id,
+                access_tokens::scope,
+            ))
             .get_result(conn)
             .optional()?;
         Ok(row.and_then(|(user, client_id, scope)| {
@@ -300,22 +310,28 @@ impl TokenService {
     }
 
     /// RFC 7662: what an active token is; `None` for anything unknown, expired or revoked.
-    pub fn introspect(&self, conn: &mut Connection, token: &Secret) -> QueryResult<Option<Introspection>> {
+    pub fn introspect(
+        &self,
+        conn: &mut Connection,
+        token: &Secret,
+    ) -> QueryResult<Option<Introspection>> {
         let now = now();
         if let Some(claims) = self.keys.decode(token.expose()) {
-            return Ok(self.authenticate(conn, &claims)?.map(|grant| Introspection {
-                active: true,
-                scope: grant.scope.to_string(),
-                client_id: grant.client_id,
-                username: grant.user.username,
-                token_type: "Bearer",
-                exp: claims.exp,
-                iat: claims.iat,
-                sub: claims.sub,
-                aud: Some(claims.aud),
-                iss: claims.iss,
-                jti: Some(claims.jti),
-            }));
+            return Ok(self
+                .authenticate(conn, &claims)?
+                .map(|grant| Introspection {
+                    active: true,
+                    scope: grant.scope.to_string(),
+                    client_id: grant.client_id,
+                    username: grant.user.username,
+                    token_type: "Bearer",
+                    exp: claims.exp,
+                    iat: claims.iat,
+                    sub: claims.sub,
+                    aud: Some(claims.aud),
+                    iss: claims.iss,
+                    jti: Some(claims.jti),
+                }));
         }
         let row: Option<(String, i64, i64, i64, String, String)> = refresh_tokens::table
             .inner_join(users::table)
@@ -334,19 +350,21 @@ impl TokenService {
             ))
             .get_result(conn)
             .optional()?;
-        Ok(row.map(|(scope, exp, iat, user_id, username, client_id)| Introspection {
-            active: true,
-            scope,
-            client_id,
-            username,
-            token_type: "refresh_token",
-            exp,
-            iat,
-            sub: user_id.to_string(),
-            aud: None,
-            iss: self.keys.issuer().to_owned(),
-            jti: None,
-        }))
+        Ok(row.map(
+            |(scope, exp, iat, user_id, username, client_id)| Introspection {
+                active: true,
+                scope,
+                client_id,
+                username,
+                token_type: "refresh_token",
+                exp,
+                iat,
+                sub: user_id.to_string(),
+                aud: None,
+                iss: self.keys.issuer().to_owned(),
+                jti: None,
+            },
+        ))
     }
 }
 
@@ -373,7 +391,11 @@ pub fn revoke_family(conn: &mut Connection, family: &str) -> QueryResult<()> {
 
 /// Revokes every token a user holds for one application (the original exchange replaced the
 /// user's previous token for its application).
-pub fn revoke_user_application(conn: &mut Connection, user_id: i64, application_id: i64) -> QueryResult<()> {
+pub fn revoke_user_application(
+    conn: &mut Connection,
+    user_id: i64,
+    application_id: i64,
+) -> QueryResult<()> {
     diesel::update(
         access_tokens::table
             .filter(access_tokens::user_id.eq(user_id))
@@ -401,12 +423,20 @@ pub fn clear_tokens(conn: &mut Connection, batch: i64) -> QueryResult<usize> {
         let now = now();
         let removed = conn.immediate_transaction(|conn| {
             let access: Vec<String> = access_tokens::table
-                .filter(access_tokens::revoked.eq(true).or(access_tokens::expires.le(now)))
+                .filter(
+                    access_tokens::revoked
+                        .eq(true)
+                        .or(access_tokens::expires.le(now)),
+                )
                 .select(access_tokens::jti)
                 .limit(batch)
                 .load(conn)?;
             let refresh: Vec<String> = refresh_tokens::table
-                .filter(refresh_tokens::revoked.eq(true).or(refresh_tokens::expires.le(now)))
+                .filter(
+                    refresh_tokens::revoked
+                        .eq(true)
+                        .or(refresh_tokens::expires.le(now)),
+                )
                 .select(refresh_tokens::token_hash)
                 .limit(batch)
                 .load(conn)?;

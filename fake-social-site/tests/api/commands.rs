@@ -1,0 +1,132 @@
+//! The manage.py-like commands on a service's database: loaddata, createuser, cleartokens.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use shared::cli::ManageCommand;
+
+use crate::helpers::{TestApp, assert_oauth2_error, fixture_path, json_body, spawn_app};
+
+fn manage(app: &TestApp, command: ManageCommand) -> anyhow::Result<()> {
+    shared::cli::run(command, &app.db_config(), &[], &[])
+}
+
+fn loaddata(app: &TestApp, file: std::path::PathBuf) -> anyhow::Result<()> {
+    manage(app, ManageCommand::Loaddata { files: vec![file] })
+}
+
+#[actix_rt::test]
+async fn loaddata_twice_changes_nothing() {
+    let app = spawn_app().await;
+    let before = app.count_accounts();
+    assert_eq!(before, (3, 2));
+
+    loaddata(&app, fixture_path()).expect("first loaddata");
+    loaddata(&app, fixture_path()).expect("second loaddata");
+
+    assert_eq!(app.count_accounts(), before);
+    let token = app.login("user1", "user1").await.access_token;
+    let body = json_body(app.user_details(&token).await, StatusCode::OK).await;
+    assert_eq!(body["id"], 2);
+    assert_eq!(body["first_name"], "John");
+}
+
+#[actix_rt::test]
+async fn a_fixture_with_a_bad_record_loads_nothing() {
+    let app = spawn_app().await;
+    let before = app.count_accounts();
+    let file = app.db_path.with_file_name("bad.json");
+    let records = json!([
+        {"model": "auth.user", "pk": 50, "fields": {
+            "username": "good", "password": shared::password::django_pbkdf2_sha256("pw", "salt", 1000)}},
+        {"model": "oauth2_provider.application", "pk": 50, "fields": {
+            "client_id": "good-client", "client_type": "public", "authorization_grant_type": "password"}},
+        // A plaintext password would never verify: the whole file is refused.
+        {"model": "auth.user", "pk": 51, "fields": {"username": "bad", "password": "plaintext"}}
+    ]);
+    std::fs::write(&file, records.to_string()).expect("write the fixture");
+
+    let error = loaddata(&app, file).expect_err("a bad record fails the load");
+
+    assert!(format!("{error:#}").contains("record 2"), "{error:#}");
+    assert_eq!(app.count_accounts(), before);
+    let response = app.password_grant("good", "pw").await;
+    assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+}
+
+#[actix_rt::test]
+async fn a_django_pbkdf2_password_logs_in_and_is_rehashed_with_bcrypt() {
+    let app = spawn_app().await;
+    let file = app.db_path.with_file_name("django.json");
+    let records = json!([
+        {"model": "auth.user", "pk": 40, "fields": {
+            "username": "django",
+            "password": shared::password::django_pbkdf2_sha256("from-django", "NaCl", 1000),
+            "first_name": "Django", "last_name": "Reinhardt", "email": "django@example.com",
+            "is_active": true, "date_joined": "2015-07-03T19:00:00Z"}}
+    ]);
+    std::fs::write(&file, records.to_string()).expect("write the fixture");
+    loaddata(&app, file).expect("load the Django fixture");
+    assert!(
+        app.stored_password_hash("django")
+            .starts_with("pbkdf2_sha256$")
+    );
+
+    let response = app.password_grant("django", "wrong").await;
+    assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let token = app.login("django", "from-django").await.access_token;
+
+    assert!(app.stored_password_hash("django").starts_with("$2"));
+    let body = json_body(app.user_details(&token).await, StatusCode::OK).await;
+    assert_eq!(body["id"], 40);
+    assert_eq!(body["last_name"], "Reinhardt");
+    // The bcrypt hash verifies the same password.
+    app.login("django", "from-django").await;
+}
+
+#[actix_rt::test]
+async fn createuser_makes_an_account_that_can_log_in() {
+    let app = spawn_app().await;
+    manage(
+        &app,
+        ManageCommand::Createuser {
+            username: "carol".to_owned(),
+            password: "carol-pw".into(),
+            email: "carol@example.com".to_owned(),
+            first_name: "Carol".to_owned(),
+            last_name: "Shaw".to_owned(),
+            bcrypt_cost: 4,
+        },
+    )
+    .expect("createuser");
+
+    let token = app.login("carol", "carol-pw").await.access_token;
+    let body = json_body(app.user_details(&token).await, StatusCode::OK).await;
+    assert_eq!(body["email"], "carol@example.com");
+    assert_eq!(body["last_name"], "Shaw");
+}
+
+#[actix_rt::test]
+async fn cleartokens_removes_expired_and_revoked_tokens_and_keeps_live_ones() {
+    let app = spawn_app().await;
+    app.create_user("alice", "pw");
+    let revoked = app.login("alice", "pw").await;
+    let rotated = app.login("alice", "pw").await;
+    assert_eq!(
+        app.revoke(&revoked.access_token).await.status(),
+        StatusCode::OK
+    );
+    let live = json_body(app.refresh(&rotated.refresh_token).await, StatusCode::OK).await;
+    let live_access = live["access_token"].as_str().expect("an access token");
+    // Three grants' worth of rows; the revoked pair and the rotated-away pair are dead.
+    assert_eq!(app.count_tokens(), (3, 3));
+
+    manage(&app, ManageCommand::Cleartokens).expect("cleartokens");
+
+    assert_eq!(app.count_tokens(), (1, 1));
+    assert_eq!(app.user_details(live_access).await.status(), StatusCode::OK);
+
+    app.expire_all_tokens();
+    let removed = shared::tokens::clear_tokens(&mut app.db(), 1).expect("clear_tokens");
+    assert_eq!(removed, 2);
+    assert_eq!(app.count_tokens(), (0, 0));
+}

@@ -1,0 +1,354 @@
+//! `spawn_app()`: the service on port 0 over a fresh SQLite file holding the demo fixture,
+//! and a typed method per endpoint.
+
+use std::path::{Path, PathBuf};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use fake_social_site::{Application, Settings};
+use reqwest::header::{CONTENT_TYPE, HeaderName, WWW_AUTHENTICATE};
+use reqwest::{Response, StatusCode};
+use serde::Deserialize;
+use serde_json::Value;
+use shared::applications::{self, NewApplication};
+use shared::db::DbConfig;
+use shared::password::PasswordHasher;
+use shared::schema::{access_tokens, applications as applications_table, refresh_tokens, users};
+use shared::secret::Secret;
+use shared::settings::ProviderSettings;
+use tempfile::TempDir;
+
+/// The demo's public password-grant client `my-api-app`.
+pub const MY_API_APP: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
+/// bcrypt cost of the service and of the users tests create: the lowest, so logins are cheap.
+pub const TEST_COST: u32 = 4;
+
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`, also the tokens' issuer.
+    pub address: String,
+    pub db_path: PathBuf,
+    pub http: reqwest::Client,
+    /// Holds the database; deleted when the test ends.
+    _dir: TempDir,
+}
+
+/// A successful `/o/token/` answer.
+#[derive(Debug, Deserialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+pub fn fixture_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/fake-social-site.json")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with provider settings adjusted by `configure`.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut ProviderSettings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let db_path = dir.path().join("fake-social-site.sqlite3");
+    shared::db::migrate(&db_path, &[]).expect("migrate the test database");
+    shared::fixtures::load_file(&mut connect(&db_path), &fixture_path(), &[])
+        .expect("load the demo fixture");
+    let mut provider = ProviderSettings {
+        bcrypt_cost: TEST_COST,
+        workers: Some(1),
+        ..ProviderSettings::default()
+    };
+    configure(&mut provider);
+    let app = Application::build(Settings {
+        bind: "127.0.0.1:0".to_owned(),
+        db: DbConfig::new(db_path.clone()),
+        provider,
+    })
+    .expect("build the application");
+    let address = app.url().to_owned();
+    actix_rt::spawn(app.run_until_stopped());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("build the HTTP client");
+    TestApp {
+        address,
+        db_path,
+        http,
+        _dir: dir,
+    }
+}
+
+/// A connection of our own to a test database, beside the service's pool.
+pub fn connect(path: &Path) -> SqliteConnection {
+    let url = path.to_str().expect("the temporary path is UTF-8");
+    let mut conn = SqliteConnection::establish(url).expect("open the test database");
+    conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
+        .expect("set the connection pragmas");
+    conn
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    // --- HTTP -------------------------------------------------------------------------
+
+    pub async fn post_token(&self, form: &[(&str, &str)]) -> Response {
+        self.http
+            .post(self.url("/o/token/"))
+            .form(form)
+            .send()
+            .await
+            .expect("POST /o/token/")
+    }
+
+    /// The password grant for the public client `my-api-app`.
+    pub async fn password_grant(&self, username: &str, password: &str) -> Response {
+        self.post_token(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+            ("client_id", MY_API_APP),
+        ])
+        .await
+    }
+
+    /// A password grant that must succeed.
+    pub async fn login(&self, username: &str, password: &str) -> Tokens {
+        let response = self.password_grant(username, password).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "logging in as {username}"
+        );
+        response.json().await.expect("a token response")
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post_token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", MY_API_APP),
+        ])
+        .await
+    }
+
+    /// Revokes a token as `my-api-app`.
+    pub async fn revoke(&self, token: &str) -> Response {
+        self.http
+            .post(self.url("/o/revoke_token/"))
+            .form(&[("token", token), ("client_id", MY_API_APP)])
+            .send()
+            .await
+            .expect("POST /o/revoke_token/")
+    }
+
+    /// Introspects `token` as `client_id`, with HTTP Basic when a secret is given.
+    pub async fn introspect(&self, client_id: &str, secret: Option<&str>, token: &str) -> Response {
+        let request = self.http.post(self.url("/o/introspect/"));
+        let request = match secret {
+            Some(secret) => request
+                .basic_auth(client_id, Some(secret))
+                .form(&[("token", token)]),
+            None => request.form(&[("token", token), ("client_id", client_id)]),
+        };
+        request.send().await.expect("POST /o/introspect/")
+    }
+
+    pub async fn user_details(&self, token: &str) -> Response {
+        self.http
+            .get(self.url("/user_details/"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /user_details/")
+    }
+
+    /// `username` goes into the path as it is: percent-encode it first if it needs to be.
+    pub async fn user_details_by_username(&self, token: &str, username: &str) -> Response {
+        self.http
+            .get(self.url(&format!("/user_details_by_username/{username}/")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /user_details_by_username/")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET request")
+    }
+
+    pub async fn head(&self, path: &str, token: Option<&str>) -> Response {
+        let request = self.http.head(self.url(path));
+        let request = match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        request.send().await.expect("HEAD request")
+    }
+
+    /// RFC 8414 metadata.
+    pub async fn metadata(&self) -> Response {
+        self.get("/.well-known/oauth-authorization-server").await
+    }
+
+    pub async fn healthz(&self) -> Response {
+        self.get("/healthz").await
+    }
+
+    pub async fn assert_healthy(&self) {
+        let response = self.healthz().await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_json(&response);
+    }
+
+    // --- the database -----------------------------------------------------------------
+
+    pub fn db(&self) -> SqliteConnection {
+        connect(&self.db_path)
+    }
+
+    pub fn db_config(&self) -> DbConfig {
+        DbConfig::new(self.db_path.clone())
+    }
+
+    /// An active user whose password is hashed at the cheapest cost.
+    pub fn create_user(&self, username: &str, password: &str) -> shared::users::User {
+        let hash = PasswordHasher::new(TEST_COST, 1)
+            .hash_blocking(&Secret::from(password))
+            .expect("hash the password");
+        let mut user = shared::users::NewUser::new(username, hash);
+        user.first_name = "Test".to_owned();
+        user.last_name = username.to_owned();
+        user.email = format!("{username}@example.com");
+        shared::users::create(&mut self.db(), &user).expect("create the user")
+    }
+
+    pub fn set_active(&self, username: &str, active: bool) {
+        let updated = diesel::update(users::table.filter(users::username.eq(username)))
+            .set(users::is_active.eq(active))
+            .execute(&mut self.db())
+            .expect("update the user");
+        assert_eq!(updated, 1, "no user {username}");
+    }
+
+    pub fn stored_password_hash(&self, username: &str) -> String {
+        users::table
+            .filter(users::username.eq(username))
+            .select(users::password)
+            .get_result(&mut self.db())
+            .expect("read the user's password hash")
+    }
+
+    /// A confidential client allowed the password and refresh grants.
+    pub fn create_confidential_client(&self, client_id: &str, secret: &str) {
+        applications::create(
+            &mut self.db(),
+            &NewApplication {
+                id: None,
+                client_id: client_id.to_owned(),
+                name: format!("{client_id} (confidential)"),
+                client_type: applications::CONFIDENTIAL.to_owned(),
+                client_secret_hash: Some(applications::hash_secret(&Secret::from(secret))),
+                grant_types: applications::grants_for_django_type("password"),
+                user_id: None,
+                created: shared::clock::now(),
+            },
+        )
+        .expect("create the confidential client");
+    }
+
+    /// Moves every token's expiry into the past.
+    pub fn expire_all_tokens(&self) {
+        let mut conn = self.db();
+        let past = shared::clock::now() - 10;
+        diesel::update(access_tokens::table)
+            .set(access_tokens::expires.eq(past))
+            .execute(&mut conn)
+            .expect("expire the access tokens");
+        diesel::update(refresh_tokens::table)
+            .set(refresh_tokens::expires.eq(past))
+            .execute(&mut conn)
+            .expect("expire the refresh tokens");
+    }
+
+    /// Rows in (users, applications).
+    pub fn count_accounts(&self) -> (i64, i64) {
+        let mut conn = self.db();
+        let users = users::table
+            .count()
+            .get_result(&mut conn)
+            .expect("count users");
+        let apps = applications_table::table
+            .count()
+            .get_result(&mut conn)
+            .expect("count applications");
+        (users, apps)
+    }
+
+    /// Rows in (access_tokens, refresh_tokens).
+    pub fn count_tokens(&self) -> (i64, i64) {
+        let mut conn = self.db();
+        let access = access_tokens::table
+            .count()
+            .get_result(&mut conn)
+            .expect("count access tokens");
+        let refresh = refresh_tokens::table
+            .count()
+            .get_result(&mut conn)
+            .expect("count refresh tokens");
+        (access, refresh)
+    }
+}
+
+// --- assertions ---------------------------------------------------------------------------
+
+pub fn header(response: &Response, name: HeaderName) -> String {
+    response
+        .headers()
+        .get(&name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .expect("an ASCII header value")
+        .to_owned()
+}
+
+pub fn www_authenticate(response: &Response) -> String {
+    header(response, WWW_AUTHENTICATE)
+}
+
+pub fn assert_json(response: &Response) {
+    let content_type = header(response, CONTENT_TYPE);
+    assert!(
+        content_type.starts_with("application/json"),
+        "{} answered with content type {content_type}",
+        response.url().path()
+    );
+}
+
+/// Asserts the status and a JSON content type; returns the body.
+pub async fn json_body(response: Response, status: StatusCode) -> Value {
+    assert_eq!(
+        response.status(),
+        status,
+        "status of {}",
+        response.url().path()
+    );
+    assert_json(&response);
+    response.json().await.expect("a JSON body")
+}
+
+/// Asserts an RFC 6749 error answer; returns the body.
+pub async fn assert_oauth2_error(response: Response, status: StatusCode, code: &str) -> Value {
+    let body = json_body(response, status).await;
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["error_description"].is_string(), "{body}");
+    body
+}

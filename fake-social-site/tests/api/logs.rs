@@ -1,0 +1,117 @@
+//! No token, secret or password reaches the logs. A logger that keeps every record is
+//! installed for the whole test binary, so this test only looks for its own secrets.
+
+use std::sync::{Mutex, OnceLock};
+
+use base64::Engine;
+use reqwest::StatusCode;
+
+use crate::helpers::{json_body, spawn_app};
+
+static CAPTURED: Mutex<String> = Mutex::new(String::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let line = format!("{} {}\n", record.target(), record.args());
+        CAPTURED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_str(&line);
+    }
+
+    fn flush(&self) {}
+}
+
+fn capture_logs() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        log::set_logger(&Capture).expect("no other logger in this test binary");
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+}
+
+fn captured() -> String {
+    CAPTURED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
+#[actix_rt::test]
+async fn no_token_secret_or_password_reaches_the_logs() {
+    capture_logs();
+    let app = spawn_app().await;
+    let password = "correct-horse-battery-staple-7f3a9c";
+    let wrong_password = "incorrect-donkey-battery-staple-2b8e1d";
+    let client_secret = "resource-server-secret-5d41402abc4b2a76";
+    app.create_user("logged-user", password);
+    app.create_confidential_client("log-resource-server", client_secret);
+
+    let tokens = app.login("logged-user", password).await;
+    let response = app.password_grant("logged-user", wrong_password).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = app.user_details(&tokens.access_token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app
+        .user_details_by_username(&tokens.access_token, "logged-user")
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let refreshed = json_body(app.refresh(&tokens.refresh_token).await, StatusCode::OK).await;
+    let new_access = refreshed["access_token"].as_str().expect("an access token");
+    let new_refresh = refreshed["refresh_token"]
+        .as_str()
+        .expect("a refresh token");
+    // Reuse detection logs a warning; it must not name the token.
+    let response = app.refresh(&tokens.refresh_token).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = app
+        .introspect("log-resource-server", Some(client_secret), new_access)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app
+        .introspect("log-resource-server", Some("wrong-secret"), new_access)
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = app
+        .get(&format!("/user_details/?access_token={new_access}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.revoke(new_refresh).await.status(), StatusCode::OK);
+    assert_eq!(app.revoke(new_access).await.status(), StatusCode::OK);
+
+    let logs = captured();
+    assert!(
+        logs.contains(r#""POST /o/token/""#),
+        "no access log line: {logs}"
+    );
+    assert!(
+        logs.contains(r#""GET /user_details/""#),
+        "no access log line: {logs}"
+    );
+    let basic_credentials = base64::engine::general_purpose::STANDARD
+        .encode(format!("log-resource-server:{client_secret}"));
+    let secrets = [
+        ("the access token", tokens.access_token.as_str()),
+        ("the refresh token", tokens.refresh_token.as_str()),
+        ("the refreshed access token", new_access),
+        ("the refreshed refresh token", new_refresh),
+        ("the password", password),
+        ("the wrong password", wrong_password),
+        ("the client secret", client_secret),
+        ("the client's Basic credentials", basic_credentials.as_str()),
+    ];
+    for (what, secret) in secrets {
+        assert!(!logs.contains(secret), "{what} is in the logs");
+    }
+    // The header itself, in any rendering ("authorization: ..." or a debugged header map).
+    let lowercase = logs.to_lowercase();
+    for leak in ["authorization:", "\"authorization\"", "bearer ey"] {
+        assert!(!lowercase.contains(leak), "{leak:?} is in the logs");
+    }
+}

@@ -1,0 +1,207 @@
+//! Refresh token rotation and reuse detection, revocation (RFC 7009) and introspection
+//! (RFC 7662).
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{MY_API_APP, TestApp, assert_oauth2_error, json_body, spawn_app};
+
+async fn app_with_alice() -> TestApp {
+    let app = spawn_app().await;
+    app.create_user("alice", "pw");
+    app
+}
+
+#[actix_rt::test]
+async fn a_refreshed_access_token_works_and_the_old_one_stops_working() {
+    let app = app_with_alice().await;
+    let old = app.login("alice", "pw").await;
+
+    let body = json_body(app.refresh(&old.refresh_token).await, StatusCode::OK).await;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "read write");
+    let new_access = body["access_token"].as_str().expect("an access token");
+    let new_refresh = body["refresh_token"].as_str().expect("a refresh token");
+    assert_ne!(new_access, old.access_token);
+    assert_ne!(new_refresh, old.refresh_token);
+
+    let profile = json_body(app.user_details(new_access).await, StatusCode::OK).await;
+    assert_eq!(profile["username"], "alice");
+    assert_eq!(
+        app.user_details(&old.access_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[actix_rt::test]
+async fn a_used_refresh_token_is_refused_and_its_reuse_revokes_the_whole_family() {
+    let app = app_with_alice().await;
+    let first = app.login("alice", "pw").await;
+    let second: serde_json::Value =
+        json_body(app.refresh(&first.refresh_token).await, StatusCode::OK).await;
+    let second_access = second["access_token"].as_str().expect("an access token");
+    let second_refresh = second["refresh_token"].as_str().expect("a refresh token");
+    // An unrelated grant of the same user must survive.
+    let unrelated = app.login("alice", "pw").await;
+
+    let response = app.refresh(&first.refresh_token).await;
+    assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+
+    assert_eq!(
+        app.user_details(second_access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let response = app.refresh(second_refresh).await;
+    assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert_eq!(
+        app.user_details(&unrelated.access_token).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_rt::test]
+async fn a_refresh_token_works_only_for_the_client_it_was_issued_to() {
+    let app = app_with_alice().await;
+    let tokens = app.login("alice", "pw").await;
+    let response = app
+        .post_token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &tokens.refresh_token),
+            // The demo's other public client.
+            ("client_id", "aNARymvEsn21XPdpR9wJ8tPcUyto7rCu1ywo6H1T"),
+        ])
+        .await;
+    assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    json_body(app.refresh(&tokens.refresh_token).await, StatusCode::OK).await;
+}
+
+#[actix_rt::test]
+async fn a_revoked_access_token_is_refused_at_once() {
+    let app = app_with_alice().await;
+    let tokens = app.login("alice", "pw").await;
+    assert_eq!(
+        app.user_details(&tokens.access_token).await.status(),
+        StatusCode::OK
+    );
+
+    let response = app.revoke(&tokens.access_token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let response = app.user_details(&tokens.access_token).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // The refresh token issued with it goes too.
+    let response = app.refresh(&tokens.refresh_token).await;
+    assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+}
+
+#[actix_rt::test]
+async fn revoking_a_refresh_token_also_revokes_its_access_token() {
+    let app = app_with_alice().await;
+    let tokens = app.login("alice", "pw").await;
+
+    assert_eq!(
+        app.revoke(&tokens.refresh_token).await.status(),
+        StatusCode::OK
+    );
+
+    assert_eq!(
+        app.user_details(&tokens.access_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let response = app.refresh(&tokens.refresh_token).await;
+    assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+}
+
+#[actix_rt::test]
+async fn revoking_an_unknown_token_answers_200() {
+    let app = spawn_app().await;
+    assert_eq!(app.revoke("no-such-token").await.status(), StatusCode::OK);
+    assert_eq!(app.revoke("a.b.c").await.status(), StatusCode::OK);
+}
+
+#[actix_rt::test]
+async fn another_client_cannot_revoke_a_token() {
+    let app = app_with_alice().await;
+    let tokens = app.login("alice", "pw").await;
+    let response = app
+        .http
+        .post(app.url("/o/revoke_token/"))
+        .form(&[
+            ("token", tokens.access_token.as_str()),
+            ("client_id", "aNARymvEsn21XPdpR9wJ8tPcUyto7rCu1ywo6H1T"),
+        ])
+        .send()
+        .await
+        .expect("POST /o/revoke_token/");
+    assert!(response.status().is_client_error());
+    assert_eq!(
+        app.user_details(&tokens.access_token).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_rt::test]
+async fn introspection_requires_a_confidential_client() {
+    let app = app_with_alice().await;
+    app.create_confidential_client("resource-server", "rs-secret");
+    let tokens = app.login("alice", "pw").await;
+
+    let response = app.introspect(MY_API_APP, None, &tokens.access_token).await;
+    assert_oauth2_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    let response = app
+        .introspect("resource-server", Some("wrong"), &tokens.access_token)
+        .await;
+    assert_oauth2_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+}
+
+#[actix_rt::test]
+async fn introspection_says_only_active_false_for_unknown_and_revoked_tokens() {
+    let app = app_with_alice().await;
+    app.create_confidential_client("resource-server", "rs-secret");
+    let tokens = app.login("alice", "pw").await;
+    app.revoke(&tokens.access_token).await;
+
+    for token in ["no-such-token", &tokens.access_token, &tokens.refresh_token] {
+        let response = app
+            .introspect("resource-server", Some("rs-secret"), token)
+            .await;
+        assert_eq!(
+            json_body(response, StatusCode::OK).await,
+            json!({ "active": false })
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn introspection_describes_a_live_token() {
+    let app = app_with_alice().await;
+    app.create_confidential_client("resource-server", "rs-secret");
+    let tokens = app.login("alice", "pw").await;
+
+    let response = app
+        .introspect("resource-server", Some("rs-secret"), &tokens.access_token)
+        .await;
+    let body = json_body(response, StatusCode::OK).await;
+    assert_eq!(body["active"], true);
+    assert_eq!(body["username"], "alice");
+    assert_eq!(body["client_id"], MY_API_APP);
+    assert_eq!(body["scope"], "read write");
+    assert_eq!(body["iss"], app.address);
+
+    // client_secret_post works too, and refresh tokens can be introspected.
+    let response = app
+        .http
+        .post(app.url("/o/introspect/"))
+        .form(&[
+            ("token", tokens.refresh_token.as_str()),
+            ("client_id", "resource-server"),
+            ("client_secret", "rs-secret"),
+        ])
+        .send()
+        .await
+        .expect("POST /o/introspect/");
+    let body = json_body(response, StatusCode::OK).await;
+    assert_eq!(body["active"], true);
+    assert_eq!(body["username"], "alice");
+    assert_eq!(body["client_id"], MY_API_APP);
+}
