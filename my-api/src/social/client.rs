@@ -2,7 +2,7 @@
 //! URL fixed at start-up, and one call, "GET this path with this bearer token and read a
 //! profile", whose every failure is a [`SocialError`].
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use reqwest::{Response, StatusCode};
@@ -49,7 +49,11 @@ pub enum ClientBuildError {
 #[derive(Debug, Clone)]
 pub struct ProviderClient {
     http: reqwest::Client,
+    /// The same client without kept-alive connections, for the one retry (see
+    /// [`ProviderClient::get_profile`]).
+    fresh: reqwest::Client,
     base_url: String,
+    timeout: Duration,
     max_body_bytes: usize,
 }
 
@@ -57,19 +61,22 @@ impl ProviderClient {
     pub fn new(config: ProviderClientConfig) -> Result<Self, ClientBuildError> {
         let base_url = config.base_url.trim_end_matches('/').to_owned();
         check_base_url(&base_url)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            // A redirect would carry the bearer token to wherever the provider points; the
-            // profile endpoints never redirect, so a redirect is a bad answer.
-            .redirect(reqwest::redirect::Policy::none())
-            // The provider is our own service, reached directly: a proxy from the
-            // environment would see every token, and would break the loopback default.
-            .no_proxy()
-            .build()?;
+        let builder = || {
+            reqwest::Client::builder()
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.timeout)
+                // A redirect would carry the bearer token to wherever the provider points;
+                // the profile endpoints never redirect, so a redirect is a bad answer.
+                .redirect(reqwest::redirect::Policy::none())
+                // The provider is our own service, reached directly: a proxy from the
+                // environment would see every token, and would break the loopback default.
+                .no_proxy()
+        };
         Ok(ProviderClient {
-            http,
+            http: builder().build()?,
+            fresh: builder().pool_max_idle_per_host(0).build()?,
             base_url,
+            timeout: config.timeout,
             max_body_bytes: config.max_body_bytes,
         })
     }
@@ -87,14 +94,29 @@ impl ProviderClient {
         access_token: &Secret,
     ) -> Result<Profile, SocialError> {
         let authorization = bearer(access_token)?;
-        let response = self
-            .http
-            .get(format!("{}{}", self.base_url, path))
-            .header(AUTHORIZATION, authorization)
-            .header(ACCEPT, HeaderValue::from_static("application/json"))
-            .send()
-            .await
-            .map_err(send_error)?;
+        let url = format!("{}{}", self.base_url, path);
+        let send = |client: &reqwest::Client, timeout: Duration| {
+            client
+                .get(&url)
+                .header(AUTHORIZATION, authorization.clone())
+                .header(ACCEPT, HeaderValue::from_static("application/json"))
+                .timeout(timeout)
+                .send()
+        };
+        let started = Instant::now();
+        let response = match send(&self.http, self.timeout).await {
+            Ok(response) => response,
+            // A kept-alive connection that the provider closed meanwhile (it restarted, or
+            // its idle timeout struck) fails after the request went out and before any
+            // answer, which would otherwise pass for a bad answer from a working provider.
+            // The GET is idempotent: send it once more on a new connection, within what is
+            // left of the time allowed.
+            Err(err) if !err.is_timeout() && !err.is_connect() && err.is_request() => {
+                let left = self.timeout.saturating_sub(started.elapsed());
+                send(&self.fresh, left).await.map_err(send_error)?
+            }
+            Err(err) => return Err(send_error(err)),
+        };
         match response.status() {
             status if status.is_success() => {}
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => {

@@ -1,0 +1,614 @@
+//! `spawn_app()`: the real Fake Social Site and the real My API, each on port 0 over its own
+//! SQLite file holding its demo fixture, My API pointed at that FSS. `spawn_app_with_provider`
+//! starts My API alone, pointed at a provider the test controls (see `fake_provider`).
+//! `TestApp` has a typed method per endpoint and reads the databases directly.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, PRAGMA};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::Value;
+use shared::db::{Db, DbConfig};
+use shared::password::PasswordHasher;
+use shared::schema::users;
+use shared::secret::Secret;
+use tempfile::TempDir;
+
+/// My API's public client `my-api-app` (password, refresh, token exchange, convert_token).
+pub const MY_API_CLIENT: &str = "UvIhfUE25cCw0dOWNzvST2ciOm30uO3IqsdZRgj1";
+/// Fake Social Site's public password-grant client `my-api-app`.
+pub const FSS_CLIENT: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
+/// bcrypt cost of both services and of every password the tests store.
+pub const TEST_COST: u32 = 4;
+
+pub const FSS: &str = "fake_social_site";
+pub const FSS_WITH_PARAMS: &str = "fake_social_site_with_params";
+pub const BACKENDS: [&str; 2] = [FSS, FSS_WITH_PARAMS];
+
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+/// The original's answer when the provider refuses the token, word for word.
+pub const UNSUCCESSFUL: &str = "Unable to complete token exchange with social backend.";
+
+/// How long My API waits for a provider the test controls: short, so that the timeout test
+/// is quick.
+pub const SOCIAL_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+pub const SOCIAL_TIMEOUT: Duration = Duration::from_millis(1_000);
+/// How long My API waits for the real FSS: no test expects it to be slow, so a generous
+/// limit keeps a busy machine from turning a slow answer into a failed test.
+const REAL_FSS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the real Fake Social Site of a test listens and keeps its data.
+pub struct Fss {
+    pub address: String,
+    pub db_path: PathBuf,
+    handle: ServerHandle,
+}
+
+pub struct TestApp {
+    /// My API's `http://127.0.0.1:<port>`.
+    pub address: String,
+    pub db_path: PathBuf,
+    /// The real FSS; `None` for an app pointed at a fake provider.
+    pub fss: Option<Fss>,
+    pub http: reqwest::Client,
+    handle: ServerHandle,
+    /// Holds both databases; deleted when the test ends.
+    _dir: TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // `stop` sends its command at once; the returned future only waits for completion.
+        drop(self.handle.stop(false));
+        if let Some(fss) = &self.fss {
+            drop(fss.handle.stop(false));
+        }
+    }
+}
+
+/// One way into the exchange: the original's route (form body or query string), or a grant
+/// on `/o/token/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    RegisterPost,
+    RegisterGet,
+    TokenExchange,
+    ConvertToken,
+}
+
+impl Door {
+    pub const ALL: [Door; 4] = [
+        Door::RegisterPost,
+        Door::RegisterGet,
+        Door::TokenExchange,
+        Door::ConvertToken,
+    ];
+}
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(name)
+}
+
+/// Both real services, FSS first so that My API can be pointed at it. The demo accounts'
+/// fixture hashes cost 0.3 s per login in a debug build, so their passwords (the same ones)
+/// are stored again at the test cost.
+pub async fn spawn_app() -> TestApp {
+    spawn(Hashes::Cheap)
+}
+
+/// Like [`spawn_app`], with the demo accounts' password hashes as the fixtures ship them.
+pub async fn spawn_app_with_fixture_hashes() -> TestApp {
+    spawn(Hashes::AsShipped)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hashes {
+    Cheap,
+    AsShipped,
+}
+
+fn spawn(hashes: Hashes) -> TestApp {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let fss_db_path = dir.path().join("fss.sqlite3");
+    load_fixture(&fss_db_path, "fake-social-site.json", &[], &[]);
+    if hashes == Hashes::Cheap {
+        cheapen_passwords(&fss_db_path, &[("admin", "admin"), ("user1", "user1")]);
+    }
+    let mut settings = fake_social_site::Settings::new(fss_db_path.clone(), "127.0.0.1:0");
+    settings.provider.bcrypt_cost = TEST_COST;
+    settings.provider.workers = Some(1);
+    let fss = fake_social_site::Application::build(settings).expect("build Fake Social Site");
+    let fss_address = fss.url().to_owned();
+    let fss_handle = fss.handle();
+    actix_rt::spawn(fss.run_until_stopped());
+    let mut app = start_my_api(dir, &fss_address, REAL_FSS_TIMEOUT, hashes);
+    app.fss = Some(Fss {
+        address: fss_address,
+        db_path: fss_db_path,
+        handle: fss_handle,
+    });
+    app
+}
+
+/// My API alone, taking profiles from `provider_url` with the short test timeouts.
+pub async fn spawn_app_with_provider(provider_url: &str) -> TestApp {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    start_my_api(dir, provider_url, SOCIAL_TIMEOUT, Hashes::Cheap)
+}
+
+fn start_my_api(dir: TempDir, provider_url: &str, timeout: Duration, hashes: Hashes) -> TestApp {
+    let db_path = dir.path().join("my-api.sqlite3");
+    load_fixture(
+        &db_path,
+        "my-api.json",
+        &[my_api::MIGRATIONS],
+        my_api::fixtures::LOADERS,
+    );
+    if hashes == Hashes::Cheap {
+        cheapen_passwords(&db_path, &[("admin", "admin")]);
+    }
+    let mut settings = my_api::Settings::new(db_path.clone(), "127.0.0.1:0");
+    settings.provider.bcrypt_cost = TEST_COST;
+    settings.provider.workers = Some(1);
+    settings.social.fake_social_site_url = provider_url.to_owned();
+    settings.social.social_connect_timeout_ms = millis(SOCIAL_CONNECT_TIMEOUT);
+    settings.social.social_timeout_ms = millis(timeout);
+    let app = my_api::Application::build(settings).expect("build My API");
+    let address = app.url().to_owned();
+    let handle = app.handle();
+    actix_rt::spawn(app.run_until_stopped());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        // A hung service fails its test instead of hanging the suite.
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("build the HTTP client");
+    TestApp {
+        address,
+        db_path,
+        fss: None,
+        http,
+        handle,
+        _dir: dir,
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).expect("a short duration")
+}
+
+/// Migrates a fresh database and loads a fixture into it, as `loaddata` does.
+fn load_fixture(
+    db_path: &Path,
+    fixture: &str,
+    migrations: &[diesel_migrations::EmbeddedMigrations],
+    loaders: &[&dyn shared::fixtures::ModelLoader],
+) {
+    let config = DbConfig {
+        pool_size: 1,
+        ..DbConfig::new(db_path)
+    };
+    let db = Db::open(&config, migrations).expect("open and migrate the test database");
+    let mut conn = db.get().expect("a connection to the test database");
+    shared::fixtures::load_file(&mut conn, &fixture_path(fixture), loaders)
+        .unwrap_or_else(|e| panic!("load {fixture}: {e}"));
+}
+
+fn cheapen_passwords(db_path: &Path, accounts: &[(&str, &str)]) {
+    let mut conn = connect(db_path);
+    for (username, password) in accounts {
+        let updated = diesel::update(users::table.filter(users::username.eq(username)))
+            .set(users::password.eq(hash(password)))
+            .execute(&mut conn)
+            .expect("store the cheaper hash");
+        assert_eq!(updated, 1, "no fixture user {username}");
+    }
+}
+
+fn hash(password: &str) -> String {
+    PasswordHasher::new(TEST_COST, 1)
+        .hash_blocking(&Secret::from(password))
+        .expect("hash the password")
+}
+
+/// A connection of our own to a test database, beside the service's pool.
+pub fn connect(path: &Path) -> SqliteConnection {
+    let url = path.to_str().expect("the temporary path is UTF-8");
+    let mut conn = SqliteConnection::establish(url).expect("open the test database");
+    conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
+        .expect("set the connection pragmas");
+    conn
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn fss(&self) -> &Fss {
+        self.fss
+            .as_ref()
+            .expect("this test runs with the real Fake Social Site")
+    }
+
+    /// Stops Fake Social Site; My API stays up.
+    pub async fn stop_fss(&self) {
+        self.fss().handle.stop(false).await;
+    }
+
+    // --- Fake Social Site -----------------------------------------------------------------
+
+    /// The password grant on FSS for its client `my-api-app`.
+    pub async fn fss_password_grant(&self, username: &str, password: &str) -> Response {
+        self.http
+            .post(format!("{}/o/token/", self.fss().address))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", password),
+                ("client_id", FSS_CLIENT),
+            ])
+            .send()
+            .await
+            .expect("POST FSS /o/token/")
+    }
+
+    /// An FSS access token for `username`.
+    pub async fn fss_token(&self, username: &str, password: &str) -> String {
+        let response = self.fss_password_grant(username, password).await;
+        let body = json_body(response, StatusCode::OK).await;
+        string(&body, "access_token")
+    }
+
+    // --- My API's token endpoint and the exchange -----------------------------------------
+
+    pub async fn post_token(&self, form: &[(&str, &str)]) -> Response {
+        self.http
+            .post(self.url("/o/token/"))
+            .form(form)
+            .send()
+            .await
+            .expect("POST /o/token/")
+    }
+
+    /// My API's password grant for its own users.
+    pub async fn local_password_grant(&self, username: &str, password: &str) -> Response {
+        self.post_token(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+            ("client_id", MY_API_CLIENT),
+        ])
+        .await
+    }
+
+    pub async fn local_password_grant_with_scope(
+        &self,
+        username: &str,
+        password: &str,
+        scope: &str,
+    ) -> Response {
+        self.post_token(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+            ("client_id", MY_API_CLIENT),
+            ("scope", scope),
+        ])
+        .await
+    }
+
+    /// A My API access token for a local user.
+    pub async fn local_token(&self, username: &str, password: &str) -> String {
+        let response = self.local_password_grant(username, password).await;
+        let body = assert_token_answer(response).await;
+        string(&body, "access_token")
+    }
+
+    /// `POST /users/register-by-token/<backend>/` with a form body.
+    pub async fn register_by_token(
+        &self,
+        backend: &str,
+        token: &str,
+        username: Option<&str>,
+    ) -> Response {
+        let mut form = vec![("access_token", token)];
+        form.extend(username.map(|u| ("username", u)));
+        self.http
+            .post(self.url(&format!("/users/register-by-token/{backend}/")))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST /users/register-by-token/")
+    }
+
+    /// `GET /users/register-by-token/<backend>/?access_token=...`, the original's form.
+    pub async fn register_by_token_get(
+        &self,
+        backend: &str,
+        token: &str,
+        username: Option<&str>,
+    ) -> Response {
+        let mut query = vec![("access_token", token)];
+        query.extend(username.map(|u| ("username", u)));
+        self.http
+            .get(self.url(&format!("/users/register-by-token/{backend}/")))
+            .query(&query)
+            .send()
+            .await
+            .expect("GET /users/register-by-token/")
+    }
+
+    /// RFC 8693 token exchange on `/o/token/`, the backend named by `subject_issuer`.
+    pub async fn token_exchange(
+        &self,
+        backend: &str,
+        subject_token: &str,
+        username: Option<&str>,
+    ) -> Response {
+        let mut form = vec![
+            ("grant_type", TOKEN_EXCHANGE),
+            ("subject_token", subject_token),
+            ("subject_token_type", ACCESS_TOKEN_TYPE),
+            ("subject_issuer", backend),
+            ("client_id", MY_API_CLIENT),
+        ];
+        form.extend(username.map(|u| ("username", u)));
+        self.post_token(&form).await
+    }
+
+    /// drf-social-oauth2's `convert_token` grant on `/o/token/`.
+    pub async fn convert_token(
+        &self,
+        backend: &str,
+        token: &str,
+        username: Option<&str>,
+    ) -> Response {
+        let mut form = vec![
+            ("grant_type", "convert_token"),
+            ("backend", backend),
+            ("token", token),
+            ("client_id", MY_API_CLIENT),
+        ];
+        form.extend(username.map(|u| ("username", u)));
+        self.post_token(&form).await
+    }
+
+    /// The exchange through `door`.
+    pub async fn exchange(
+        &self,
+        door: Door,
+        backend: &str,
+        token: &str,
+        username: Option<&str>,
+    ) -> Response {
+        match door {
+            Door::RegisterPost => self.register_by_token(backend, token, username).await,
+            Door::RegisterGet => self.register_by_token_get(backend, token, username).await,
+            Door::TokenExchange => self.token_exchange(backend, token, username).await,
+            Door::ConvertToken => self.convert_token(backend, token, username).await,
+        }
+    }
+
+    /// A successful exchange through the form-body register route: the My API token.
+    pub async fn exchange_token(&self, fss_token: &str) -> String {
+        let response = self.register_by_token(FSS, fss_token, None).await;
+        let body = assert_token_answer(response).await;
+        string(&body, "access_token")
+    }
+
+    // --- the resource API -----------------------------------------------------------------
+
+    pub async fn get_api(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    /// A request with an optional bearer token and an optional JSON body.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("an API request")
+    }
+
+    pub async fn post_item(&self, token: Option<&str>, name: &str) -> Response {
+        let body = serde_json::json!({ "name": name });
+        self.request(Method::POST, "/api/items/", token, Some(&body))
+            .await
+    }
+
+    pub async fn post_concept(&self, token: &str, body: &Value) -> Response {
+        self.request(Method::POST, "/api/concepts/", Some(token), Some(body))
+            .await
+    }
+
+    /// The caller's own entry in `/api/users/` (the only one showing an email).
+    pub async fn me(&self, token: &str) -> Value {
+        let response = self.get_api("/api/users/", Some(token)).await;
+        let users = json_body(response, StatusCode::OK).await;
+        let mine: Vec<&Value> = array(&users)
+            .iter()
+            .filter(|user| user.get("email").is_some())
+            .collect();
+        assert_eq!(mine.len(), 1, "exactly one user shows an email: {users}");
+        mine[0].clone()
+    }
+
+    // --- the databases --------------------------------------------------------------------
+
+    /// My API's database.
+    pub fn db(&self) -> SqliteConnection {
+        connect(&self.db_path)
+    }
+
+    /// Fake Social Site's database.
+    pub fn fss_db(&self) -> SqliteConnection {
+        connect(&self.fss().db_path)
+    }
+
+    /// Rows in My API's `users`.
+    pub fn count_users(&self) -> i64 {
+        users::table
+            .count()
+            .get_result(&mut self.db())
+            .expect("count users")
+    }
+
+    /// Rows in My API's `social_links`.
+    pub fn count_social_links(&self) -> i64 {
+        use my_api::schema::social_links;
+        social_links::table
+            .count()
+            .get_result(&mut self.db())
+            .expect("count social links")
+    }
+
+    /// The local users linked to one social identity.
+    pub fn linked_users(&self, backend: &str, uid: i64) -> Vec<i64> {
+        use my_api::schema::social_links;
+        social_links::table
+            .filter(social_links::provider.eq(backend))
+            .filter(social_links::uid.eq(uid.to_string()))
+            .select(social_links::user_id)
+            .load(&mut self.db())
+            .expect("read social links")
+    }
+
+    /// (users, social links) in My API's database.
+    pub fn accounts(&self) -> (i64, i64) {
+        (self.count_users(), self.count_social_links())
+    }
+
+    /// A local My API user whose password is hashed at the test cost.
+    pub fn create_local_user(&self, username: &str, password: &str) -> shared::users::User {
+        create_user(&mut self.db(), username, password)
+    }
+
+    /// A Fake Social Site user whose password is hashed at the test cost.
+    pub fn create_fss_user(&self, username: &str, password: &str) -> shared::users::User {
+        create_user(&mut self.fss_db(), username, password)
+    }
+
+    /// Changes a Fake Social Site user's first name, as if they had edited their profile.
+    pub fn set_fss_first_name(&self, username: &str, first_name: &str) {
+        let updated = diesel::update(users::table.filter(users::username.eq(username)))
+            .set(users::first_name.eq(first_name))
+            .execute(&mut self.fss_db())
+            .expect("update the FSS user");
+        assert_eq!(updated, 1, "no FSS user {username}");
+    }
+}
+
+fn create_user(conn: &mut SqliteConnection, username: &str, password: &str) -> shared::users::User {
+    let mut user = shared::users::NewUser::new(username, hash(password));
+    user.first_name = "Test".to_owned();
+    user.last_name = username.to_owned();
+    user.email = format!("{username}@example.com");
+    shared::users::create(conn, &user).expect("create the user")
+}
+
+// --- assertions ---------------------------------------------------------------------------
+
+pub fn header(response: &Response, name: HeaderName) -> String {
+    response
+        .headers()
+        .get(&name)
+        .unwrap_or_else(|| panic!("no {name} header on {}", response.url().path()))
+        .to_str()
+        .expect("an ASCII header value")
+        .to_owned()
+}
+
+pub fn assert_json(response: &Response) {
+    let content_type = header(response, CONTENT_TYPE);
+    assert!(
+        content_type.starts_with("application/json"),
+        "{} answered with content type {content_type}",
+        response.url().path()
+    );
+}
+
+/// Asserts the status and a JSON content type; returns the body.
+pub async fn json_body(response: Response, status: StatusCode) -> Value {
+    let path = response.url().path().to_owned();
+    let actual = response.status();
+    let content_type = response.headers().get(CONTENT_TYPE).cloned();
+    let text = response.text().await.expect("a response body");
+    assert_eq!(actual, status, "status of {path}; body: {text}");
+    assert!(
+        content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/json")),
+        "{path} did not answer JSON: {text}"
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
+}
+
+/// Asserts an error answer `{"error": code, ...}` with this status; returns the body.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
+    let body = json_body(response, status).await;
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["error_description"].is_string(), "{body}");
+    body
+}
+
+/// Asserts the original's refusal, exactly.
+pub async fn assert_unsuccessful(response: Response) {
+    let body = json_body(response, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "error": "unsuccessful_token_exchange",
+            "error_description": UNSUCCESSFUL,
+        })
+    );
+}
+
+/// Asserts a successful token answer as `/o/token/` gives it; returns the body.
+pub async fn assert_token_answer(response: Response) -> Value {
+    assert_eq!(header(&response, CACHE_CONTROL), "no-store");
+    assert_eq!(header(&response, PRAGMA), "no-cache");
+    let body = json_body(response, StatusCode::OK).await;
+    assert!(
+        body["access_token"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["refresh_token"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert_eq!(body["token_type"], "Bearer", "{body}");
+    assert_eq!(body["expires_in"], 36_000, "{body}");
+    assert_eq!(body["scope"], "read write", "{body}");
+    body
+}
+
+pub fn string(body: &Value, field: &str) -> String {
+    body[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {field} in {body}"))
+        .to_owned()
+}
+
+pub fn array(body: &Value) -> &Vec<Value> {
+    body.as_array()
+        .unwrap_or_else(|| panic!("not an array: {body}"))
+}

@@ -1,0 +1,12 @@
+//! My API over real HTTP: each test starts the real Fake Social Site and the real My API on
+//! port 0, each with its own SQLite file holding its demo fixture (or My API alone, pointed at
+//! a fake provider), and talks to them with `reqwest`.
+
+mod concurrency;
+mod exchange;
+mod fake_provider;
+mod helpers;
+mod local_login;
+mod provider_faults;
+mod resources;
+mod token_exchange_grants;
