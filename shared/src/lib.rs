@@ -13,6 +13,7 @@ pub mod provider;
 pub mod schema;
 pub mod scope;
 pub mod secret;
+pub mod throttle;
 pub mod settings;
 pub mod tokens;
 pub mod users;

@@ -2,6 +2,7 @@
 //! extension grants a service adds to `/o/token/`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web;
 use diesel_migrations::EmbeddedMigrations;
@@ -15,6 +16,7 @@ use crate::oauth2::form::Params;
 use crate::oauth2::response::TokenResponse;
 use crate::password::PasswordHasher;
 use crate::settings::ProviderSettings;
+use crate::throttle::{LoginThrottle, Policy};
 use crate::tokens::{JwtKeys, TokenService};
 
 /// A grant type a service adds to the token endpoint (My API's token exchange).
@@ -35,6 +37,8 @@ pub struct Provider {
     pub tokens: Arc<TokenService>,
     pub hasher: PasswordHasher,
     pub issuer: String,
+    pub throttle: LoginThrottle,
+    pub password_grant_enabled: bool,
     extensions: Vec<Arc<dyn ExtensionGrant>>,
 }
 
@@ -63,6 +67,12 @@ impl Provider {
             )),
             hasher: PasswordHasher::new(settings.bcrypt_cost, max_hashes),
             issuer: issuer.trim_end_matches('/').to_owned(),
+            throttle: LoginThrottle::new(Policy {
+                free_failures: settings.login_failures_before_throttle,
+                max_lockout: Duration::from_secs(settings.login_lockout_max_seconds),
+                window: Duration::from_secs(15 * 60),
+            }),
+            password_grant_enabled: settings.password_grant_enabled,
             extensions: Vec::new(),
         })
     }
@@ -81,7 +91,11 @@ impl Provider {
 
     /// Every grant type the token endpoint accepts, for the metadata document.
     pub fn grant_types(&self) -> Vec<&'static str> {
-        let mut all = vec![grant::PASSWORD, grant::REFRESH_TOKEN];
+        let mut all = Vec::new();
+        if self.password_grant_enabled {
+            all.push(grant::PASSWORD);
+        }
+        all.push(grant::REFRESH_TOKEN);
         all.extend(self.extensions.iter().map(|e| e.grant_type()));
         all
     }

@@ -46,6 +46,20 @@ pub struct ProviderSettings {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+
+    /// Whether the password grant is offered at all (each application also lists the grants
+    /// it may use). RFC 9700 deprecates it; it is on because the original demo uses it.
+    #[arg(long, env = "PASSWORD_GRANT_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub password_grant_enabled: bool,
+
+    /// Failed logins allowed per (username, address) before attempts are delayed
+    /// (an address gets 4×, a username 2×); 0 turns the throttle off.
+    #[arg(long, env = "LOGIN_FAILURES_BEFORE_THROTTLE", default_value_t = 5)]
+    pub login_failures_before_throttle: u32,
+
+    /// Longest delay imposed on an address or (username, address) pair, in seconds.
+    #[arg(long, env = "LOGIN_LOCKOUT_MAX_SECONDS", default_value_t = 900)]
+    pub login_lockout_max_seconds: u64,
 }
 
 impl Default for ProviderSettings {
@@ -60,6 +74,9 @@ impl Default for ProviderSettings {
             workers: None,
             db_pool_size: 8,
             cors_origins: Vec::new(),
+            password_grant_enabled: true,
+            login_failures_before_throttle: 5,
+            login_lockout_max_seconds: 900,
         }
     }
 }

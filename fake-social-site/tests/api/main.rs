@@ -9,4 +9,5 @@ mod logs;
 mod metadata;
 mod profile;
 mod refresh_revoke;
+mod security;
 mod token;

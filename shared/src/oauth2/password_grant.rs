@@ -1,6 +1,9 @@
 //! The resource owner password credentials grant (RFC 6749 §4.3; legacy per RFC 9700, kept
 //! because the original demo is built on it).
 
+use std::net::IpAddr;
+
+use actix_web::http::StatusCode;
 use actix_web::web;
 
 use super::client_auth::{ClientCredentials, authenticate, require_grant};
@@ -25,6 +28,7 @@ pub async fn grant(
     provider: web::Data<Provider>,
     client: ClientCredentials,
     params: &Params,
+    address: Option<IpAddr>,
 ) -> Result<TokenResponse, OAuth2Error> {
     let username = params.required("username")?.to_owned();
     let password = params.required_secret("password")?;
@@ -32,6 +36,11 @@ pub async fn grant(
     if username.len() > MAX_USERNAME || password.expose().len() > MAX_PASSWORD {
         return Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS));
     }
+    // Before any hashing: a throttled attempt costs the server nothing.
+    if let Err(wait) = provider.throttle.check(&username, address) {
+        return Err(too_many_attempts(wait));
+    }
+    let attempted = username.clone();
     let (app, user) = provider
         .db
         .run(move |conn| {
@@ -46,8 +55,12 @@ pub async fn grant(
     let verified = provider.hasher.verify(password, stored).await?;
     let (user, rehash) = match (verified, user) {
         (Verified::Yes { rehash }, Some(user)) if user.is_active => (user, rehash),
-        _ => return Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS)),
+        _ => {
+            provider.throttle.record_failure(&attempted, address);
+            return Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS));
+        }
     };
+    provider.throttle.record_success(&attempted, address);
     let tokens = provider.tokens.clone();
     let issued = provider
         .db
@@ -61,4 +74,15 @@ pub async fn grant(
         })
         .await?;
     Ok(issued.into())
+}
+
+/// 429 with `Retry-After`: too many failed attempts for this username or address.
+fn too_many_attempts(wait: std::time::Duration) -> OAuth2Error {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    OAuth2Error::new(
+        "temporarily_unavailable",
+        "Too many failed login attempts; retry later.",
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .with_retry_after(seconds.max(1))
 }

@@ -18,6 +18,9 @@ pub async fn token(
     let params = Params::from_request(&req, &body)?;
     let grant_type = params.required("grant_type")?;
     let extension = match grant_type {
+        grant::PASSWORD if !provider.password_grant_enabled => {
+            return Err(OAuth2Error::unsupported_grant_type());
+        }
         grant::PASSWORD | grant::REFRESH_TOKEN => None,
         other => Some(
             provider
@@ -28,7 +31,10 @@ pub async fn token(
     let client = credentials(&req, &params)?;
     let response = match (grant_type, extension) {
         (_, Some(extension)) => extension.handle(provider, client, &params).await?,
-        (grant::PASSWORD, None) => password_grant::grant(provider, client, &params).await?,
+        (grant::PASSWORD, None) => {
+            let address = req.peer_addr().map(|a| a.ip());
+            password_grant::grant(provider, client, &params, address).await?
+        }
         (_, None) => refresh_grant::grant(provider, client, &params).await?,
     };
     Ok(response.into_response())
