@@ -135,6 +135,24 @@ ensure_database() {
   fi
 }
 
+# My API checks every Fake Social Site token by introspection, with a confidential client
+# of its own at FSS. Its secret is made once, here, and kept only in my-api.env (hashed at FSS).
+ensure_introspection_client() {
+  local env_file="$CONF_DIR/my-api.env" fss_db="$DATA_DIR/fake-social-site.sqlite3" output secret
+  if grep -q '^FAKE_SOCIAL_SITE_CLIENT_SECRET=' "$env_file"; then
+    log "keeping My API's introspection client"
+    return
+  fi
+  log "provisioning My API's introspection client at Fake Social Site"
+  output="$(runuser -u "$SERVICE_USER" -- "$BIN_DIR/fake-social-site" --database "$fss_db" \
+    createapplication --name "My API (token introspection)" --client-id my-api-introspection \
+    --client-type confidential --grant-type none --rotate-secret)"
+  secret="$(printf '%s\n' "$output" | sed -n 's/^client_secret: //p')"
+  [[ -n "$secret" ]] || die "could not provision the introspection client"
+  printf 'FAKE_SOCIAL_SITE_CLIENT_ID=my-api-introspection\nFAKE_SOCIAL_SITE_CLIENT_SECRET=%s\n' \
+    "$secret" >>"$env_file"
+}
+
 install_unit() {
   local svc="$1"
   install -m 0644 "$SRC_DIR/deploy/$svc.service" "$UNIT_DIR/$svc.service"
@@ -177,6 +195,7 @@ main() {
     ensure_database "$svc"
     install_unit "$svc"
   done
+  ensure_introspection_client
   systemctl daemon-reload
   for svc in "${SERVICES[@]}"; do
     start_service "$svc"

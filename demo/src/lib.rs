@@ -10,6 +10,8 @@ use shared::db::{Db, DbConfig};
 pub const FSS_FIXTURE: &str = include_str!("../../fixtures/fake-social-site.json");
 pub const MY_API_FIXTURE: &str = include_str!("../../fixtures/my-api.json");
 pub const FSS_CLIENT_ID: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
+/// My API's confidential client at Fake Social Site, for introspecting the tokens it gets.
+pub const INTROSPECTION_CLIENT_ID: &str = "my-api-introspection";
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -48,6 +50,30 @@ pub fn prepare_database(
         shared::fixtures::load_json(&mut conn, fixture_name, fixture, loaders)?;
     }
     Ok(is_new)
+}
+
+/// Gives My API's introspection client at Fake Social Site a fresh secret (created on first
+/// run) and returns it: the secret lives only in this process and, hashed, in FSS's database.
+pub fn provision_introspection_client(fss_db: &Path) -> anyhow::Result<shared::secret::Secret> {
+    let db = Db::open(&DbConfig::new(fss_db), &[])?;
+    let mut conn = db.get()?;
+    Ok(shared::applications::provision_confidential(
+        &mut conn,
+        INTROSPECTION_CLIENT_ID,
+        "My API (token introspection)",
+    )?)
+}
+
+/// Points My API's settings at Fake Social Site with working introspection credentials.
+pub fn connect_my_api(
+    settings: &mut my_api::Settings,
+    fss_url: &str,
+    fss_db: &Path,
+) -> anyhow::Result<()> {
+    settings.social.fake_social_site_url = fss_url.to_owned();
+    settings.social.fake_social_site_client_id = Some(INTROSPECTION_CLIENT_ID.to_owned());
+    settings.social.fake_social_site_client_secret = Some(provision_introspection_client(fss_db)?);
+    Ok(())
 }
 
 pub fn banner(fss: &str, api: &str) -> String {
@@ -106,7 +132,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     ];
     let fss = fake_social_site::Application::build_with_listener(fss_settings, fss_listener)?;
     let mut api_settings = my_api::Settings::new(&api_db, "");
-    api_settings.social.fake_social_site_url = fss.url().to_owned();
+    connect_my_api(&mut api_settings, fss.url(), &fss_db)?;
     let api = my_api::Application::build_with_listener(api_settings, api_listener)?;
     println!("{}", banner(fss.url(), api.url()));
     let (fss_result, api_result) =

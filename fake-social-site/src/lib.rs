@@ -3,6 +3,7 @@
 //! Facebook & co. play for My API.
 
 pub mod cli;
+pub mod openapi;
 pub mod profile;
 pub mod startup;
 

@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use shared::db::DbConfig;
+use shared::maintenance::Maintenance;
 use shared::provider::Provider;
 use shared::settings::ProviderSettings;
 
@@ -35,6 +36,7 @@ impl Settings {
 /// The route table, shared by the binary, the tests and the demo.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     shared::oauth2::routes(cfg);
+    crate::openapi::routes(cfg);
     cfg.service(web::resource("/healthz").route(web::get().to(shared::http::healthz)))
         .service(
             web::resource("/user_details/")
@@ -52,6 +54,7 @@ pub struct Application {
     port: u16,
     url: String,
     server: Server,
+    maintenance: Maintenance,
 }
 
 impl std::fmt::Debug for Application {
@@ -75,6 +78,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let url = shared::http::public_url(settings.provider.public_url.as_deref(), &listener)?;
         let provider = web::Data::new(Provider::open(&settings.provider, &settings.db, &url, &[])?);
+        let db = provider.db.clone();
         let origins = if settings.provider.cors_origins.is_empty() {
             DEFAULT_CORS_ORIGINS
                 .iter()
@@ -98,7 +102,13 @@ impl Application {
         .shutdown_timeout(10)
         .listen(listener)?
         .run();
-        Ok(Application { port, url, server })
+        let maintenance = Maintenance::start(db, settings.provider.prune_interval_seconds);
+        Ok(Application {
+            port,
+            url,
+            server,
+            maintenance,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -114,7 +124,15 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped; the token prune stops with the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Application {
+            server,
+            mut maintenance,
+            ..
+        } = self;
+        let result = server.await;
+        maintenance.stop();
+        result
     }
 }

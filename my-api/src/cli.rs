@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply pending migrations, then serve HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     #[command(flatten)]
     Manage(ManageCommand),
 }
@@ -46,6 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut db = DbConfig::new(cli.global.db_path(DEFAULT_DATABASE));
     match cli.command {
         Command::Serve(args) => {
+            let args = *args;
             db.pool_size = args.provider.db_pool_size;
             let app = Application::build(Settings {
                 bind: args.bind,

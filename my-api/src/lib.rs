@@ -6,6 +6,7 @@ pub mod api;
 pub mod cli;
 pub mod exchange;
 pub mod fixtures;
+pub mod openapi;
 pub mod page;
 pub mod schema;
 pub mod settings;

@@ -28,9 +28,9 @@ impl TestPage {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index))
-        .route("/static/app.js", web::get().to(app_js))
-        .route("/static/style.css", web::get().to(style_css));
+    cfg.service(web::resource("/").route(web::get().to(index)))
+        .service(web::resource("/static/app.js").route(web::get().to(app_js)))
+        .service(web::resource("/static/style.css").route(web::get().to(style_css)));
 }
 
 async fn index(page: web::Data<TestPage>) -> HttpResponse {

@@ -5,7 +5,12 @@ use std::time::Duration;
 use shared::db::DbConfig;
 use shared::settings::ProviderSettings;
 
-use crate::social::ProviderClientConfig;
+use shared::secret::Secret;
+
+use crate::social::{AudienceCheck, ProviderClientConfig};
+
+/// Fake Social Site's `my-api-app`, the client My API's users log in with there.
+pub const DEFAULT_TRUSTED_CLIENT_ID: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SocialSettings {
@@ -37,6 +42,24 @@ pub struct SocialSettings {
     /// Name of the application the register route issues tokens for.
     #[arg(long, env = "EXCHANGE_APPLICATION", default_value = "my-api-app")]
     pub exchange_application: String,
+
+    /// My API's own (confidential) client id at Fake Social Site, used to introspect the
+    /// tokens it is handed. Without it and the secret, exchanges are refused.
+    #[arg(long, env = "FAKE_SOCIAL_SITE_CLIENT_ID")]
+    pub fake_social_site_client_id: Option<String>,
+
+    /// The secret of that client.
+    #[arg(long, env = "FAKE_SOCIAL_SITE_CLIENT_SECRET", hide_env_values = true)]
+    pub fake_social_site_client_secret: Option<Secret>,
+
+    /// Fake Social Site client ids whose tokens My API accepts (comma-separated).
+    #[arg(
+        long = "trusted-client-id",
+        env = "TRUSTED_CLIENT_IDS",
+        value_delimiter = ',',
+        default_value = DEFAULT_TRUSTED_CLIENT_ID
+    )]
+    pub trusted_client_ids: Vec<String>,
 }
 
 impl Default for SocialSettings {
@@ -48,11 +71,25 @@ impl Default for SocialSettings {
             social_timeout_ms: 5_000,
             social_max_response_bytes: 64 * 1024,
             exchange_application: "my-api-app".to_owned(),
+            fake_social_site_client_id: None,
+            fake_social_site_client_secret: None,
+            trusted_client_ids: vec![DEFAULT_TRUSTED_CLIENT_ID.to_owned()],
         }
     }
 }
 
 impl SocialSettings {
+    /// The token-substitution check, when My API has credentials at the provider.
+    pub fn audience_check(&self) -> Option<AudienceCheck> {
+        let id = self.fake_social_site_client_id.clone()?;
+        let secret = self.fake_social_site_client_secret.clone()?;
+        Some(AudienceCheck::new(
+            id,
+            secret,
+            self.trusted_client_ids.clone(),
+        ))
+    }
+
     pub fn client_config(&self) -> ProviderClientConfig {
         ProviderClientConfig {
             base_url: self.fake_social_site_url.clone(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use shared::maintenance::Maintenance;
 use shared::provider::Provider;
 
 use crate::exchange::Exchanger;
@@ -20,6 +21,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// The route table, shared by the binary, the tests and the demo.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     shared::oauth2::routes(cfg);
+    crate::openapi::routes(cfg);
     cfg.service(web::resource("/healthz").route(web::get().to(shared::http::healthz)))
         .service(
             web::resource("/users/register-by-token/{backend}/")
@@ -37,6 +39,7 @@ pub struct Application {
     port: u16,
     url: String,
     server: Server,
+    maintenance: Maintenance,
 }
 
 impl std::fmt::Debug for Application {
@@ -61,15 +64,23 @@ impl Application {
         let url = shared::http::public_url(settings.provider.public_url.as_deref(), &listener)?;
         let client = ProviderClient::new(settings.social.client_config())
             .map_err(|e| anyhow::anyhow!("FAKE_SOCIAL_SITE_URL: {e}"))?;
+        let audience = settings.social.audience_check();
+        if audience.is_none() {
+            log::warn!(
+                "FAKE_SOCIAL_SITE_CLIENT_ID and FAKE_SOCIAL_SITE_CLIENT_SECRET are not set: token exchanges will be refused"
+            );
+        }
         let exchanger = Arc::new(Exchanger::new(
             client,
             Backends::standard(),
+            audience,
             settings.social.exchange_application.clone(),
         ));
         let provider = Provider::open(&settings.provider, &settings.db, &url, &[MIGRATIONS])?
             .with_extension(Arc::new(TokenExchange(exchanger.clone())))
             .with_extension(Arc::new(ConvertToken(exchanger.clone())));
         let provider = web::Data::new(provider);
+        let db = provider.db.clone();
         let exchanger = web::Data::from(exchanger);
         let page = web::Data::new(TestPage::new(
             settings
@@ -96,7 +107,13 @@ impl Application {
         .shutdown_timeout(10)
         .listen(listener)?
         .run();
-        Ok(Application { port, url, server })
+        let maintenance = Maintenance::start(db, settings.provider.prune_interval_seconds);
+        Ok(Application {
+            port,
+            url,
+            server,
+            maintenance,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -111,7 +128,15 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped; the token prune stops with the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Application {
+            server,
+            mut maintenance,
+            ..
+        } = self;
+        let result = server.await;
+        maintenance.stop();
+        result
     }
 }

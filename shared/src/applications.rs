@@ -110,6 +110,8 @@ pub fn grants_for_django_type(authorization_grant_type: &str) -> String {
         "password" => format!("{} {}", grant::PASSWORD, grant::REFRESH_TOKEN),
         "authorization-code" => format!("authorization_code {}", grant::REFRESH_TOKEN),
         "client-credentials" => "client_credentials".to_owned(),
+        // A client that only authenticates, e.g. to introspect tokens.
+        "none" => String::new(),
         other => other.replace('-', "_"),
     }
 }
@@ -148,4 +150,43 @@ pub fn upsert(conn: &mut crate::db::Connection, new: &NewApplication) -> QueryRe
         .set(new)
         .execute(conn)?;
     Ok(())
+}
+
+/// Creates the confidential client `client_id`, or gives it a new secret, and returns the
+/// secret: shown to the caller once, only its hash is stored. Used to provision one
+/// service's client at another (My API's introspection client at Fake Social Site).
+pub fn provision_confidential(
+    conn: &mut crate::db::Connection,
+    client_id: &str,
+    name: &str,
+) -> QueryResult<Secret> {
+    let secret = Secret::new(crate::secret::random_alphanumeric(64));
+    let hash = hash_secret(&secret);
+    conn.immediate_transaction(|conn| {
+        let updated =
+            diesel::update(applications::table.filter(applications::client_id.eq(client_id)))
+                .set((
+                    applications::client_type.eq(CONFIDENTIAL),
+                    applications::client_secret_hash.eq(&hash),
+                ))
+                .execute(conn)?;
+        if updated == 0 {
+            create(
+                conn,
+                &NewApplication {
+                    id: None,
+                    client_id: client_id.to_owned(),
+                    name: name.to_owned(),
+                    client_type: CONFIDENTIAL.to_owned(),
+                    client_secret_hash: Some(hash.clone()),
+                    // Introspection needs no grant.
+                    grant_types: String::new(),
+                    user_id: None,
+                    created: crate::clock::now(),
+                },
+            )?;
+        }
+        QueryResult::Ok(())
+    })?;
+    Ok(secret)
 }

@@ -10,6 +10,8 @@
 //!
 //! Bodies are DRF-style `{"detail": ...}` JSON.
 
+use std::sync::Arc;
+
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -112,7 +114,7 @@ impl From<diesel::result::Error> for BearerError {
 
 /// The authenticated caller of a protected resource.
 #[derive(Debug, Clone)]
-pub struct BearerUser(pub AccessGrant);
+pub struct BearerUser(pub Arc<AccessGrant>);
 
 impl BearerUser {
     pub fn require_scope(&self, scope: &'static str) -> Result<(), BearerError> {
@@ -196,15 +198,22 @@ async fn authenticate(req: HttpRequest) -> Result<Option<BearerUser>, BearerErro
         .keys()
         .decode(&token)
         .ok_or(BearerError::InvalidToken)?;
+    if let Some(grant) = provider.token_cache.get(&claims.jti) {
+        return Ok(Some(BearerUser(grant)));
+    }
+    let generation = provider.token_cache.generation();
+    let seconds_left = claims.exp - crate::clock::now();
     let tokens = provider.tokens.clone();
     let grant = provider
         .db
         .run(move |conn| Ok::<_, BearerError>(tokens.authenticate(conn, &claims)?))
-        .await?;
-    grant
-        .map(BearerUser)
-        .map(Some)
-        .ok_or(BearerError::InvalidToken)
+        .await?
+        .ok_or(BearerError::InvalidToken)?;
+    let grant = Arc::new(grant);
+    provider
+        .token_cache
+        .insert(grant.clone(), generation, seconds_left);
+    Ok(Some(BearerUser(grant)))
 }
 
 impl FromRequest for BearerUser {

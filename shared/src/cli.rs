@@ -69,6 +69,10 @@ pub enum ManageCommand {
         /// A grant the client may use; repeat for several (refresh_token comes with password).
         #[arg(long = "grant-type", default_value = grant::PASSWORD)]
         grant_types: Vec<String>,
+        /// For a confidential client that already exists: give it a new secret instead of
+        /// failing (provisioning scripts run this on every deploy).
+        #[arg(long)]
+        rotate_secret: bool,
     },
     /// Delete expired and revoked tokens.
     Cleartokens,
@@ -121,7 +125,18 @@ pub fn run(
             client_id,
             client_type,
             grant_types,
+            rotate_secret,
         } => {
+            if let (true, ClientType::Confidential, Some(id)) =
+                (rotate_secret, client_type, client_id.as_deref())
+                && applications::find_by_client_id(&mut conn, id)?.is_some()
+            {
+                let secret = applications::provision_confidential(&mut conn, id, &name)?;
+                println!("client_id: {id}");
+                println!("client_secret: {}", secret.expose());
+                println!("Store the secret now: it cannot be shown again.");
+                return Ok(());
+            }
             let secret = (client_type == ClientType::Confidential)
                 .then(|| Secret::new(random_alphanumeric(64)));
             let mut grants: Vec<String> = grant_types

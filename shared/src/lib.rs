@@ -6,15 +6,17 @@ pub mod applications;
 pub mod blocking;
 pub mod clock;
 pub mod db;
+pub mod maintenance;
 pub mod oauth2;
+pub mod openapi;
 pub mod password;
 pub mod profile;
 pub mod provider;
 pub mod schema;
 pub mod scope;
 pub mod secret;
-pub mod throttle;
 pub mod settings;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 

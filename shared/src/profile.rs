@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A user's public profile as Fake Social Site serialises it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Profile {
     pub id: i64,
     pub username: String,

@@ -17,6 +17,7 @@ use crate::oauth2::response::TokenResponse;
 use crate::password::PasswordHasher;
 use crate::settings::ProviderSettings;
 use crate::throttle::{LoginThrottle, Policy};
+use crate::tokens::cache::TokenCache;
 use crate::tokens::{JwtKeys, TokenService};
 
 /// A grant type a service adds to the token endpoint (My API's token exchange).
@@ -38,6 +39,7 @@ pub struct Provider {
     pub hasher: PasswordHasher,
     pub issuer: String,
     pub throttle: LoginThrottle,
+    pub token_cache: TokenCache,
     pub password_grant_enabled: bool,
     extensions: Vec<Arc<dyn ExtensionGrant>>,
 }
@@ -73,6 +75,7 @@ impl Provider {
                 window: Duration::from_secs(15 * 60),
             }),
             password_grant_enabled: settings.password_grant_enabled,
+            token_cache: TokenCache::new(Duration::from_secs(settings.token_cache_seconds)),
             extensions: Vec::new(),
         })
     }

@@ -39,6 +39,10 @@ pub struct ProviderSettings {
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 8)]
     pub db_pool_size: u32,
 
+    /// Seconds between prunes of expired and revoked tokens while serving; 0 turns it off.
+    #[arg(long, env = "PRUNE_INTERVAL_SECONDS", default_value_t = crate::maintenance::DEFAULT_PRUNE_INTERVAL)]
+    pub prune_interval_seconds: u64,
+
     /// Browser origins allowed to call this service (comma-separated).
     #[arg(
         long = "cors-origin",
@@ -60,6 +64,12 @@ pub struct ProviderSettings {
     /// Longest delay imposed on an address or (username, address) pair, in seconds.
     #[arg(long, env = "LOGIN_LOCKOUT_MAX_SECONDS", default_value_t = 900)]
     pub login_lockout_max_seconds: u64,
+
+    /// How long a validated access token is remembered in memory, in seconds (0 = off).
+    /// Revocations made by this process take effect at once whatever this is; changes made
+    /// to the database by other means (deactivating a user) within this time.
+    #[arg(long, env = "TOKEN_CACHE_SECONDS", default_value_t = 2)]
+    pub token_cache_seconds: u64,
 }
 
 impl Default for ProviderSettings {
@@ -73,10 +83,12 @@ impl Default for ProviderSettings {
             refresh_token_expire_seconds: crate::tokens::DEFAULT_REFRESH_TTL,
             workers: None,
             db_pool_size: 8,
+            prune_interval_seconds: crate::maintenance::DEFAULT_PRUNE_INTERVAL,
             cors_origins: Vec::new(),
             password_grant_enabled: true,
             login_failures_before_throttle: 5,
             login_lockout_max_seconds: 900,
+            token_cache_seconds: 2,
         }
     }
 }

@@ -162,7 +162,9 @@ mod tests {
         for _ in 0..40 {
             t.record_failure("alice", A);
         }
-        let elsewhere = t.check("alice", B).expect_err("the username is slowed down");
+        let elsewhere = t
+            .check("alice", B)
+            .expect_err("the username is slowed down");
         assert!(elsewhere <= USERNAME_LOCKOUT_CAP);
         assert!(t.check("alice", A).expect_err("locked") > USERNAME_LOCKOUT_CAP);
     }

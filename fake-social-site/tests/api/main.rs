@@ -3,11 +3,15 @@
 
 mod bad_input;
 mod commands;
+mod conformance;
 mod cors;
+mod health;
 mod helpers;
 mod logs;
 mod metadata;
+mod process;
 mod profile;
+mod prune;
 mod refresh_revoke;
 mod security;
 mod token;

@@ -4,7 +4,9 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, PRAGMA};
 use serde_json::json;
 
-use crate::helpers::{MY_API_APP, assert_json, header, json_body, spawn_app, www_authenticate};
+use crate::helpers::{
+    MY_API_APP, assert_json, header, json_body, spawn_app, spawn_app_with, www_authenticate,
+};
 
 #[actix_rt::test]
 async fn the_seed_curl_session_gets_the_answers_the_blog_post_shows() {
@@ -139,7 +141,10 @@ async fn an_invalid_token_is_refused_with_error_invalid_token() {
 
 #[actix_rt::test]
 async fn an_expired_access_token_is_refused_with_error_invalid_token() {
-    let app = spawn_app().await;
+    // The expiry is moved in the database, behind the service's back: with the in-memory
+    // token cache on, that is seen only after TOKEN_CACHE_SECONDS. This test is about the
+    // database check, so the cache is off.
+    let app = spawn_app_with(|s| s.token_cache_seconds = 0).await;
     app.create_user("alice", "pw");
     let token = app.login("alice", "pw").await.access_token;
     assert_eq!(app.user_details(&token).await.status(), StatusCode::OK);
@@ -198,4 +203,21 @@ async fn a_token_in_the_query_string_or_a_malformed_header_is_a_json_400() {
         .expect("GET /user_details/");
     assert_eq!(www_authenticate(&response), r#"Bearer realm="api""#);
     json_body(response, StatusCode::UNAUTHORIZED).await;
+}
+
+#[actix_rt::test]
+async fn a_change_made_behind_the_services_back_is_seen_within_the_token_cache_time() {
+    let app = spawn_app_with(|s| s.token_cache_seconds = 1).await;
+    app.create_user("alice", "pw");
+    let token = app.login("alice", "pw").await.access_token;
+    assert_eq!(app.user_details(&token).await.status(), StatusCode::OK);
+
+    // An operator deactivates the account directly in the database.
+    app.set_active("alice", false);
+    actix_rt::time::sleep(std::time::Duration::from_millis(1_100)).await;
+
+    assert_eq!(
+        app.user_details(&token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }

@@ -12,7 +12,7 @@ use shared::provider::Provider;
 use shared::scope;
 
 use super::base_url;
-use super::error::{ApiError, valid_name};
+use super::error::{ApiError, Object, valid_name};
 use crate::schema::concepts;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -30,11 +30,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ConceptInput {
+    /// Trimmed; 1 to 200 characters. Required on create; absent on update: unchanged.
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"\S")]
     name: Option<String>,
-    /// Absent: unchanged (or none, on create); `null`: no parent.
+    /// Absent: unchanged (or none, on create); `null`: no parent. Must be an existing concept
+    /// that does not descend from this one.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
     parent: Option<Option<i64>>,
 }
 
@@ -42,8 +46,8 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>
     Option::<i64>::deserialize(d).map(Some)
 }
 
-#[derive(Serialize)]
-struct ConceptOut {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConceptOut {
     id: i64,
     url: String,
     name: String,
@@ -138,13 +142,13 @@ async fn retrieve(
 
 async fn create(
     caller: BearerUser,
-    input: web::Json<ConceptInput>,
+    input: web::Json<Object<ConceptInput>>,
     info: ConnectionInfo,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;
-    let name = valid_name(input.name.as_deref())?;
-    let parent = input.parent.flatten();
+    let name = valid_name(input.0.0.name.as_deref())?;
+    let parent = input.0.0.parent.flatten();
     let row = provider
         .db
         .run(move |conn| {
@@ -171,13 +175,13 @@ async fn create(
 async fn update(
     caller: BearerUser,
     id: web::Path<i64>,
-    input: web::Json<ConceptInput>,
+    input: web::Json<Object<ConceptInput>>,
     info: ConnectionInfo,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;
     let id = id.into_inner();
-    let input = input.into_inner();
+    let input = input.into_inner().0;
     let name = match input.name.as_deref() {
         Some(name) => Some(valid_name(Some(name))?),
         None => None,

@@ -90,6 +90,20 @@ pub fn json_config() -> actix_web::web::JsonConfig {
         })
 }
 
+/// A JSON body that must be an object: serde would also read a struct from an array
+/// (`[null, null]`), which no client means.
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: serde::de::DeserializeOwned> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = serde_json::Map::<String, Value>::deserialize(d)?;
+        T::deserialize(Value::Object(map))
+            .map(Object)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// A required, trimmed name of 1 to 200 characters.
 pub fn valid_name(name: Option<&str>) -> Result<String, ApiError> {
     let name = name.map(str::trim).unwrap_or_default();

@@ -11,7 +11,7 @@ use shared::provider::Provider;
 use shared::scope;
 
 use super::base_url;
-use super::error::{ApiError, valid_name};
+use super::error::{ApiError, Object, valid_name};
 use crate::schema::{items, users};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -29,13 +29,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ItemInput {
+    /// Trimmed; 1 to 200 characters.
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"\S")]
     name: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ItemOut {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ItemOut {
     id: i64,
     url: String,
     name: String,
@@ -104,12 +106,12 @@ async fn retrieve(
 
 async fn create(
     caller: BearerUser,
-    input: web::Json<ItemInput>,
+    input: web::Json<Object<ItemInput>>,
     info: ConnectionInfo,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;
-    let name = valid_name(input.name.as_deref())?;
+    let name = valid_name(input.0.0.name.as_deref())?;
     let owner = caller.user.id;
     let row = provider
         .db
@@ -143,12 +145,12 @@ fn owned(conn: &mut shared::db::Connection, id: i64, caller: i64) -> Result<Row,
 async fn update(
     caller: BearerUser,
     id: web::Path<i64>,
-    input: web::Json<ItemInput>,
+    input: web::Json<Object<ItemInput>>,
     info: ConnectionInfo,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;
-    let name = valid_name(input.name.as_deref())?;
+    let name = valid_name(input.0.0.name.as_deref())?;
     let (id, owner) = (id.into_inner(), caller.user.id);
     let row = provider
         .db

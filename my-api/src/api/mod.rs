@@ -14,7 +14,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api")
             .app_data(error::json_config())
-            .route("/", web::get().to(root))
+            // Resources, not bare routes: another method gets 405 with `Allow`, not 404.
+            .service(web::resource("/").route(web::get().to(root)))
             .configure(users::routes)
             .configure(items::routes)
             .configure(concepts::routes),

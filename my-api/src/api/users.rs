@@ -14,12 +14,12 @@ use super::base_url;
 use super::error::ApiError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/users/", web::get().to(list))
-        .route("/users/{id}/", web::get().to(retrieve));
+    cfg.service(web::resource("/users/").route(web::get().to(list)))
+        .service(web::resource("/users/{id}/").route(web::get().to(retrieve)));
 }
 
-#[derive(Serialize)]
-struct UserOut {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserOut {
     id: i64,
     url: String,
     username: String,

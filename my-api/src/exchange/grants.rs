@@ -151,6 +151,11 @@ fn to_oauth2(e: ExchangeError) -> OAuth2Error {
             let status = StatusCode::from_u16(social.status()).unwrap_or(StatusCode::BAD_GATEWAY);
             OAuth2Error::new(social.code(), provider_fault(&social), status)
         }
+        ExchangeError::NotConfigured => OAuth2Error::new(
+            "temporarily_unavailable",
+            "The token exchange is not configured on this server.",
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
         ExchangeError::Storage(e) => e.into(),
         ExchangeError::Token(e) => e.into(),
     }

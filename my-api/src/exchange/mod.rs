@@ -19,7 +19,7 @@ use shared::secret::Secret;
 use shared::tokens::{IssuedTokens, TokenError};
 use thiserror::Error;
 
-use crate::social::{Backends, ExchangeParams, ProviderClient, SocialError};
+use crate::social::{AudienceCheck, Backends, ExchangeParams, ProviderClient, SocialError};
 
 #[derive(Debug, Error)]
 pub enum ExchangeError {
@@ -29,6 +29,9 @@ pub enum ExchangeError {
     Social(#[from] SocialError),
     #[error("the account is inactive")]
     Inactive,
+    /// No client credentials at the provider to check tokens with.
+    #[error("the token exchange is not configured")]
+    NotConfigured,
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -46,15 +49,24 @@ impl From<diesel::result::Error> for ExchangeError {
 pub struct Exchanger {
     client: ProviderClient,
     backends: Backends,
+    audience: Option<AudienceCheck>,
     /// The application the register route issues tokens for (the original's `my-api-app`).
     pub application_name: String,
 }
 
 impl Exchanger {
-    pub fn new(client: ProviderClient, backends: Backends, application_name: String) -> Self {
+    /// Without an `audience` check every exchange is refused: accepting tokens issued to any
+    /// client would let other sites log in as their users here.
+    pub fn new(
+        client: ProviderClient,
+        backends: Backends,
+        audience: Option<AudienceCheck>,
+        application_name: String,
+    ) -> Self {
         Exchanger {
             client,
             backends,
+            audience,
             application_name,
         }
     }
@@ -76,22 +88,51 @@ impl Exchanger {
             .backends
             .get(backend)
             .ok_or(ExchangeError::UnknownBackend)?;
-        let profile = social.fetch_profile(&self.client, token, params).await?;
+        let audience = self.audience.as_ref().ok_or(ExchangeError::NotConfigured)?;
+        // Both calls at once; a profile failure is reported first, it is the more specific.
+        let (subject, profile) = futures_util::future::join(
+            audience.verify(&self.client, token),
+            social.fetch_profile(&self.client, token, params),
+        )
+        .await;
+        let profile = profile?;
+        if subject?.is_some_and(|sub| sub != profile.id.to_string()) {
+            // The profile is not the token owner's: never link it.
+            return Err(SocialError::Rejected.into());
+        }
         let backend = social.name();
         let tokens = provider.tokens.clone();
-        provider
+        let issued = provider
             .db
             .run(move |conn| {
-                conn.immediate_transaction(|conn| {
-                    let user = accounts::user_for_profile(conn, backend, &profile)?;
-                    if !user.is_active {
-                        return Err(ExchangeError::Inactive);
+                let mut attempt = || {
+                    conn.immediate_transaction(|conn| {
+                        let user = accounts::user_for_profile(conn, backend, &profile)?;
+                        if !user.is_active {
+                            return Err(ExchangeError::Inactive);
+                        }
+                        // The original replaced the user's previous token for the application.
+                        shared::tokens::revoke_user_application(conn, user.id, app.id)?;
+                        Ok(tokens.issue(conn, user.id, &app, &scope, None)?)
+                    })
+                };
+                // The write lock makes a lost race impossible on SQLite; on a database that
+                // lets two first logins overlap, the loser's insert conflicts on the
+                // (backend, uid) key (or the username), rolls back, and is run once more: it
+                // then re-reads the link by that key and never creates a second account.
+                match attempt() {
+                    Err(ExchangeError::Storage(StorageError::Query(e)))
+                        if shared::db::is_unique_violation(&e) =>
+                    {
+                        log::info!("a first login lost a race; reading the winner's link");
+                        attempt()
                     }
-                    // The original replaced the user's previous token for the application.
-                    shared::tokens::revoke_user_application(conn, user.id, app.id)?;
-                    Ok(tokens.issue(conn, user.id, &app, &scope, None)?)
-                })
+                    other => other,
+                }
             })
-            .await
+            .await;
+        // The user's previous tokens for the application were revoked.
+        provider.token_cache.invalidate_all();
+        issued
     }
 }

@@ -89,10 +89,19 @@ impl From<ExchangeError> for RegisterError {
                     StatusCode::from_u16(social.status()).unwrap_or(StatusCode::BAD_GATEWAY);
                 RegisterError::new(status, social.code(), provider_fault(&social))
             }
+            ExchangeError::NotConfigured => not_configured(),
             ExchangeError::Storage(e) => shared::oauth2::OAuth2Error::from(e).into(),
             ExchangeError::Token(e) => shared::oauth2::OAuth2Error::from(e).into(),
         }
     }
+}
+
+fn not_configured() -> RegisterError {
+    RegisterError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "The token exchange is not configured on this server.",
+    )
 }
 
 /// A description for a provider fault that says what happened without internals.

@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use base64::Engine;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Response, StatusCode};
 use serde::Deserialize;
 use shared::profile::Profile;
@@ -95,25 +96,71 @@ impl ProviderClient {
     ) -> Result<Profile, SocialError> {
         let authorization = bearer(access_token)?;
         let url = format!("{}{}", self.base_url, path);
-        let send = |client: &reqwest::Client, timeout: Duration| {
+        let body = self
+            .fetch(|client, timeout| {
+                client
+                    .get(&url)
+                    .header(AUTHORIZATION, authorization.clone())
+                    .header(ACCEPT, HeaderValue::from_static("application/json"))
+                    .timeout(timeout)
+            })
+            .await?;
+        parse_profile(&body)
+    }
+
+    /// POSTs `form` to `base_url + path`, authenticated as a client with HTTP Basic
+    /// (RFC 6749 §2.3.1), and returns the body of a 2xx answer.
+    pub async fn post_form_as_client(
+        &self,
+        path: &str,
+        client_id: &str,
+        client_secret: &Secret,
+        form: &[(&str, &str)],
+    ) -> Result<Vec<u8>, SocialError> {
+        let url = format!("{}{}", self.base_url, path);
+        let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let credentials = format!("{}:{}", encode(client_id), encode(client_secret.expose()));
+        let mut authorization = HeaderValue::try_from(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        ))
+        .map_err(|_| SocialError::BadResponse("unusable client credentials".to_owned()))?;
+        authorization.set_sensitive(true);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        self.fetch(|client, timeout| {
             client
-                .get(&url)
+                .post(&url)
                 .header(AUTHORIZATION, authorization.clone())
                 .header(ACCEPT, HeaderValue::from_static("application/json"))
+                .header(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                )
+                .body(body.clone())
                 .timeout(timeout)
-                .send()
-        };
+        })
+        .await
+    }
+
+    /// Sends a request (built by `build` for a client and the time allowed) and returns the
+    /// body of a 2xx answer, read within the size cap.
+    async fn fetch(
+        &self,
+        build: impl Fn(&reqwest::Client, Duration) -> reqwest::RequestBuilder,
+    ) -> Result<Vec<u8>, SocialError> {
         let started = Instant::now();
-        let response = match send(&self.http, self.timeout).await {
+        let response = match build(&self.http, self.timeout).send().await {
             Ok(response) => response,
             // A kept-alive connection that the provider closed meanwhile (it restarted, or
             // its idle timeout struck) fails after the request went out and before any
             // answer, which would otherwise pass for a bad answer from a working provider.
-            // The GET is idempotent: send it once more on a new connection, within what is
-            // left of the time allowed.
+            // Both calls are safe to repeat: send once more on a new connection, within
+            // what is left of the time allowed.
             Err(err) if !err.is_timeout() && !err.is_connect() && err.is_request() => {
                 let left = self.timeout.saturating_sub(started.elapsed());
-                send(&self.fresh, left).await.map_err(send_error)?
+                build(&self.fresh, left).send().await.map_err(send_error)?
             }
             Err(err) => return Err(send_error(err)),
         };
@@ -128,8 +175,7 @@ impl ProviderClient {
                 )));
             }
         }
-        let body = read_capped(response, self.max_body_bytes).await?;
-        parse_profile(&body)
+        read_capped(response, self.max_body_bytes).await
     }
 }
 
@@ -164,13 +210,24 @@ fn check_base_url(base_url: &str) -> Result<(), ClientBuildError> {
 fn bearer(access_token: &Secret) -> Result<HeaderValue, SocialError> {
     // RFC 6750 has no empty token, and a token that cannot be a header value (a newline,
     // say) was never issued by the provider: both are a rejected token, not a provider fault.
-    if access_token.is_empty() {
+    if !is_b64token(access_token.expose()) {
         return Err(SocialError::Rejected);
     }
     let mut value = HeaderValue::try_from(format!("Bearer {}", access_token.expose()))
         .map_err(|_| SocialError::Rejected)?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+/// RFC 6750 §2.1 `b64token`: what a provider could have issued. Anything else (non-ASCII,
+/// spaces, quotes) would be refused by the provider as a malformed request, which must not
+/// pass for a provider fault.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
 /// Maps a failure to get a response's head. Timeouts first: a connect timeout is also a

@@ -8,6 +8,7 @@
 //! declare it with a `pub mod` line below, and register it with one line in
 //! [`Backends::standard`]. Nothing else names the backends.
 
+mod audience;
 mod client;
 pub mod fake_social_site;
 pub mod fake_social_site_with_params;
@@ -18,6 +19,7 @@ use futures_util::future::BoxFuture;
 use shared::profile::Profile;
 use shared::secret::Secret;
 
+pub use audience::AudienceCheck;
 pub use client::{ClientBuildError, ProviderClient, ProviderClientConfig};
 
 /// Extra parameters taken from the exchange request and handed to the backend, as the

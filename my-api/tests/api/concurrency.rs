@@ -1,18 +1,33 @@
 //! First exchanges racing each other: one person is one user, however many requests arrive
 //! at once, and through whichever front door.
 
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use diesel::connection::SimpleConnection;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 
 use crate::helpers::*;
 
+/// The `sub` claim of a My API access token: the local user it speaks for.
+fn subject(access_token: &str) -> String {
+    let payload = access_token.split('.').nth(1).expect("a JWT");
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("a base64url payload");
+    let claims: serde_json::Value = serde_json::from_slice(&json).expect("JSON claims");
+    string(&claims, "sub")
+}
+
 #[actix_rt::test]
-async fn twenty_concurrent_first_exchanges_of_one_person_make_one_user() {
+async fn fifty_concurrent_first_exchanges_of_one_person_make_one_user() {
     let app = spawn_app().await;
     let fss_token = app.fss_token("admin", "admin").await;
     let (users, links) = app.accounts();
 
-    let doors = (0..20).map(|i| Door::ALL[i % Door::ALL.len()]);
+    let doors = (0..50).map(|i| Door::ALL[i % Door::ALL.len()]);
     let answers = join_all(doors.map(|door| app.exchange(door, FSS, &fss_token, None))).await;
     let mut tokens = Vec::new();
     for response in answers {
@@ -23,6 +38,10 @@ async fn twenty_concurrent_first_exchanges_of_one_person_make_one_user() {
     assert_eq!(app.accounts(), (users + 1, links + 1));
     let linked = app.linked_users(FSS, 1);
     assert_eq!(linked.len(), 1);
+    // Every answer was issued for that one user.
+    for token in &tokens {
+        assert_eq!(subject(token), linked[0].to_string());
+    }
     // Each exchange replaces the user's earlier tokens, so exactly one of them still works,
     // and it belongs to the linked user.
     let mut working = Vec::new();
@@ -75,4 +94,45 @@ async fn concurrent_first_exchanges_of_different_people_make_one_user_each() {
     local_ids.dedup();
     assert_eq!(local_ids.len(), people.len());
     assert_eq!(app.accounts(), (users + 10, links + 10));
+}
+
+/// The exchange's writes are one IMMEDIATE transaction: it queues for the write lock (up to
+/// the pool's busy timeout) from its first statement. A deferred transaction would read
+/// first, then fail at once with "database is locked" on upgrading to a write while another
+/// connection holds the lock: SQLite does not wait for a lock when upgrading, as waiting
+/// could deadlock.
+#[actix_rt::test]
+async fn an_exchange_waits_for_a_write_lock_held_elsewhere_instead_of_failing_busy() {
+    let app = spawn_app().await;
+    let fss_token = app.fss_token("admin", "admin").await;
+    // One exchange first, so the second is a returning user's: reads before it writes.
+    let response = app.register_by_token(FSS, &fss_token, None).await;
+    assert_token_answer(response).await;
+
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let path = app.db_path.clone();
+    let holder = std::thread::spawn(move || {
+        let mut conn = connect(&path);
+        conn.batch_execute("BEGIN IMMEDIATE; UPDATE items SET name = name;")
+            .expect("take the write lock");
+        locked_tx.send(()).expect("signal the lock");
+        std::thread::sleep(Duration::from_millis(300));
+        conn.batch_execute("COMMIT").expect("release the lock");
+        Instant::now()
+    });
+    locked_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the lock was taken");
+
+    let response = app.register_by_token(FSS, &fss_token, None).await;
+    let answered = Instant::now();
+    let body = assert_token_answer(response).await;
+    let released = holder.join().expect("the lock holder");
+    assert!(
+        answered >= released,
+        "answered before the lock was released"
+    );
+    let me = app.me(&string(&body, "access_token")).await;
+    assert_eq!(me["username"], "admin2");
+    assert_eq!(app.linked_users(FSS, 1).len(), 1);
 }

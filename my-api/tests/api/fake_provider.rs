@@ -109,8 +109,11 @@ pub fn hanging_up(hang_ups: usize) -> (String, Arc<AtomicUsize>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
+            if read_head(&mut stream).starts_with(b"POST /o/introspect/") {
+                answer_introspection(&mut stream);
+                continue;
+            }
             let n = counter.fetch_add(1, Ordering::SeqCst);
-            read_head(&mut stream);
             if n >= hang_ups {
                 let body = good_profile().to_string();
                 let head = format!(
@@ -127,16 +130,44 @@ pub fn hanging_up(hang_ups: usize) -> (String, Arc<AtomicUsize>) {
     (url, accepted)
 }
 
-/// Reads a request head (a GET has no body), so that closing sends a FIN and not a reset.
-fn read_head(stream: &mut TcpStream) {
+/// Reads a request head and, for a POST, its body, so that closing sends a FIN and not a
+/// reset. Returns what was read.
+fn read_head(stream: &mut TcpStream) -> Vec<u8> {
     let mut head = Vec::new();
     let mut buf = [0_u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+    let end = loop {
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
         match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return head,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    };
+    let text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
+    let length: usize = text
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while head.len() < end + length {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
             Ok(n) => head.extend_from_slice(&buf[..n]),
         }
     }
+    head
+}
+
+fn answer_introspection(stream: &mut TcpStream) {
+    let body = introspection().to_string();
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
 }
 
 /// A URL nothing listens on: a port that was free a moment ago, its listener dropped.
@@ -147,7 +178,22 @@ pub fn refused_url() -> String {
     format!("http://{address}")
 }
 
+/// The introspection answer of a provider that issued the token to My API's trusted client
+/// for the owner of [`good_profile`]. Introspection is not what these tests are about, so it
+/// always answers well and is not recorded.
+pub fn introspection() -> Value {
+    json!({
+        "active": true,
+        "client_id": my_api::settings::DEFAULT_TRUSTED_CLIENT_ID,
+        "sub": "4242",
+        "exp": shared::clock::now() + 3600,
+    })
+}
+
 async fn answer(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    if request.path() == "/o/introspect/" {
+        return HttpResponse::Ok().json(introspection());
+    }
     let authorization = request
         .headers()
         .get("authorization")

@@ -37,7 +37,7 @@ pub const UNSUCCESSFUL: &str = "Unable to complete token exchange with social ba
 /// How long My API waits for a provider the test controls: short, so that the timeout test
 /// is quick.
 pub const SOCIAL_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-pub const SOCIAL_TIMEOUT: Duration = Duration::from_millis(1_000);
+pub const SOCIAL_TIMEOUT: Duration = Duration::from_millis(2_000);
 /// How long My API waits for the real FSS: no test expects it to be slow, so a generous
 /// limit keeps a busy machine from turning a slow answer into a failed test.
 const REAL_FSS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,6 +56,8 @@ pub struct TestApp {
     /// The real FSS; `None` for an app pointed at a fake provider.
     pub fss: Option<Fss>,
     pub http: reqwest::Client,
+    /// My API's client secret at the provider (for checking it never reaches a log).
+    pub introspection_secret: String,
     handle: ServerHandle,
     /// Holds both databases; deleted when the test ends.
     _dir: TempDir,
@@ -100,12 +102,17 @@ pub fn fixture_path(name: &str) -> PathBuf {
 /// fixture hashes cost 0.3 s per login in a debug build, so their passwords (the same ones)
 /// are stored again at the test cost.
 pub async fn spawn_app() -> TestApp {
-    spawn(Hashes::Cheap)
+    spawn(Hashes::Cheap, |_| {})
+}
+
+/// Like [`spawn_app`], with My API's settings adjusted by `configure` before it starts.
+pub async fn spawn_app_configured(configure: impl FnOnce(&mut my_api::Settings)) -> TestApp {
+    spawn(Hashes::Cheap, configure)
 }
 
 /// Like [`spawn_app`], with the demo accounts' password hashes as the fixtures ship them.
 pub async fn spawn_app_with_fixture_hashes() -> TestApp {
-    spawn(Hashes::AsShipped)
+    spawn(Hashes::AsShipped, |_| {})
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +121,7 @@ enum Hashes {
     AsShipped,
 }
 
-fn spawn(hashes: Hashes) -> TestApp {
+fn spawn(hashes: Hashes, configure: impl FnOnce(&mut my_api::Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("create a temporary directory");
     let fss_db_path = dir.path().join("fss.sqlite3");
     load_fixture(&fss_db_path, "fake-social-site.json", &[], &[]);
@@ -124,11 +131,27 @@ fn spawn(hashes: Hashes) -> TestApp {
     let mut settings = fake_social_site::Settings::new(fss_db_path.clone(), "127.0.0.1:0");
     settings.provider.bcrypt_cost = TEST_COST;
     settings.provider.workers = Some(1);
+    // Tests edit FSS's database directly (a renamed user), which its token cache would only
+    // notice after TOKEN_CACHE_SECONDS.
+    settings.provider.token_cache_seconds = 0;
     let fss = fake_social_site::Application::build(settings).expect("build Fake Social Site");
     let fss_address = fss.url().to_owned();
     let fss_handle = fss.handle();
     actix_rt::spawn(fss.run_until_stopped());
-    let mut app = start_my_api(dir, &fss_address, REAL_FSS_TIMEOUT, hashes);
+    let secret = {
+        let db = Db::open(&DbConfig::new(&fss_db_path), &[]).expect("open FSS's database");
+        let mut conn = db.get().expect("a connection to FSS's database");
+        shared::applications::provision_confidential(&mut conn, INTROSPECTION_CLIENT, "My API")
+            .expect("provision My API's introspection client")
+    };
+    let mut app = start_my_api(
+        dir,
+        &fss_address,
+        REAL_FSS_TIMEOUT,
+        hashes,
+        (INTROSPECTION_CLIENT, secret),
+        configure,
+    );
     app.fss = Some(Fss {
         address: fss_address,
         db_path: fss_db_path,
@@ -140,10 +163,29 @@ fn spawn(hashes: Hashes) -> TestApp {
 /// My API alone, taking profiles from `provider_url` with the short test timeouts.
 pub async fn spawn_app_with_provider(provider_url: &str) -> TestApp {
     let dir = tempfile::tempdir().expect("create a temporary directory");
-    start_my_api(dir, provider_url, SOCIAL_TIMEOUT, Hashes::Cheap)
+    // The fake provider answers introspection without checking the credentials.
+    let credentials = (INTROSPECTION_CLIENT, Secret::from("unchecked"));
+    start_my_api(
+        dir,
+        provider_url,
+        SOCIAL_TIMEOUT,
+        Hashes::Cheap,
+        credentials,
+        |_| {},
+    )
 }
 
-fn start_my_api(dir: TempDir, provider_url: &str, timeout: Duration, hashes: Hashes) -> TestApp {
+/// My API's confidential client at the provider, for introspection.
+pub const INTROSPECTION_CLIENT: &str = "my-api-introspection";
+
+fn start_my_api(
+    dir: TempDir,
+    provider_url: &str,
+    timeout: Duration,
+    hashes: Hashes,
+    (client_id, secret): (&str, Secret),
+    configure: impl FnOnce(&mut my_api::Settings),
+) -> TestApp {
     let db_path = dir.path().join("my-api.sqlite3");
     load_fixture(
         &db_path,
@@ -158,8 +200,12 @@ fn start_my_api(dir: TempDir, provider_url: &str, timeout: Duration, hashes: Has
     settings.provider.bcrypt_cost = TEST_COST;
     settings.provider.workers = Some(1);
     settings.social.fake_social_site_url = provider_url.to_owned();
+    settings.social.fake_social_site_client_id = Some(client_id.to_owned());
+    let introspection_secret = secret.expose().to_owned();
+    settings.social.fake_social_site_client_secret = Some(secret);
     settings.social.social_connect_timeout_ms = millis(SOCIAL_CONNECT_TIMEOUT);
     settings.social.social_timeout_ms = millis(timeout);
+    configure(&mut settings);
     let app = my_api::Application::build(settings).expect("build My API");
     let address = app.url().to_owned();
     let handle = app.handle();
@@ -176,6 +222,7 @@ fn start_my_api(dir: TempDir, provider_url: &str, timeout: Duration, hashes: Has
         db_path,
         fss: None,
         http,
+        introspection_secret,
         handle,
         _dir: dir,
     }
@@ -248,13 +295,24 @@ impl TestApp {
 
     /// The password grant on FSS for its client `my-api-app`.
     pub async fn fss_password_grant(&self, username: &str, password: &str) -> Response {
+        self.fss_password_grant_for(FSS_CLIENT, username, password)
+            .await
+    }
+
+    /// The password grant on FSS for any of its clients.
+    pub async fn fss_password_grant_for(
+        &self,
+        client_id: &str,
+        username: &str,
+        password: &str,
+    ) -> Response {
         self.http
             .post(format!("{}/o/token/", self.fss().address))
             .form(&[
                 ("grant_type", "password"),
                 ("username", username),
                 ("password", password),
-                ("client_id", FSS_CLIENT),
+                ("client_id", client_id),
             ])
             .send()
             .await

@@ -143,7 +143,7 @@ impl From<StorageError> for OAuth2Error {
     fn from(e: StorageError) -> Self {
         log_storage_error(&e);
         match e {
-            StorageError::Unavailable(_) => {
+            StorageError::Unavailable(_) | StorageError::Unhealthy(_) => {
                 OAuth2Error::temporarily_unavailable().with_retry_after(1)
             }
             StorageError::Query(_) | StorageError::Migration(_) => OAuth2Error::server_error(),

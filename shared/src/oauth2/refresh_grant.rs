@@ -29,6 +29,8 @@ pub async fn grant(
             })
         })
         .await?;
+    // Rotation revoked the old access token; reuse, a whole family.
+    provider.token_cache.invalidate_all();
     match outcome {
         RefreshOutcome::Rotated(issued) => Ok(issued.into()),
         RefreshOutcome::Refused => Err(OAuth2Error::invalid_grant(

@@ -9,7 +9,8 @@ use crate::tokens::IssuedTokens;
 /// RFC 8693 token type of the access tokens these services issue.
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
-#[derive(Serialize)]
+/// RFC 6749 §5.1 (and RFC 8693 §2.2.1 for an exchange).
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     access_token: String,
     token_type: &'static str,

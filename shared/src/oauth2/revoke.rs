@@ -28,6 +28,7 @@ pub async fn revoke(
             })
         })
         .await?;
+    provider.token_cache.invalidate_all();
     match outcome {
         RevokeOutcome::Revoked | RevokeOutcome::Unknown => {
             let mut builder = HttpResponse::Ok();

@@ -6,6 +6,7 @@
 //! already rotated revokes the whole family (RFC 9700 §4.14). Callers run the writing
 //! functions inside an immediate transaction.
 
+pub mod cache;
 pub mod jwt;
 pub mod keys;
 #[cfg(test)]
@@ -73,7 +74,7 @@ pub enum RevokeOutcome {
 }
 
 /// RFC 7662 answer for an active token (an inactive one is only `{"active": false}`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Introspection {
     pub active: bool,
     pub scope: String,
@@ -420,37 +421,43 @@ pub fn revoke_user_application(
 pub fn clear_tokens(conn: &mut Connection, batch: i64) -> QueryResult<usize> {
     let mut total = 0;
     loop {
-        let now = now();
-        let removed = conn.immediate_transaction(|conn| {
-            let access: Vec<String> = access_tokens::table
-                .filter(
-                    access_tokens::revoked
-                        .eq(true)
-                        .or(access_tokens::expires.le(now)),
-                )
-                .select(access_tokens::jti)
-                .limit(batch)
-                .load(conn)?;
-            let refresh: Vec<String> = refresh_tokens::table
-                .filter(
-                    refresh_tokens::revoked
-                        .eq(true)
-                        .or(refresh_tokens::expires.le(now)),
-                )
-                .select(refresh_tokens::token_hash)
-                .limit(batch)
-                .load(conn)?;
-            let a = diesel::delete(access_tokens::table.filter(access_tokens::jti.eq_any(&access)))
-                .execute(conn)?;
-            let r = diesel::delete(
-                refresh_tokens::table.filter(refresh_tokens::token_hash.eq_any(&refresh)),
-            )
-            .execute(conn)?;
-            QueryResult::Ok(a + r)
-        })?;
+        let removed = clear_token_batch(conn, batch)?;
         total += removed;
         if removed == 0 {
             return Ok(total);
         }
     }
+}
+
+/// One transaction of [`clear_tokens`]: up to `batch` access tokens and `batch` refresh
+/// tokens that are expired or revoked. Returns how many rows went (0: nothing left).
+pub fn clear_token_batch(conn: &mut Connection, batch: i64) -> QueryResult<usize> {
+    let now = now();
+    conn.immediate_transaction(|conn| {
+        let access: Vec<String> = access_tokens::table
+            .filter(
+                access_tokens::revoked
+                    .eq(true)
+                    .or(access_tokens::expires.le(now)),
+            )
+            .select(access_tokens::jti)
+            .limit(batch)
+            .load(conn)?;
+        let refresh: Vec<String> = refresh_tokens::table
+            .filter(
+                refresh_tokens::revoked
+                    .eq(true)
+                    .or(refresh_tokens::expires.le(now)),
+            )
+            .select(refresh_tokens::token_hash)
+            .limit(batch)
+            .load(conn)?;
+        let a = diesel::delete(access_tokens::table.filter(access_tokens::jti.eq_any(&access)))
+            .execute(conn)?;
+        let r = diesel::delete(
+            refresh_tokens::table.filter(refresh_tokens::token_hash.eq_any(&refresh)),
+        )
+        .execute(conn)?;
+        QueryResult::Ok(a + r)
+    })
 }

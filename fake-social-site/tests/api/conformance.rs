@@ -1,0 +1,247 @@
+//! RFC 6749 and RFC 6750 rules not covered elsewhere, one test per rule.
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
+use shared::applications::{self, NewApplication};
+
+use crate::helpers::{
+    MY_API_APP, assert_oauth2_error, header, json_body, spawn_app, www_authenticate,
+};
+
+#[actix_rt::test]
+async fn token_endpoint_refuses_credentials_in_the_query_string() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .post(app.url("/o/token/?client_secret=s3cret"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "admin"),
+            ("password", "admin"),
+            ("client_id", MY_API_APP),
+        ])
+        .send()
+        .await
+        .expect("POST /o/token/");
+    assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+}
+
+#[actix_rt::test]
+async fn an_empty_parameter_is_an_invalid_request_and_unknown_ones_are_ignored() {
+    let app = spawn_app().await;
+    app.create_user("alice", "pw");
+    let empty = app
+        .post_token(&[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "pw"),
+            ("client_id", MY_API_APP),
+            ("scope", ""),
+        ])
+        .await;
+    assert_oauth2_error(empty, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let unknown = app
+        .post_token(&[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "pw"),
+            ("client_id", MY_API_APP),
+            ("colour", "blue"),
+        ])
+        .await;
+    assert_eq!(unknown.status(), StatusCode::OK);
+}
+
+#[actix_rt::test]
+async fn unknown_and_wrong_confidential_clients_get_identical_answers() {
+    let app = spawn_app().await;
+    app.create_confidential_client("backend", "right-secret");
+    let attempt = |id: &'static str| {
+        app.http
+            .post(app.url("/o/token/"))
+            .basic_auth(id, Some("wrong-secret"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "admin"),
+                ("password", "admin"),
+            ])
+            .send()
+    };
+    let wrong = attempt("backend").await.expect("POST /o/token/");
+    let unknown = attempt("nobody").await.expect("POST /o/token/");
+    assert_eq!(www_authenticate(&wrong), www_authenticate(&unknown));
+    assert!(www_authenticate(&wrong).starts_with("Basic"));
+    let wrong = assert_oauth2_error(wrong, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    let unknown = assert_oauth2_error(unknown, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    assert_eq!(wrong, unknown);
+}
+
+#[actix_rt::test]
+async fn client_authentication_by_basic_and_body_together_is_an_invalid_request() {
+    let app = spawn_app().await;
+    app.create_confidential_client("backend", "right-secret");
+    let response = app
+        .http
+        .post(app.url("/o/token/"))
+        .basic_auth("backend", Some("right-secret"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "admin"),
+            ("password", "admin"),
+            ("client_secret", "right-secret"),
+        ])
+        .send()
+        .await
+        .expect("POST /o/token/");
+    assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+}
+
+#[actix_rt::test]
+async fn a_client_may_only_use_the_grants_it_is_registered_for() {
+    let app = spawn_app().await;
+    app.create_user("alice", "pw");
+    applications::create(
+        &mut app.db(),
+        &NewApplication {
+            id: None,
+            client_id: "refresh-only".to_owned(),
+            name: "refresh only".to_owned(),
+            client_type: applications::PUBLIC.to_owned(),
+            client_secret_hash: None,
+            grant_types: "refresh_token".to_owned(),
+            user_id: None,
+            created: shared::clock::now(),
+        },
+    )
+    .expect("create the client");
+    let response = app
+        .post_token(&[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "pw"),
+            ("client_id", "refresh-only"),
+        ])
+        .await;
+    assert_oauth2_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
+}
+
+#[actix_rt::test]
+async fn every_token_endpoint_answer_is_no_store() {
+    let app = spawn_app().await;
+    app.create_user("alice", "pw");
+    let answers = [
+        app.password_grant("alice", "pw").await,
+        app.password_grant("alice", "wrong").await,
+        app.post_token(&[("grant_type", "nope")]).await,
+        app.revoke("unknown").await,
+    ];
+    for answer in answers {
+        assert_eq!(
+            header(&answer, CACHE_CONTROL),
+            "no-store",
+            "{}",
+            answer.status()
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = spawn_app().await;
+    app.create_user("alice", "pw");
+    let token = app.login("alice", "pw").await.access_token;
+    for scheme in ["bearer", "BEARER", "BeArEr"] {
+        let response = app
+            .http
+            .get(app.url("/user_details/"))
+            .header(AUTHORIZATION, format!("{scheme} {token}"))
+            .send()
+            .await
+            .expect("GET /user_details/");
+        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_token_sent_two_ways_is_an_invalid_request() {
+    let app = spawn_app().await;
+    app.create_user("alice", "pw");
+    let token = app.login("alice", "pw").await.access_token;
+    let response = app
+        .http
+        .get(app.url(&format!("/user_details/?access_token={token}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET /user_details/");
+    assert!(www_authenticate(&response).contains(r#"error="invalid_request""#));
+    json_body(response, StatusCode::BAD_REQUEST).await;
+}
+
+#[actix_rt::test]
+async fn no_credentials_get_a_challenge_without_an_error_code() {
+    let app = spawn_app().await;
+    let response = app.get("/user_details/").await;
+    assert_eq!(header(&response, WWW_AUTHENTICATE), r#"Bearer realm="api""#);
+    json_body(response, StatusCode::UNAUTHORIZED).await;
+}
+
+#[actix_rt::test]
+async fn ten_concurrent_refreshes_with_one_token_give_exactly_one_success() {
+    let app = spawn_app().await;
+    app.create_user("alice", "pw");
+    let tokens = app.login("alice", "pw").await;
+    let answers = join_all((0..10).map(|_| app.refresh(&tokens.refresh_token))).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(reqwest::Response::status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::BAD_REQUEST),
+        "{statuses:?}"
+    );
+    for answer in answers
+        .into_iter()
+        .filter(|a| a.status() == StatusCode::BAD_REQUEST)
+    {
+        assert_oauth2_error(answer, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    }
+}
+
+#[actix_rt::test]
+async fn revocation_works_for_both_kinds_of_token_whatever_the_hint() {
+    let app = spawn_app().await;
+    app.create_user("alice", "pw");
+    for hint in ["access_token", "refresh_token", "something_else"] {
+        let tokens = app.login("alice", "pw").await;
+        for token in [&tokens.refresh_token, &tokens.access_token] {
+            let response = app
+                .http
+                .post(app.url("/o/revoke_token/"))
+                .form(&[
+                    ("token", token.as_str()),
+                    ("token_type_hint", hint),
+                    ("client_id", MY_API_APP),
+                ])
+                .send()
+                .await
+                .expect("POST /o/revoke_token/");
+            assert_eq!(response.status(), StatusCode::OK, "hint {hint}");
+        }
+        assert_eq!(
+            app.user_details(&tokens.access_token).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_oauth2_error(
+            app.refresh(&tokens.refresh_token).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+        )
+        .await;
+    }
+}

@@ -1,0 +1,382 @@
+//! The real binary as a process: killed with SIGKILL in the middle of a write load, it loses
+//! no token it answered with and leaves a sound database; stopped with SIGTERM, it finishes
+//! the request in flight, refuses new connections and exits 0.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use shared::password::PasswordHasher;
+use shared::secret::Secret;
+use tempfile::TempDir;
+
+use crate::helpers::{MY_API_APP, TEST_COST, Tokens, connect, fixture_path};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_fake-social-site");
+
+/// The service as a child process, its stderr collected; killed if still running on drop.
+struct Service {
+    child: Child,
+    url: String,
+    port: u16,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Service {
+    /// Starts `serve` on `bind`; with port 0 a free loopback port, which the service logs.
+    fn start(db: &Path, bind: &str, env: &[(&str, &str)]) -> Service {
+        let mut child = Command::new(BINARY)
+            .env_clear()
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .arg("--database")
+            .arg(db)
+            .args(["serve", "--bind", bind])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start fake-social-site");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let pipe = child.stderr.take().expect("the stderr pipe");
+        let log = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Some((_, url)) = line.split_once("listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+                let mut log = log
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("the service did not start: {}", lock(&stderr)));
+        let port = url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port in the URL");
+        Service {
+            child,
+            url,
+            port,
+            stderr,
+        }
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.pid()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
+    /// Waits up to `limit` for the process to exit.
+    fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("poll the child") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    fn log(&self) -> String {
+        lock(&self.stderr)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lock(log: &Mutex<String>) -> String {
+    log.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
+/// A fresh database in `dir` with the demo fixture and `users` (password = username) hashed
+/// at the test cost.
+fn prepare_database(dir: &TempDir, users: &[String]) -> PathBuf {
+    let path = dir.path().join("fss.sqlite3");
+    shared::db::migrate(&path, &[]).expect("migrate");
+    let mut conn = connect(&path);
+    shared::fixtures::load_file(&mut conn, &fixture_path(), &[]).expect("load the fixture");
+    let hasher = PasswordHasher::new(TEST_COST, 1);
+    for name in users {
+        let hash = hasher
+            .hash_blocking(&Secret::from(name.as_str()))
+            .expect("hash");
+        shared::users::create(&mut conn, &shared::users::NewUser::new(name.clone(), hash))
+            .expect("create a user");
+    }
+    path
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
+}
+
+async fn password_grant(http: &reqwest::Client, url: &str, user: &str) -> Option<Tokens> {
+    let response = http
+        .post(format!("{url}/o/token/"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", user),
+            ("client_id", MY_API_APP),
+        ])
+        .send()
+        .await
+        .ok()?;
+    assert!(
+        response.status() == StatusCode::OK,
+        "password grant: {}",
+        response.status()
+    );
+    response.json().await.ok()
+}
+
+async fn refresh(http: &reqwest::Client, url: &str, token: &str) -> Option<Tokens> {
+    let response = http
+        .post(format!("{url}/o/token/"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", MY_API_APP),
+        ])
+        .send()
+        .await
+        .ok()?;
+    assert!(
+        response.status() == StatusCode::OK,
+        "refresh: {}",
+        response.status()
+    );
+    response.json().await.ok()
+}
+
+/// Polls `/healthz` until it answers 200; returns how long that took.
+async fn wait_healthy(http: &reqwest::Client, url: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Ok(response) = http.get(format!("{url}/healthz")).send().await
+            && response.status() == StatusCode::OK
+        {
+            return started.elapsed();
+        }
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{url} was not healthy within {limit:?}");
+}
+
+#[derive(QueryableByName)]
+struct Check {
+    #[diesel(sql_type = Text)]
+    integrity_check: String,
+}
+
+/// One client of the write load: password grants, every other one followed by a refresh, until
+/// `stop` or the first failed request. Every access token it received and did not itself
+/// replace by a refresh goes into `kept`.
+async fn write_load(
+    url: String,
+    user: String,
+    stop: Arc<AtomicBool>,
+    kept: Arc<Mutex<Vec<String>>>,
+) {
+    let http = client();
+    let mut round = 0_u32;
+    while !stop.load(Ordering::SeqCst) {
+        round += 1;
+        let Some(tokens) = password_grant(&http, &url, &user).await else {
+            return;
+        };
+        if round.is_multiple_of(2) {
+            kept.lock()
+                .expect("the token list")
+                .push(tokens.access_token);
+            continue;
+        }
+        // If this refresh is cut off, it may or may not have rotated the pair: neither token
+        // is then known to be valid, so neither is kept.
+        let Some(rotated) = refresh(&http, &url, &tokens.refresh_token).await else {
+            return;
+        };
+        kept.lock()
+            .expect("the token list")
+            .push(rotated.access_token);
+    }
+}
+
+#[actix_rt::test]
+async fn a_sigkill_in_the_middle_of_writes_loses_no_answered_token_and_corrupts_nothing() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let users: Vec<String> = (0..16).map(|i| format!("crash-user-{i}")).collect();
+    let db = prepare_database(&dir, &users);
+    let env = [("BCRYPT_COST", "4"), ("PRUNE_INTERVAL_SECONDS", "0")];
+    let service = Service::start(&db, "127.0.0.1:0", &env);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    let clients: Vec<_> = users
+        .iter()
+        .map(|user| {
+            actix_rt::spawn(write_load(
+                service.url.clone(),
+                user.clone(),
+                stop.clone(),
+                kept.clone(),
+            ))
+        })
+        .collect();
+    // Let the load build up: at least a few hundred answered tokens, at most a few seconds.
+    let started = Instant::now();
+    while kept.lock().expect("the token list").len() < 300
+        && started.elapsed() < Duration::from_secs(10)
+    {
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut service = service;
+    service.child.kill().expect("SIGKILL the service");
+    let killed_at = Instant::now();
+    stop.store(true, Ordering::SeqCst);
+    service.child.wait().expect("reap the killed service");
+    for client in clients {
+        client.await.expect("a load client");
+    }
+    let kept = kept.lock().expect("the token list").clone();
+    assert!(
+        kept.len() >= 50,
+        "too little load before the kill: {}",
+        kept.len()
+    );
+
+    // On the same port: the address is the tokens' issuer and audience.
+    let restarted = Service::start(&db, &format!("127.0.0.1:{}", service.port), &env);
+    let http = client();
+    wait_healthy(&http, &restarted.url, Duration::from_secs(30)).await;
+    let recovered = killed_at.elapsed();
+    let statuses = join_all(kept.iter().map(|token| {
+        let http = &http;
+        let url = format!("{}/user_details/", restarted.url);
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("GET /user_details/")
+                .status()
+        }
+    }))
+    .await;
+    let lost = statuses.iter().filter(|s| **s != StatusCode::OK).count();
+    assert_eq!(
+        lost,
+        0,
+        "{lost} of {} answered tokens do not validate",
+        kept.len()
+    );
+
+    let check = diesel::sql_query("PRAGMA integrity_check")
+        .load::<Check>(&mut connect(&db))
+        .expect("run the integrity check");
+    let verdict: Vec<&str> = check.iter().map(|c| c.integrity_check.as_str()).collect();
+    assert_eq!(verdict, ["ok"]);
+    println!(
+        "SIGKILL after {} answered tokens; serving again {recovered:?} after the kill; all valid",
+        kept.len()
+    );
+    assert!(!restarted.log().contains("panicked"), "{}", restarted.log());
+}
+
+#[actix_rt::test]
+async fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_zero() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = prepare_database(&dir, &[]);
+    // The fixture admin's hash is bcrypt at cost 12: a login takes about a quarter second.
+    let mut service = Service::start(&db, "127.0.0.1:0", &[("PRUNE_INTERVAL_SECONDS", "60")]);
+    let http = client();
+    wait_healthy(&http, &service.url, Duration::from_secs(10)).await;
+
+    let url = service.url.clone();
+    let login = actix_rt::spawn(async move {
+        let started = Instant::now();
+        let tokens = password_grant(&client(), &url, "admin").await;
+        (tokens, started.elapsed())
+    });
+    // Time for the request to arrive and its hash to start, well short of the hash's length.
+    actix_rt::time::sleep(Duration::from_millis(80)).await;
+    service.signal("-TERM");
+    let signalled = Instant::now();
+
+    // New connections are refused from shortly after the signal on.
+    let address = format!("127.0.0.1:{}", service.port);
+    let refused_after = loop {
+        if TcpStream::connect(&address).is_err() {
+            break signalled.elapsed();
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(2),
+            "still accepting connections 2 s after SIGTERM"
+        );
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+    };
+
+    let (tokens, took) = login.await.expect("the login task");
+    let tokens = tokens.expect("the login in flight was answered");
+    assert!(!tokens.access_token.is_empty());
+    let answered_after = signalled.elapsed();
+    assert!(
+        took > Duration::from_millis(80),
+        "the login finished before the signal ({took:?}), so it proves nothing"
+    );
+
+    let status = service
+        .wait_exit(Duration::from_secs(12))
+        .unwrap_or_else(|| panic!("still running 12 s after SIGTERM: {}", service.log()));
+    let exited_after = signalled.elapsed();
+    assert!(
+        status.success(),
+        "exit status {status:?}: {}",
+        service.log()
+    );
+    // Nothing was left in flight, so nothing should wait for the 10 s shutdown timeout.
+    assert!(
+        exited_after < Duration::from_secs(5),
+        "took {exited_after:?} to exit"
+    );
+    println!(
+        "SIGTERM: refusing after {refused_after:?}, login answered {answered_after:?} after the \
+         signal ({took:?} in all), exited 0 after {exited_after:?}"
+    );
+}

@@ -1,0 +1,83 @@
+//! Housekeeping a serving process does on its own: pruning expired and revoked tokens, so
+//! the token tables stay bounded without an operator running `cleartokens` from cron.
+//!
+//! The task runs on the server's runtime, does its database work on the blocking pool through
+//! [`Db::run`], one batch per transaction (and per pooled connection), so a request waits at
+//! most for one batch, never for a whole prune. It is started by `Application::build` and
+//! stopped with the server (see [`Maintenance`]).
+
+use std::time::Duration;
+
+use crate::db::{Db, StorageError};
+
+/// Default seconds between prunes: tokens are a few hundred bytes each, and an hour of them is
+/// nothing for SQLite, so pruning often buys nothing.
+pub const DEFAULT_PRUNE_INTERVAL: u64 = 3600;
+
+/// Rows (of each token table) deleted per transaction: a few milliseconds of work.
+pub const PRUNE_BATCH: i64 = 1_000;
+
+/// The running housekeeping task; dropping it (or [`Maintenance::stop`]) ends it.
+#[derive(Debug)]
+pub struct Maintenance {
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Maintenance {
+    /// Starts pruning every `interval_seconds` (never when 0). Call from inside the server's
+    /// runtime (`Application::build` is).
+    pub fn start(db: Db, interval_seconds: u64) -> Maintenance {
+        if interval_seconds == 0 {
+            return Maintenance { task: None };
+        }
+        let period = Duration::from_secs(interval_seconds);
+        let task = actix_web::rt::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            // A prune that overran its period is not worth catching up on.
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match prune(&db).await {
+                    Ok(0) => log::debug!("token prune: nothing to remove"),
+                    Ok(removed) => log::info!("token prune: removed {removed} token(s)"),
+                    Err(e) => log::warn!("token prune failed: {e}"),
+                }
+            }
+        });
+        Maintenance { task: Some(task) }
+    }
+
+    /// A handle that runs nothing.
+    pub fn disabled() -> Maintenance {
+        Maintenance { task: None }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Maintenance {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Deletes expired and revoked tokens, [`PRUNE_BATCH`] rows per transaction, each batch on
+/// its own trip to the blocking pool. Returns how many rows went.
+pub async fn prune(db: &Db) -> Result<usize, StorageError> {
+    let mut total = 0;
+    loop {
+        let removed = db
+            .run(|conn| {
+                crate::tokens::clear_token_batch(conn, PRUNE_BATCH).map_err(StorageError::from)
+            })
+            .await?;
+        total += removed;
+        if removed == 0 {
+            return Ok(total);
+        }
+    }
+}
