@@ -99,6 +99,7 @@ impl Application {
                 .default_service(web::to(shared::http::not_found))
         })
         .workers(shared::http::workers(settings.provider.workers))
+        .worker_max_blocking_threads(shared::http::blocking_threads(&settings.provider))
         .shutdown_timeout(10)
         .listen(listener)?
         .run();

@@ -192,15 +192,16 @@ async fn authenticate(req: HttpRequest) -> Result<Option<BearerUser>, BearerErro
         .app_data::<web::Data<Provider>>()
         .ok_or(BearerError::Internal)?
         .clone();
+    // A token validated a moment ago: no signature check, no database (see `tokens::cache`).
+    if let Some(grant) = provider.token_cache.get(&token) {
+        return Ok(Some(BearerUser(grant)));
+    }
     // Signature and expiry first, on the worker: forged tokens never reach the database.
     let claims = provider
         .tokens
         .keys()
         .decode(&token)
         .ok_or(BearerError::InvalidToken)?;
-    if let Some(grant) = provider.token_cache.get(&claims.jti) {
-        return Ok(Some(BearerUser(grant)));
-    }
     let generation = provider.token_cache.generation();
     let seconds_left = claims.exp - crate::clock::now();
     let tokens = provider.tokens.clone();
@@ -212,7 +213,7 @@ async fn authenticate(req: HttpRequest) -> Result<Option<BearerUser>, BearerErro
     let grant = Arc::new(grant);
     provider
         .token_cache
-        .insert(grant.clone(), generation, seconds_left);
+        .insert(&token, grant.clone(), generation, seconds_left);
     Ok(Some(BearerUser(grant)))
 }
 

@@ -131,6 +131,17 @@ pub fn public_url(configured: Option<&str>, listener: &TcpListener) -> anyhow::R
     Ok(format!("http://{}", listener.local_addr()?))
 }
 
+/// Blocking threads per HTTP worker. Their work is database calls, which queue for the pool's
+/// connections anyway, and password hashes, which queue for their permits: more threads than
+/// that only cost memory (each thread that allocates gets its own malloc arena), and under a
+/// write storm actix's default of 512 lets hundreds of them pile up.
+pub fn blocking_threads(settings: &crate::settings::ProviderSettings) -> usize {
+    let hashes = settings.max_concurrent_hashes.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    (settings.db_pool_size as usize + hashes).max(2)
+}
+
 /// The number of HTTP workers: configured, or one per core.
 pub fn workers(configured: Option<usize>) -> usize {
     configured

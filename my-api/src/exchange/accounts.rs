@@ -23,7 +23,6 @@ pub fn user_for_profile(
     profile: &Profile,
 ) -> QueryResult<User> {
     let uid = profile.id.to_string();
-    let extra_data = serde_json::json!({ "id": profile.id }).to_string();
     let linked: Option<i64> = social_links::table
         .filter(social_links::provider.eq(backend))
         .filter(social_links::uid.eq(&uid))
@@ -31,18 +30,21 @@ pub fn user_for_profile(
         .get_result(conn)
         .optional()?;
     if let Some(user_id) = linked {
-        users::set_names(conn, user_id, &profile.first_name, &profile.last_name)?;
-        diesel::update(
-            social_links::table
-                .filter(social_links::provider.eq(backend))
-                .filter(social_links::uid.eq(&uid)),
-        )
-        .set((
-            social_links::extra_data.eq(&extra_data),
-            social_links::modified.eq(now()),
-        ))
-        .execute(conn)?;
-        return users::find(conn, user_id)?.ok_or(diesel::result::Error::NotFound);
+        let mut user = users::find(conn, user_id)?.ok_or(diesel::result::Error::NotFound)?;
+        // Writes only what changed: a returning user usually changes nothing.
+        if user.first_name != profile.first_name || user.last_name != profile.last_name {
+            users::set_names(conn, user_id, &profile.first_name, &profile.last_name)?;
+            diesel::update(
+                social_links::table
+                    .filter(social_links::provider.eq(backend))
+                    .filter(social_links::uid.eq(&uid)),
+            )
+            .set(social_links::modified.eq(now()))
+            .execute(conn)?;
+            user.first_name.clone_from(&profile.first_name);
+            user.last_name.clone_from(&profile.last_name);
+        }
+        return Ok(user);
     }
     let mut new = NewUser::new(free_username(conn, &profile.username)?, UNUSABLE);
     new.email = profile.email.clone();
@@ -54,7 +56,7 @@ pub fn user_for_profile(
             social_links::user_id.eq(user.id),
             social_links::provider.eq(backend),
             social_links::uid.eq(&uid),
-            social_links::extra_data.eq(&extra_data),
+            social_links::extra_data.eq(serde_json::json!({ "id": profile.id }).to_string()),
             social_links::created.eq(now()),
             social_links::modified.eq(now()),
         ))

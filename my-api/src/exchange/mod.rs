@@ -112,7 +112,7 @@ impl Exchanger {
                             return Err(ExchangeError::Inactive);
                         }
                         // The original replaced the user's previous token for the application.
-                        shared::tokens::revoke_user_application(conn, user.id, app.id)?;
+                        shared::tokens::delete_user_application_tokens(conn, user.id, app.id)?;
                         Ok(tokens.issue(conn, user.id, &app, &scope, None)?)
                     })
                 };

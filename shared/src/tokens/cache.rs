@@ -1,5 +1,6 @@
 //! A short-lived, in-process cache of validated access tokens, so that the common request
-//! (a valid token on a protected resource) needs no database round trip.
+//! (a valid token on a protected resource) needs no database round trip, nor even a second
+//! signature check: entries are keyed by the exact token string that was validated.
 //!
 //! Correctness rules:
 //! - an entry lives at most `ttl` (and never past the token's `exp`); a change made to the
@@ -19,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use super::AccessGrant;
 
-/// Past this many entries the cache starts over: it bounds memory under a flood of tokens.
-const MAX_ENTRIES: usize = 100_000;
+/// Past this many entries the cache starts over: it bounds memory (a token is ~400 bytes)
+/// under a flood of distinct tokens.
+const MAX_ENTRIES: usize = 8_192;
 
 #[derive(Debug)]
 struct Entry {
@@ -45,21 +47,24 @@ impl TokenCache {
         }
     }
 
-    /// The cached grant for `jti`, if fresh and cached since the last revocation.
-    pub fn get(&self, jti: &str) -> Option<Arc<AccessGrant>> {
+    /// The cached grant for this exact token, if fresh and cached since the last revocation.
+    pub fn get(&self, token: &str) -> Option<Arc<AccessGrant>> {
         if self.ttl.is_zero() {
             return None;
         }
         let generation = self.generation.load(Ordering::Acquire);
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let entry = entries.get(jti)?;
+        let entry = entries.get(token)?;
         (entry.generation == generation && entry.until > Instant::now())
             .then(|| entry.grant.clone())
     }
 
-    /// Remembers a grant read from the database; `generation` is what
-    /// [`TokenCache::generation`] returned before that read.
-    pub fn insert(&self, grant: Arc<AccessGrant>, generation: u64, seconds_left: i64) {
+    /// Remembers a grant read from the database for `token`; `generation` is what
+    /// [`TokenCache::generation`] returned before that read, `seconds_left` the time to the
+    /// token's `exp` (an entry never outlives it: a hit skips the signature and expiry check).
+    pub fn insert(&self, token: &str, grant: Arc<AccessGrant>, generation: u64, seconds_left: i64) {
+        // Whole seconds, rounded down, so an entry ends before `exp` and never after it.
+        let seconds_left = seconds_left - 1;
         if self.ttl.is_zero() || seconds_left <= 0 {
             return;
         }
@@ -70,7 +75,7 @@ impl TokenCache {
             entries.clear();
         }
         entries.insert(
-            grant.jti.clone(),
+            token.to_owned(),
             Entry {
                 grant,
                 generation,

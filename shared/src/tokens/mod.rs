@@ -390,28 +390,26 @@ pub fn revoke_family(conn: &mut Connection, family: &str) -> QueryResult<()> {
     Ok(())
 }
 
-/// Revokes every token a user holds for one application (the original exchange replaced the
-/// user's previous token for its application).
-pub fn revoke_user_application(
+/// Deletes every token a user holds for one application, as the original exchange deleted
+/// the user's previous token for its application. Deleting rather than flagging keeps the
+/// rows of a (user, application) to the live pair, so this stays one index probe however
+/// often the user exchanges (flagged rows piled up and made each exchange slower).
+pub fn delete_user_application_tokens(
     conn: &mut Connection,
     user_id: i64,
     application_id: i64,
 ) -> QueryResult<()> {
-    diesel::update(
+    diesel::delete(
         access_tokens::table
             .filter(access_tokens::user_id.eq(user_id))
-            .filter(access_tokens::application_id.eq(application_id))
-            .filter(access_tokens::revoked.eq(false)),
+            .filter(access_tokens::application_id.eq(application_id)),
     )
-    .set(access_tokens::revoked.eq(true))
     .execute(conn)?;
-    diesel::update(
+    diesel::delete(
         refresh_tokens::table
             .filter(refresh_tokens::user_id.eq(user_id))
-            .filter(refresh_tokens::application_id.eq(application_id))
-            .filter(refresh_tokens::revoked.eq(false)),
+            .filter(refresh_tokens::application_id.eq(application_id)),
     )
-    .set(refresh_tokens::revoked.eq(true))
     .execute(conn)?;
     Ok(())
 }
