@@ -71,7 +71,7 @@ pub async fn prune(db: &Db) -> Result<usize, StorageError> {
     let mut total = 0;
     loop {
         let removed = db
-            .run(|conn| {
+            .exclusive(|conn| {
                 crate::tokens::clear_token_batch(conn, PRUNE_BATCH).map_err(StorageError::from)
             })
             .await?;

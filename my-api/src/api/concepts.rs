@@ -151,19 +151,17 @@ async fn create(
     let parent = input.0.0.parent.flatten();
     let row = provider
         .db
-        .run(move |conn| {
-            conn.immediate_transaction(|conn| {
-                check_parent(conn, None, parent)?;
-                let id: i64 = diesel::insert_into(concepts::table)
-                    .values((
-                        concepts::name.eq(&name),
-                        concepts::parent_id.eq(parent),
-                        concepts::created.eq(shared::clock::now()),
-                    ))
-                    .returning(concepts::id)
-                    .get_result(conn)?;
-                load_one(conn, id)
-            })
+        .write(move |conn| {
+            check_parent(conn, None, parent)?;
+            let id: i64 = diesel::insert_into(concepts::table)
+                .values((
+                    concepts::name.eq(&name),
+                    concepts::parent_id.eq(parent),
+                    concepts::created.eq(shared::clock::now()),
+                ))
+                .returning(concepts::id)
+                .get_result(conn)?;
+            load_one(conn, id)
         })
         .await?;
     let out = render(row, &base_url(&info));
@@ -188,19 +186,17 @@ async fn update(
     };
     let row = provider
         .db
-        .run(move |conn| {
-            conn.immediate_transaction(|conn| {
-                let (_, old_name, old_parent) = load_one(conn, id)?;
-                let parent = input.parent.unwrap_or(old_parent);
-                check_parent(conn, Some(id), parent)?;
-                diesel::update(concepts::table.find(id))
-                    .set((
-                        concepts::name.eq(name.unwrap_or(old_name)),
-                        concepts::parent_id.eq(parent),
-                    ))
-                    .execute(conn)?;
-                load_one(conn, id)
-            })
+        .write(move |conn| {
+            let (_, old_name, old_parent) = load_one(conn, id)?;
+            let parent = input.parent.unwrap_or(old_parent);
+            check_parent(conn, Some(id), parent)?;
+            diesel::update(concepts::table.find(id))
+                .set((
+                    concepts::name.eq(name.unwrap_or(old_name)),
+                    concepts::parent_id.eq(parent),
+                ))
+                .execute(conn)?;
+            load_one(conn, id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(render(row, &base_url(&info))))
@@ -215,7 +211,7 @@ async fn destroy(
     let id = id.into_inner();
     let deleted = provider
         .db
-        .run(move |conn| Ok::<_, ApiError>(diesel::delete(concepts::table.find(id)).execute(conn)?))
+        .write(move |conn| Ok::<_, ApiError>(diesel::delete(concepts::table.find(id)).execute(conn)?))
         .await?;
     if deleted == 0 {
         return Err(ApiError::NotFound);

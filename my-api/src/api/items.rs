@@ -115,7 +115,7 @@ async fn create(
     let owner = caller.user.id;
     let row = provider
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let id: i64 = diesel::insert_into(items::table)
                 .values((
                     items::name.eq(&name),
@@ -154,14 +154,12 @@ async fn update(
     let (id, owner) = (id.into_inner(), caller.user.id);
     let row = provider
         .db
-        .run(move |conn| {
-            conn.immediate_transaction(|conn| {
-                owned(conn, id, owner)?;
-                diesel::update(items::table.find(id))
-                    .set(items::name.eq(&name))
-                    .execute(conn)?;
-                load_one(conn, id)
-            })
+        .write(move |conn| {
+            owned(conn, id, owner)?;
+            diesel::update(items::table.find(id))
+                .set(items::name.eq(&name))
+                .execute(conn)?;
+            load_one(conn, id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(render(row, &base_url(&info))))
@@ -176,12 +174,10 @@ async fn destroy(
     let (id, owner) = (id.into_inner(), caller.user.id);
     provider
         .db
-        .run(move |conn| {
-            conn.immediate_transaction(|conn| {
-                owned(conn, id, owner)?;
-                diesel::delete(items::table.find(id)).execute(conn)?;
-                Ok::<_, ApiError>(())
-            })
+        .write(move |conn| {
+            owned(conn, id, owner)?;
+            diesel::delete(items::table.find(id)).execute(conn)?;
+            Ok::<_, ApiError>(())
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

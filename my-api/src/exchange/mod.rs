@@ -104,7 +104,7 @@ impl Exchanger {
         let tokens = provider.tokens.clone();
         let issued = provider
             .db
-            .run(move |conn| {
+            .exclusive(move |conn| {
                 let mut attempt = || {
                     conn.immediate_transaction(|conn| {
                         let user = accounts::user_for_profile(conn, backend, &profile)?;

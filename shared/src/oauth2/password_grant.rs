@@ -64,13 +64,11 @@ pub async fn grant(
     let tokens = provider.tokens.clone();
     let issued = provider
         .db
-        .run(move |conn| {
-            conn.immediate_transaction(|conn| {
-                if let Some(hash) = rehash {
-                    users::set_password(conn, user.id, &hash)?;
-                }
-                Ok::<_, OAuth2Error>(tokens.issue(conn, user.id, &app, &scope, None)?)
-            })
+        .write(move |conn| {
+            if let Some(hash) = rehash {
+                users::set_password(conn, user.id, &hash)?;
+            }
+            Ok::<_, OAuth2Error>(tokens.issue(conn, user.id, &app, &scope, None)?)
         })
         .await?;
     Ok(issued.into())

@@ -21,12 +21,10 @@ pub async fn grant(
     let tokens = provider.tokens.clone();
     let outcome = provider
         .db
-        .run(move |conn| {
-            conn.immediate_transaction(|conn| {
-                let app = authenticate(conn, &client)?;
-                require_grant(&app, grant::REFRESH_TOKEN)?;
-                Ok::<_, OAuth2Error>(tokens.refresh(conn, &presented, &app, scope.as_ref())?)
-            })
+        .write(move |conn| {
+            let app = authenticate(conn, &client)?;
+            require_grant(&app, grant::REFRESH_TOKEN)?;
+            Ok::<_, OAuth2Error>(tokens.refresh(conn, &presented, &app, scope.as_ref())?)
         })
         .await?;
     // Rotation revoked the old access token; reuse, a whole family.

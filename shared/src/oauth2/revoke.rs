@@ -21,11 +21,9 @@ pub async fn revoke(
     let tokens = provider.tokens.clone();
     let outcome = provider
         .db
-        .run(move |conn| {
-            conn.immediate_transaction(|conn| {
-                let app = authenticate(conn, &client)?;
-                Ok::<_, OAuth2Error>(tokens.revoke(conn, &token, &app)?)
-            })
+        .write(move |conn| {
+            let app = authenticate(conn, &client)?;
+            Ok::<_, OAuth2Error>(tokens.revoke(conn, &token, &app)?)
         })
         .await?;
     provider.token_cache.invalidate_all();
