@@ -76,3 +76,16 @@ pub fn random_alphanumeric(len: usize) -> String {
         .map(char::from)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secrets_debug_output_never_shows_it() {
+        let secret = Secret::from("hunter2-correct-horse");
+        let shown = format!("{secret:?} {:?}", Some(&secret));
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("REDACTED"));
+    }
+}

@@ -245,3 +245,17 @@ async fn revocation_works_for_both_kinds_of_token_whatever_the_hint() {
         .await;
     }
 }
+
+#[actix_rt::test]
+async fn an_expired_refresh_token_is_refused() {
+    let app = spawn_app().await;
+    app.create_user("alice", "pw");
+    let tokens = app.login("alice", "pw").await;
+    app.expire_all_tokens();
+    assert_oauth2_error(
+        app.refresh(&tokens.refresh_token).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+}
