@@ -176,7 +176,8 @@ impl Db {
         T: Send + 'static,
         E: From<StorageError> + From<diesel::result::Error> + Send + 'static,
     {
-        self.exclusive(move |conn| conn.immediate_transaction(f)).await
+        self.exclusive(move |conn| conn.immediate_transaction(f))
+            .await
     }
 
     /// Runs `f` holding this process's writer mutex (see [`Db::write`]) but without opening a

@@ -211,7 +211,9 @@ async fn destroy(
     let id = id.into_inner();
     let deleted = provider
         .db
-        .write(move |conn| Ok::<_, ApiError>(diesel::delete(concepts::table.find(id)).execute(conn)?))
+        .write(move |conn| {
+            Ok::<_, ApiError>(diesel::delete(concepts::table.find(id)).execute(conn)?)
+        })
         .await?;
     if deleted == 0 {
         return Err(ApiError::NotFound);
