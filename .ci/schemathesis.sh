@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-25}"
 cargo build -q -p fake-social-site -p my-api
-bin=target/debug
+bin="${CARGO_TARGET_DIR:-target}/debug"
 work="$(mktemp -d)"
 pids=()
 # shellcheck disable=SC2317  # called by the trap

@@ -29,7 +29,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
 TOOLS=$BENCH/tools/bench.py
 LUA=$BENCH/lua
-BIN=$ROOT/target/release
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 CLIENT_ID=ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d
 
 THREADS=2
