@@ -3,11 +3,10 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use shared::maintenance::Maintenance;
 use shared::provider::Provider;
+use shared::server::Running;
 
 use crate::exchange::Exchanger;
 use crate::exchange::grants::{ConvertToken, TokenExchange};
@@ -35,18 +34,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::page::routes);
 }
 
-pub struct Application {
-    port: u16,
-    url: String,
-    server: Server,
-    maintenance: Maintenance,
-}
+/// My API, bound and started; `Deref`s to [`Running`] for its URL and handle.
+#[derive(Debug)]
+pub struct Application(Running);
 
-impl std::fmt::Debug for Application {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
+impl std::ops::Deref for Application {
+    type Target = Running;
+    fn deref(&self) -> &Running {
+        &self.0
     }
 }
 
@@ -60,7 +55,6 @@ impl Application {
         settings: Settings,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
-        let port = listener.local_addr()?.port();
         let url = shared::http::public_url(settings.provider.public_url.as_deref(), &listener)?;
         let client = ProviderClient::new(settings.social.client_config())
             .map_err(|e| anyhow::anyhow!("FAKE_SOCIAL_SITE_URL: {e}"))?;
@@ -89,55 +83,19 @@ impl Application {
                 .as_deref()
                 .unwrap_or(&settings.social.fake_social_site_url),
         ));
-        let origins = settings.provider.cors_origins.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                // The last `wrap` is the outermost: JSON error bodies go around CORS, so its
-                // refusals are JSON too.
-                .wrap(shared::http::cors(&origins))
-                .wrap(shared::http::json_errors())
-                .wrap(shared::http::access_log())
-                .app_data(provider.clone())
+        let configure = move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(provider.clone())
                 .app_data(exchanger.clone())
-                .app_data(page.clone())
-                .configure(routes)
-                .default_service(web::to(shared::http::not_found))
-        })
-        .workers(shared::http::workers(settings.provider.workers))
-        .worker_max_blocking_threads(shared::http::blocking_threads(&settings.provider))
-        .shutdown_timeout(10)
-        .listen(listener)?
-        .run();
-        let maintenance = Maintenance::start(db, settings.provider.prune_interval_seconds);
-        Ok(Application {
-            port,
-            url,
-            server,
-            maintenance,
-        })
+                .app_data(page.clone());
+            routes(cfg);
+        };
+        let origins = settings.provider.cors_origins.clone();
+        let running = Running::start(listener, url, &settings.provider, origins, db, configure)?;
+        Ok(Application(running))
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
-    }
-
-    /// Serves until stopped; the token prune stops with the server.
+    /// Serves until stopped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Application {
-            server,
-            mut maintenance,
-            ..
-        } = self;
-        let result = server.await;
-        maintenance.stop();
-        result
+        self.0.run_until_stopped().await
     }
 }

@@ -176,7 +176,7 @@ fn token_from_request(req: &HttpRequest) -> Result<Option<String>, BearerError> 
 }
 
 /// RFC 6750 §2.1 `b64token`.
-fn is_b64token(token: &str) -> bool {
+pub fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
         && body

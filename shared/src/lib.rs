@@ -15,6 +15,7 @@ pub mod provider;
 pub mod schema;
 pub mod scope;
 pub mod secret;
+pub mod server;
 pub mod settings;
 pub mod throttle;
 pub mod tokens;

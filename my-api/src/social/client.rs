@@ -208,26 +208,16 @@ fn check_base_url(base_url: &str) -> Result<(), ClientBuildError> {
 /// The `Authorization` value, marked sensitive so that its Debug output is redacted and
 /// HTTP/2, if ever enabled, never indexes it.
 fn bearer(access_token: &Secret) -> Result<HeaderValue, SocialError> {
-    // RFC 6750 has no empty token, and a token that cannot be a header value (a newline,
-    // say) was never issued by the provider: both are a rejected token, not a provider fault.
-    if !is_b64token(access_token.expose()) {
+    // Only an RFC 6750 §2.1 `b64token` can have been issued by the provider. Anything else
+    // (empty, a newline, non-ASCII, spaces) it would refuse as a malformed request, which
+    // must count as a rejected token, not as a provider fault.
+    if !shared::bearer::is_b64token(access_token.expose()) {
         return Err(SocialError::Rejected);
     }
     let mut value = HeaderValue::try_from(format!("Bearer {}", access_token.expose()))
         .map_err(|_| SocialError::Rejected)?;
     value.set_sensitive(true);
     Ok(value)
-}
-
-/// RFC 6750 §2.1 `b64token`: what a provider could have issued. Anything else (non-ASCII,
-/// spaces, quotes) would be refused by the provider as a malformed request, which must not
-/// pass for a provider fault.
-fn is_b64token(token: &str) -> bool {
-    let body = token.trim_end_matches('=');
-    !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
 /// Maps a failure to get a response's head. Timeouts first: a connect timeout is also a

@@ -1,0 +1,94 @@
+//! Running a service: the HTTP server both services build the same way (middleware, worker
+//! and blocking-thread counts, shutdown time, JSON 404) and the periodic token prune that
+//! lives and dies with it. Each service only brings its routes and app data.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+
+use crate::db::Db;
+use crate::http;
+use crate::maintenance::Maintenance;
+use crate::settings::ProviderSettings;
+
+/// A bound, started service; it serves once awaited through [`Running::run_until_stopped`].
+pub struct Running {
+    port: u16,
+    url: String,
+    server: Server,
+    maintenance: Maintenance,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    /// Serves `configure`'s routes and app data on `listener`, as `url`, with CORS for
+    /// `origins`, and starts the token prune on `db`.
+    pub fn start<F>(
+        listener: TcpListener,
+        url: String,
+        settings: &ProviderSettings,
+        origins: Vec<String>,
+        db: Db,
+        configure: F,
+    ) -> anyhow::Result<Running>
+    where
+        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            // The last `wrap` is the outermost: JSON error bodies go around CORS, so its
+            // refusals (a foreign origin's preflight) are JSON too.
+            App::new()
+                .wrap(http::cors(&origins))
+                .wrap(http::json_errors())
+                .wrap(http::access_log())
+                .configure(configure.clone())
+                .default_service(web::to(http::not_found))
+        })
+        .workers(http::workers(settings.workers))
+        .worker_max_blocking_threads(http::blocking_threads(settings))
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        let maintenance = Maintenance::start(db, settings.prune_interval_seconds);
+        Ok(Running {
+            port,
+            url,
+            server,
+            maintenance,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The base URL it serves (and issues tokens) as.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped; the token prune stops with the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Running {
+            server,
+            mut maintenance,
+            ..
+        } = self;
+        let result = server.await;
+        maintenance.stop();
+        result
+    }
+}
