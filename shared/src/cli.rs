@@ -78,13 +78,6 @@ pub enum ManageCommand {
     Cleartokens,
 }
 
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret::from(s))
-    }
-}
-
 /// Runs one command against the database at `db`.
 pub fn run(
     command: ManageCommand,

@@ -136,17 +136,5 @@ pub fn public_url(configured: Option<&str>, listener: &TcpListener) -> anyhow::R
 /// that only cost memory (each thread that allocates gets its own malloc arena), and under a
 /// write storm actix's default of 512 lets hundreds of them pile up.
 pub fn blocking_threads(settings: &crate::settings::ProviderSettings) -> usize {
-    let hashes = settings.max_concurrent_hashes.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
-    (settings.db_pool_size as usize + hashes).max(2)
-}
-
-/// The number of HTTP workers: configured, or one per core.
-pub fn workers(configured: Option<usize>) -> usize {
-    configured
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        })
-        .max(1)
+    (settings.db_pool_size as usize + settings.hash_permits()).max(2)
 }

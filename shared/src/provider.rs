@@ -57,9 +57,6 @@ impl Provider {
         let key = crate::tokens::keys::signing_key(&mut conn, settings.signing_key.as_ref())?;
         drop(conn);
         let keys = JwtKeys::new(&key, issuer)?;
-        let max_hashes = settings.max_concurrent_hashes.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        });
         Ok(Provider {
             db,
             tokens: Arc::new(TokenService::new(
@@ -67,7 +64,7 @@ impl Provider {
                 settings.access_token_expire_seconds,
                 settings.refresh_token_expire_seconds,
             )),
-            hasher: PasswordHasher::new(settings.bcrypt_cost, max_hashes),
+            hasher: PasswordHasher::new(settings.bcrypt_cost, settings.hash_permits()),
             issuer: issuer.trim_end_matches('/').to_owned(),
             throttle: LoginThrottle::new(Policy {
                 free_failures: settings.login_failures_before_throttle,

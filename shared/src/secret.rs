@@ -34,6 +34,14 @@ impl From<String> for Secret {
     }
 }
 
+/// For command-line and environment values (clap parses through `FromStr`).
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret::from(s))
+    }
+}
+
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
         Secret(value.to_owned())

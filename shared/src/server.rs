@@ -53,7 +53,7 @@ impl Running {
                 .configure(configure.clone())
                 .default_service(web::to(http::not_found))
         })
-        .workers(http::workers(settings.workers))
+        .workers(settings.worker_count())
         .worker_max_blocking_threads(http::blocking_threads(settings))
         .shutdown_timeout(10)
         .listen(listener)?

@@ -72,6 +72,23 @@ pub struct ProviderSettings {
     pub token_cache_seconds: u64,
 }
 
+/// The machine's cores, the default for workers and concurrent hashes.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+impl ProviderSettings {
+    /// Password hashes allowed to run at once: configured, or one per core.
+    pub fn hash_permits(&self) -> usize {
+        self.max_concurrent_hashes.unwrap_or_else(cores).max(1)
+    }
+
+    /// HTTP workers: configured, or one per core.
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or_else(cores).max(1)
+    }
+}
+
 impl Default for ProviderSettings {
     fn default() -> Self {
         ProviderSettings {
