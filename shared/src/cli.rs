@@ -105,6 +105,10 @@ pub fn run(
             bcrypt_cost,
         } => {
             anyhow::ensure!(!password.is_empty(), "the password must not be empty");
+            anyhow::ensure!(
+                !username.trim().is_empty() && !crate::text::has_control_characters(&username),
+                "the username must not be empty or hold control characters"
+            );
             let hash = PasswordHasher::new(bcrypt_cost, 1).hash_blocking(&password)?;
             let mut user = NewUser::new(username, hash);
             user.email = email;

@@ -17,6 +17,7 @@ pub mod scope;
 pub mod secret;
 pub mod server;
 pub mod settings;
+pub mod text;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

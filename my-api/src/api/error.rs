@@ -18,6 +18,9 @@ pub enum ApiError {
     Invalid(Value),
     #[error("malformed JSON body: {0}")]
     BadJson(String),
+    /// The database refused the data (a constraint): 409 with what was wrong.
+    #[error("the data conflicts with what is stored: {0}")]
+    Conflict(&'static str),
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error(transparent)]
@@ -28,8 +31,26 @@ pub enum ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
         match e {
-            diesel::result::Error::NotFound => ApiError::NotFound,
+            Error::NotFound => ApiError::NotFound,
+            // The input broke a rule of the schema that validation did not catch: the
+            // client's fault, said as such, never a 500. Logged, since it means validation
+            // and schema disagree.
+            Error::DatabaseError(
+                kind @ (Kind::CheckViolation
+                | Kind::NotNullViolation
+                | Kind::ForeignKeyViolation
+                | Kind::UniqueViolation),
+                info,
+            ) => {
+                log::warn!("storage refused the input ({kind:?}): {}", info.message());
+                ApiError::Conflict(match kind {
+                    Kind::UniqueViolation => "An object with these values already exists.",
+                    Kind::ForeignKeyViolation => "The object refers to one that does not exist.",
+                    _ => "The data breaks a rule of the stored model.",
+                })
+            }
             other => ApiError::Storage(other.into()),
         }
     }
@@ -48,6 +69,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::Invalid(_) | ApiError::BadJson(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Auth(e) => e.status_code(),
             ApiError::Storage(StorageError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -61,6 +83,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound => "Not found.".to_owned(),
             ApiError::Forbidden => "You do not have permission to perform this action.".to_owned(),
             ApiError::BadJson(why) => format!("JSON parse error - {why}"),
+            ApiError::Conflict(why) => (*why).to_owned(),
             ApiError::UnsupportedMediaType => {
                 "Unsupported media type; send application/json.".to_owned()
             }
@@ -104,11 +127,14 @@ impl<'de, T: serde::de::DeserializeOwned> serde::Deserialize<'de> for Object<T> 
     }
 }
 
-/// A required, trimmed name of 1 to 200 characters.
+/// A required, trimmed name of 1 to 200 characters, without control characters.
 pub fn valid_name(name: Option<&str>) -> Result<String, ApiError> {
     let name = name.map(str::trim).unwrap_or_default();
     if name.is_empty() {
         return Err(ApiError::field("name", "This field is required."));
+    }
+    if shared::text::has_control_characters(name) {
+        return Err(ApiError::field("name", shared::text::CONTROL_CHARACTERS));
     }
     if name.chars().count() > 200 {
         return Err(ApiError::field(
@@ -117,4 +143,33 @@ pub fn valid_name(name: Option<&str>) -> Result<String, ApiError> {
         ));
     }
     Ok(name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiError;
+    use actix_web::ResponseError;
+    use actix_web::http::StatusCode;
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+
+    #[test]
+    fn a_constraint_the_database_enforces_is_a_409_and_never_a_500() {
+        for kind in [
+            Kind::CheckViolation,
+            Kind::NotNullViolation,
+            Kind::ForeignKeyViolation,
+            Kind::UniqueViolation,
+        ] {
+            let e = ApiError::from(Error::DatabaseError(
+                kind,
+                Box::new("constraint failed".to_owned()),
+            ));
+            assert_eq!(e.status_code(), StatusCode::CONFLICT, "{kind:?}");
+        }
+        let e = ApiError::from(Error::DatabaseError(
+            Kind::Unknown,
+            Box::new("disk I/O error".to_owned()),
+        ));
+        assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

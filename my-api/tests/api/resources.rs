@@ -87,6 +87,39 @@ async fn an_item_needs_a_name() {
     }
 }
 
+/// Schemathesis once drew this name: SQLite's `length()` stops at the NUL, the CHECK failed
+/// and the storage error was answered 500.
+#[actix_rt::test]
+async fn a_name_with_control_characters_is_a_field_error_and_never_a_500() {
+    let app = spawn_app().await;
+    let token = app.local_token("admin", "admin").await;
+    for name in ["\u{0}\u{1e}[q\u{1a}\u{7}", "Item\u{0}", "two\nlines"] {
+        for path in [
+            "/api/items/",
+            "/api/concepts/",
+            "/api/items/1/",
+            "/api/concepts/1/",
+        ] {
+            let method = if path.ends_with("1/") {
+                Method::PUT
+            } else {
+                Method::POST
+            };
+            let response = app
+                .request(method, path, Some(&token), Some(&json!({ "name": name })))
+                .await;
+            let errors = json_body(response, StatusCode::BAD_REQUEST).await;
+            assert_eq!(
+                errors["name"][0],
+                shared::text::CONTROL_CHARACTERS,
+                "{path} {name:?}"
+            );
+        }
+    }
+    let item = json_body(app.get_api("/api/items/1/", None).await, StatusCode::OK).await;
+    assert_eq!(item["name"], "Item A");
+}
+
 #[actix_rt::test]
 async fn only_the_owner_can_change_or_delete_an_item() {
     let app = spawn_app().await;
