@@ -162,13 +162,18 @@ fn spawn(hashes: Hashes, configure: impl FnOnce(&mut my_api::Settings)) -> TestA
 
 /// My API alone, taking profiles from `provider_url` with the short test timeouts.
 pub async fn spawn_app_with_provider(provider_url: &str) -> TestApp {
+    spawn_app_with_provider_timeout(provider_url, SOCIAL_TIMEOUT).await
+}
+
+/// My API alone, taking profiles from `provider_url` and waiting up to `timeout` for them.
+pub async fn spawn_app_with_provider_timeout(provider_url: &str, timeout: Duration) -> TestApp {
     let dir = tempfile::tempdir().expect("create a temporary directory");
     // The fake provider answers introspection without checking the credentials.
     let credentials = (INTROSPECTION_CLIENT, Secret::from("unchecked"));
     start_my_api(
         dir,
         provider_url,
-        SOCIAL_TIMEOUT,
+        timeout,
         Hashes::Cheap,
         credentials,
         |_| {},
