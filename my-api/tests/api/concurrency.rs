@@ -1,7 +1,6 @@
 //! First exchanges racing each other: one person is one user, however many requests arrive
 //! at once, and through whichever front door.
 
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -9,6 +8,7 @@ use diesel::connection::SimpleConnection;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 
+use crate::fake_provider::{Behaviour, FakeProvider, good_profile};
 use crate::helpers::*;
 
 /// The `sub` claim of a My API access token: the local user it speaks for.
@@ -101,38 +101,51 @@ async fn concurrent_first_exchanges_of_different_people_make_one_user_each() {
 /// first, then fail at once with "database is locked" on upgrading to a write while another
 /// connection holds the lock: SQLite does not wait for a lock when upgrading, as waiting
 /// could deadlock.
+///
+/// The lock is taken before the exchange starts and released only once the provider has
+/// answered it and the exchange is still unanswered well after, so the exchange reaches its
+/// transaction while the lock is held, however slow the machine.
 #[actix_rt::test]
 async fn an_exchange_waits_for_a_write_lock_held_elsewhere_instead_of_failing_busy() {
-    let app = spawn_app().await;
-    let fss_token = app.fss_token("admin", "admin").await;
+    let provider = FakeProvider::start(Behaviour::Json(good_profile()));
+    let app = spawn_app_with_provider(&provider.url).await;
     // One exchange first, so the second is a returning user's: reads before it writes.
-    let response = app.register_by_token(FSS, &fss_token, None).await;
+    let response = app.register_by_token(FSS, "provider-token", None).await;
     assert_token_answer(response).await;
+    let asked = provider.seen().len();
+    let accounts = app.accounts();
 
-    let (locked_tx, locked_rx) = mpsc::channel();
-    let path = app.db_path.clone();
-    let holder = std::thread::spawn(move || {
-        let mut conn = connect(&path);
-        conn.batch_execute("BEGIN IMMEDIATE; UPDATE items SET name = name;")
-            .expect("take the write lock");
-        locked_tx.send(()).expect("signal the lock");
-        std::thread::sleep(Duration::from_millis(300));
-        conn.batch_execute("COMMIT").expect("release the lock");
-        Instant::now()
-    });
-    locked_rx
-        .recv_timeout(Duration::from_secs(5))
-        .expect("the lock was taken");
-
-    let response = app.register_by_token(FSS, &fss_token, None).await;
-    let answered = Instant::now();
-    let body = assert_token_answer(response).await;
-    let released = holder.join().expect("the lock holder");
+    let mut conn = connect(&app.db_path);
+    conn.batch_execute("BEGIN IMMEDIATE; UPDATE items SET name = name;")
+        .expect("take the write lock");
+    let app = std::sync::Arc::new(app);
+    let exchange = {
+        let app = app.clone();
+        actix_rt::spawn(async move { app.register_by_token(FSS, "provider-token", None).await })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while provider.seen().len() == asked {
+        assert!(
+            Instant::now() < deadline,
+            "the exchange never reached the provider"
+        );
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The provider has answered; the exchange's next step is its transaction.
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
     assert!(
-        answered >= released,
-        "answered before the lock was released"
+        !exchange.is_finished(),
+        "the exchange answered while another connection held the write lock"
     );
+    conn.batch_execute("COMMIT").expect("release the lock");
+
+    let response = exchange.await.expect("the exchange task");
+    let body = assert_token_answer(response).await;
     let me = app.me(&string(&body, "access_token")).await;
-    assert_eq!(me["username"], "admin2");
-    assert_eq!(app.linked_users(FSS, 1).len(), 1);
+    assert_eq!(me["username"], "sam");
+    assert_eq!(
+        app.accounts(),
+        accounts,
+        "the returning user was not created again"
+    );
 }
