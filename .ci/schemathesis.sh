@@ -11,6 +11,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# .ci/run installs schemathesis into a virtual environment under the target directory.
+tools_venv="${CARGO_TARGET_DIR:-target}/ci-tools/venv/bin"
+[ -x "$tools_venv/schemathesis" ] && PATH="$(cd "$tools_venv" && pwd):$PATH"
+command -v schemathesis >/dev/null 2>&1 || {
+  echo "schemathesis is not installed: run .ci/run once, or pip install schemathesis" >&2
+  exit 1
+}
+
 MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-25}"
 SEED="${SCHEMATHESIS_SEED:-20261201}"
 if [ "$SEED" = random ]; then
