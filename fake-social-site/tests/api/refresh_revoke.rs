@@ -133,7 +133,8 @@ async fn another_client_cannot_revoke_a_token() {
         .send()
         .await
         .expect("POST /o/revoke_token/");
-    assert!(response.status().is_client_error());
+    // RFC 7009 §2.1: the token was not issued to the client asking.
+    assert_oauth2_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
     assert_eq!(
         app.user_details(&tokens.access_token).await.status(),
         StatusCode::OK

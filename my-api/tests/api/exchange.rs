@@ -398,7 +398,8 @@ async fn the_register_route_answers_other_methods_with_json() {
             Some(&Value::Null),
         )
         .await;
-    let status = response.status();
-    assert!(status.is_client_error(), "{status}");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_json(&response);
+    let allow = header(&response, reqwest::header::ALLOW);
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
 }
