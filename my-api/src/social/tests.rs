@@ -456,32 +456,6 @@ fn the_standard_registry_finds_both_backends_by_name() {
 }
 
 #[test]
-fn error_statuses_and_codes_are_stable() {
-    let cases = [
-        (SocialError::Rejected, 401, "unsuccessful_token_exchange"),
-        (
-            SocialError::Unreachable("x".into()),
-            503,
-            "social_provider_unavailable",
-        ),
-        (SocialError::Timeout, 504, "social_provider_timeout"),
-        (
-            SocialError::BadResponse("x".into()),
-            502,
-            "social_provider_bad_response",
-        ),
-        (
-            SocialError::MissingParameter("username"),
-            400,
-            "invalid_request",
-        ),
-    ];
-    for (err, status, code) in cases {
-        assert_eq!((err.status(), err.code()), (status, code), "{err:?}");
-    }
-}
-
-#[test]
 fn the_base_url_loses_its_trailing_slash() {
     let client = ProviderClient::new(ProviderClientConfig {
         base_url: "http://fss.example:8005/prefix/".to_owned(),
