@@ -1,14 +1,23 @@
-//! Brute-force protection for the password grant (RFC 6749 §4.3.2).
+//! Brute-force protection for logins (RFC 6749 §4.3.2).
 //!
-//! Failed logins are counted per (username, address), per address and per username. Past a
-//! few free failures each key is locked for a delay that doubles with every further failure:
-//! up to `max_lockout` for a pair or an address, but at most [`USERNAME_LOCKOUT_CAP`] for a
-//! username alone, so an attacker spraying from many addresses can slow a user down but
-//! never lock them out for long. A success clears the pair and the username. Counts are
-//! forgotten after a quiet `window`.
+//! Failed logins are counted per (username, address), per address and per username. Each key
+//! has a few free failures, then it is locked for a delay that doubles with every further
+//! failure: up to `max_lockout` for a pair or an address, but at most
+//! [`USERNAME_LOCKOUT_CAP`] for a username alone, so an attacker spraying from many addresses
+//! can slow a user down but never lock them out for long. Counts are forgotten after a quiet
+//! `window`.
+//!
+//! An attempt counts the moment it is admitted, before its password is hashed: [`admit`]
+//! reserves it under the lock as a failure, and only [`succeeded`] takes it back (and clears
+//! the pair and the username). So of many guesses sent at once, no more than the free
+//! allowance reach the hasher; the others are refused at once. A login form uses the same
+//! `admit` / `succeeded` / `failed` calls as the password grant.
 //!
 //! State is per process (several instances behind a load balancer each count their own);
 //! keep the type's interface if it moves to a shared store.
+//!
+//! [`admit`]: LoginThrottle::admit
+//! [`succeeded`]: LoginThrottle::succeeded
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -21,7 +30,8 @@ const MAX_ENTRIES: usize = 100_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
-    /// Free failures per (username, address); an address gets 4×, a username 2×. 0 = off.
+    /// Failures per (username, address) before attempts wait; an address gets 4×, a
+    /// username 2×. 0 = off.
     pub free_failures: u32,
     pub max_lockout: Duration,
     pub window: Duration,
@@ -39,6 +49,15 @@ struct Entry {
     failures: u32,
     last: Instant,
     blocked_until: Option<Instant>,
+}
+
+/// An admitted login attempt, counted as a failure until [`LoginThrottle::succeeded`] says
+/// otherwise. Settle it once the credentials are checked.
+#[derive(Debug)]
+#[must_use = "settle the attempt with `succeeded` or `failed`"]
+pub struct Attempt {
+    username: String,
+    address: Option<IpAddr>,
 }
 
 #[derive(Debug)]
@@ -64,37 +83,38 @@ impl LoginThrottle {
         keys
     }
 
-    /// `Err(wait)` when this attempt must wait before it is even checked.
-    pub fn check(&self, username: &str, address: Option<IpAddr>) -> Result<(), Duration> {
+    /// Admits an attempt to check credentials, counting it as a failure at once; `Err(wait)`
+    /// when a key is locked, before any work is done. The check and the count are one step
+    /// under the lock, so concurrent attempts cannot all pass the same check.
+    pub fn admit(&self, username: &str, address: Option<IpAddr>) -> Result<Attempt, Duration> {
+        let attempt = Attempt {
+            username: username.to_owned(),
+            address,
+        };
         if self.policy.free_failures == 0 {
-            return Ok(());
-        }
-        let now = Instant::now();
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let wait = Self::keys(username, address)
-            .into_iter()
-            .filter_map(|(key, _, _)| entries.get(&key)?.blocked_until)
-            .filter(|until| *until > now)
-            .map(|until| until - now)
-            .max();
-        wait.map_or(Ok(()), Err)
-    }
-
-    pub fn record_failure(&self, username: &str, address: Option<IpAddr>) {
-        if self.policy.free_failures == 0 {
-            return;
+            return Ok(attempt);
         }
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
+        let keys = Self::keys(username, address);
+        let wait = keys
+            .iter()
+            .filter_map(|(key, _, _)| entries.get(key)?.blocked_until)
+            .filter(|until| *until > now)
+            .map(|until| until - now)
+            .max();
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        if entries.len() + keys.len() > MAX_ENTRIES {
             let window = self.policy.window;
             entries.retain(|_, e| now.duration_since(e.last) < window);
-            if entries.len() >= MAX_ENTRIES {
+            if entries.len() + keys.len() > MAX_ENTRIES {
                 log::warn!("login throttle table full; forgetting old failures");
                 entries.clear();
             }
         }
-        for (key, multiplier, cap) in Self::keys(username, address) {
+        for (key, multiplier, cap) in keys {
             let entry = entries.entry(key).or_insert(Entry {
                 failures: 0,
                 last: now,
@@ -105,31 +125,45 @@ impl LoginThrottle {
             }
             entry.failures += 1;
             entry.last = now;
+            // Reaching the free allowance locks the key: the next attempt waits.
             let free = self.policy.free_failures.saturating_mul(multiplier);
-            if entry.failures > free {
-                let doublings = (entry.failures - free - 1).min(20);
+            if entry.failures >= free {
+                let doublings = (entry.failures - free).min(20);
                 let delay = Duration::from_secs(1u64 << doublings)
                     .min(self.policy.max_lockout)
                     .min(cap);
                 entry.blocked_until = Some(now + delay);
             }
         }
+        Ok(attempt)
     }
 
-    pub fn record_success(&self, username: &str, address: Option<IpAddr>) {
+    /// The credentials were right: the pair and the username start afresh, and the address
+    /// gets its reservation back.
+    pub fn succeeded(&self, attempt: Attempt) {
         if self.policy.free_failures == 0 {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.remove(&Key::Username(username.to_owned()));
-        if let Some(ip) = address {
-            entries.remove(&Key::Pair(username.to_owned(), ip));
+        entries.remove(&Key::Username(attempt.username.clone()));
+        if let Some(ip) = attempt.address {
+            entries.remove(&Key::Pair(attempt.username, ip));
+            if let Some(entry) = entries.get_mut(&Key::Address(ip)) {
+                entry.failures = entry.failures.saturating_sub(1);
+            }
         }
+    }
+
+    /// The credentials were wrong: the reservation stays as a failure.
+    pub fn failed(&self, attempt: Attempt) {
+        drop(attempt);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
 
     fn throttle() -> LoginThrottle {
@@ -140,19 +174,51 @@ mod tests {
         })
     }
 
-    const A: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)));
-    const B: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)));
+    const A: Option<IpAddr> = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+    const B: Option<IpAddr> = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)));
+
+    fn fail(t: &LoginThrottle, username: &str, address: Option<IpAddr>) {
+        let attempt = t.admit(username, address).expect("admitted");
+        t.failed(attempt);
+    }
+
+    /// Pushes the lock into the past, as if its delay had been waited out.
+    fn wait_out(t: &LoginThrottle) {
+        let mut entries = t.entries.lock().expect("lock");
+        for entry in entries.values_mut() {
+            entry.blocked_until = None;
+        }
+    }
 
     #[test]
-    fn a_pair_is_locked_after_its_free_failures_and_the_lock_grows() {
+    fn simultaneous_attempts_are_admitted_up_to_the_free_allowance_only() {
         let t = throttle();
-        t.record_failure("alice", A);
-        t.record_failure("alice", A);
-        assert!(t.check("alice", A).is_ok());
-        t.record_failure("alice", A);
-        let first = t.check("alice", A).expect_err("locked");
-        t.record_failure("alice", A);
-        let second = t.check("alice", A).expect_err("locked");
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..30).map(|_| s.spawn(|| t.admit("alice", A))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .collect()
+        });
+        let admitted = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(admitted, 2, "none settled yet: two reach the hasher");
+        assert!(
+            results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .all(|wait| *wait > Duration::ZERO && *wait <= Duration::from_secs(1))
+        );
+    }
+
+    #[test]
+    fn a_pair_is_locked_once_its_free_failures_are_used_and_the_lock_grows() {
+        let t = throttle();
+        fail(&t, "alice", A);
+        fail(&t, "alice", A);
+        let first = t.admit("alice", A).expect_err("locked");
+        wait_out(&t);
+        fail(&t, "alice", A);
+        let second = t.admit("alice", A).expect_err("locked");
         assert!(second > first);
     }
 
@@ -160,23 +226,27 @@ mod tests {
     fn failures_from_one_address_never_lock_a_user_for_long_elsewhere() {
         let t = throttle();
         for _ in 0..40 {
-            t.record_failure("alice", A);
+            wait_out(&t);
+            fail(&t, "alice", A);
         }
         let elsewhere = t
-            .check("alice", B)
+            .admit("alice", B)
             .expect_err("the username is slowed down");
         assert!(elsewhere <= USERNAME_LOCKOUT_CAP);
-        assert!(t.check("alice", A).expect_err("locked") > USERNAME_LOCKOUT_CAP);
+        assert!(t.admit("alice", A).expect_err("locked") > USERNAME_LOCKOUT_CAP);
     }
 
     #[test]
-    fn a_success_clears_the_pair_and_the_username() {
+    fn a_success_clears_the_pair_and_the_username_and_returns_the_reservation() {
         let t = throttle();
-        for _ in 0..3 {
-            t.record_failure("alice", A);
-        }
-        t.record_success("alice", A);
-        assert!(t.check("alice", A).is_ok());
+        fail(&t, "alice", A);
+        let attempt = t.admit("alice", A).expect("admitted");
+        assert!(t.admit("alice", A).is_err(), "locked while in flight");
+        t.succeeded(attempt);
+        let again = t.admit("alice", A).expect("cleared");
+        t.failed(again);
+        let address = t.entries.lock().expect("lock")[&Key::Address(IpAddr::from([10, 0, 0, 1]))];
+        assert_eq!(address.failures, 2, "the success was not counted");
     }
 
     #[test]
@@ -187,8 +257,8 @@ mod tests {
             window: Duration::from_secs(1),
         });
         for _ in 0..100 {
-            t.record_failure("alice", A);
+            fail(&t, "alice", A);
         }
-        assert!(t.check("alice", A).is_ok());
+        assert!(t.admit("alice", A).is_ok());
     }
 }

@@ -224,6 +224,12 @@ impl TestApp {
         let hash = PasswordHasher::new(TEST_COST, 1)
             .hash_blocking(&Secret::from(password))
             .expect("hash the password");
+        self.create_user_with_hash(username, &hash)
+    }
+
+    /// An active user with this stored password hash (any format the service reads).
+    pub fn create_user_with_hash(&self, username: &str, hash: &str) -> shared::users::User {
+        let hash = hash.to_owned();
         let mut user = shared::users::NewUser::new(username, hash);
         user.first_name = "Test".to_owned();
         user.last_name = username.to_owned();
