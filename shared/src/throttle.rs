@@ -5,7 +5,7 @@
 //! failure: up to `max_lockout` for a pair or an address, but at most
 //! [`USERNAME_LOCKOUT_CAP`] for a username alone, so an attacker spraying from many addresses
 //! can slow a user down but never lock them out for long. Counts are forgotten after a quiet
-//! `window`.
+//! `window`. An address is an IPv4 address or an IPv6 /64 (see `client_network`).
 //!
 //! An attempt counts the moment it is admitted, before its password is hashed: [`admit`]
 //! reserves it under the lock as a failure, and only [`succeeded`] takes it back (and clears
@@ -20,12 +20,12 @@
 //! [`succeeded`]: LoginThrottle::succeeded
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub const USERNAME_LOCKOUT_CAP: Duration = Duration::from_secs(60);
-/// Bounds memory under a spray of random usernames; past it, stale entries are dropped.
+/// Bounds memory under a spray of random usernames; see [`evict`].
 const MAX_ENTRIES: usize = 100_000;
 
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +63,7 @@ pub struct Attempt {
 #[derive(Debug)]
 pub struct LoginThrottle {
     policy: Policy,
+    capacity: usize,
     entries: Mutex<HashMap<Key, Entry>>,
 }
 
@@ -70,13 +71,14 @@ impl LoginThrottle {
     pub fn new(policy: Policy) -> Self {
         LoginThrottle {
             policy,
+            capacity: MAX_ENTRIES,
             entries: Mutex::new(HashMap::new()),
         }
     }
 
     fn keys(username: &str, address: Option<IpAddr>) -> Vec<(Key, u32, Duration)> {
         let mut keys = vec![(Key::Username(username.to_owned()), 2, USERNAME_LOCKOUT_CAP)];
-        if let Some(ip) = address {
+        if let Some(ip) = address.map(client_network) {
             keys.push((Key::Pair(username.to_owned(), ip), 1, Duration::MAX));
             keys.push((Key::Address(ip), 4, Duration::MAX));
         }
@@ -106,13 +108,8 @@ impl LoginThrottle {
         if let Some(wait) = wait {
             return Err(wait);
         }
-        if entries.len() + keys.len() > MAX_ENTRIES {
-            let window = self.policy.window;
-            entries.retain(|_, e| now.duration_since(e.last) < window);
-            if entries.len() + keys.len() > MAX_ENTRIES {
-                log::warn!("login throttle table full; forgetting old failures");
-                entries.clear();
-            }
+        if entries.len() + keys.len() > self.capacity {
+            evict(&mut entries, now, self.policy.window, self.capacity);
         }
         for (key, multiplier, cap) in keys {
             let entry = entries.entry(key).or_insert(Entry {
@@ -146,7 +143,7 @@ impl LoginThrottle {
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.remove(&Key::Username(attempt.username.clone()));
-        if let Some(ip) = attempt.address {
+        if let Some(ip) = attempt.address.map(client_network) {
             entries.remove(&Key::Pair(attempt.username, ip));
             if let Some(entry) = entries.get_mut(&Key::Address(ip)) {
                 entry.failures = entry.failures.saturating_sub(1);
@@ -157,6 +154,49 @@ impl LoginThrottle {
     /// The credentials were wrong: the reservation stays as a failure.
     pub fn failed(&self, attempt: Attempt) {
         drop(attempt);
+    }
+}
+
+/// The part of an address one client controls: an IPv6 host usually gets a whole /64 and can
+/// rotate through it, so the /64 is one key; an IPv4-mapped IPv6 address is its IPv4 address.
+fn client_network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+    }
+}
+
+/// Makes room in a full table without forgetting locks: entries idle past the window go
+/// first, then unlocked entries, least recently used first, down to 90 % of `capacity` (so
+/// the scan is paid once per many inserts). Locked entries go last, those whose lock ends
+/// soonest first, and only if the table holds nothing else.
+fn evict(entries: &mut HashMap<Key, Entry>, now: Instant, window: Duration, capacity: usize) {
+    entries.retain(|_, e| now.duration_since(e.last) < window);
+    let target = capacity - capacity / 10;
+    if entries.len() <= target {
+        return;
+    }
+    let mut ranked: Vec<(bool, Instant, &Key)> = entries
+        .iter()
+        .map(|(key, e)| match e.blocked_until {
+            Some(until) if until > now => (true, until, key),
+            _ => (false, e.last, key),
+        })
+        .collect();
+    let excess = entries.len() - target;
+    ranked.select_nth_unstable_by_key(excess - 1, |(is_locked, at, _)| (*is_locked, *at));
+    if ranked[..excess].iter().any(|(is_locked, _, _)| *is_locked) {
+        log::warn!("login throttle table full of locks; dropping those that end soonest");
+    }
+    let victims: Vec<Key> = ranked[..excess]
+        .iter()
+        .map(|(_, _, key)| (*key).clone())
+        .collect();
+    for key in victims {
+        entries.remove(&key);
     }
 }
 
@@ -247,6 +287,72 @@ mod tests {
         t.failed(again);
         let address = t.entries.lock().expect("lock")[&Key::Address(IpAddr::from([10, 0, 0, 1]))];
         assert_eq!(address.failures, 2, "the success was not counted");
+    }
+
+    #[test]
+    fn an_ipv6_client_rotating_within_its_64_shares_one_allowance() {
+        let t = throttle();
+        for i in 0..10u16 {
+            wait_out(&t);
+            let ip = Ipv6Addr::new(0x2001, 0xdb8, 1, 2, i, i, i, i);
+            fail(&t, "alice", Some(IpAddr::V6(ip)));
+        }
+        let same_64 = Some(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 9, 9, 9, 10)));
+        assert!(
+            t.admit("bob", same_64).is_err(),
+            "the /64 is locked as one address"
+        );
+        let next_64 = Some(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1)));
+        assert!(
+            t.admit("bob", next_64).is_ok(),
+            "another /64 is another client"
+        );
+        let mapped = Some(IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped()));
+        fail(&t, "carol", mapped);
+        fail(&t, "carol", mapped);
+        assert!(t.admit("carol", A).is_err(), "IPv4-mapped is IPv4");
+        assert!(t.admit("carol", B).is_ok(), "IPv4 stays per address");
+    }
+
+    #[test]
+    fn a_flood_of_random_usernames_does_not_unlock_a_locked_pair() {
+        let t = throttle();
+        for _ in 0..10 {
+            wait_out(&t);
+            fail(&t, "alice", A);
+        }
+        assert!(t.admit("alice", A).expect_err("locked") > Duration::from_secs(60));
+        for i in 0..(MAX_ENTRIES as u32) {
+            let ip = IpAddr::V4(Ipv4Addr::from(0x0b00_0000 + i));
+            fail(&t, &format!("user{i}"), Some(ip));
+        }
+        assert!(t.entries.lock().expect("lock").len() <= MAX_ENTRIES);
+        assert!(t.admit("alice", A).is_err(), "the lock survives");
+    }
+
+    #[test]
+    fn a_full_table_stays_bounded_and_keeps_locks_over_unlocked_entries() {
+        let mut t = throttle();
+        t.capacity = 30;
+        for i in 0..40u8 {
+            let ip = Some(IpAddr::from([10, 1, 0, i]));
+            fail(&t, &format!("user{i}"), ip);
+            fail(&t, &format!("user{i}"), ip);
+        }
+        let entries = t.entries.lock().expect("lock");
+        assert!(entries.len() <= 30);
+        let locked_pairs = entries
+            .iter()
+            .filter(|(key, e)| matches!(key, Key::Pair(..)) && e.blocked_until.is_some())
+            .count();
+        assert!(
+            locked_pairs > 0,
+            "locks are kept while unlocked entries can go"
+        );
+        assert!(entries.contains_key(&Key::Pair(
+            "user39".to_owned(),
+            IpAddr::from([10, 1, 0, 39])
+        )));
     }
 
     #[test]
