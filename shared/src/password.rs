@@ -63,9 +63,19 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: Secret) -> Result<String, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| Cancelled)?;
         let this = self.clone();
-        unblock(move || this.hash_blocking(&password)).await?
+        self.run(move || this.hash_blocking(&password)).await?
+    }
+
+    /// Runs slow hashing work on the blocking pool within the limit on concurrent hashes:
+    /// every slow hash (passwords, Django-format client secrets) shares the same permits.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, PasswordError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let _permit = self.permits.acquire().await.map_err(|_| Cancelled)?;
+        Ok(unblock(f).await?)
     }
 
     /// Verifies against `stored`; with `None` (unknown user) it verifies against a dummy hash
@@ -75,9 +85,9 @@ impl PasswordHasher {
         password: Secret,
         stored: Option<String>,
     ) -> Result<Verified, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| Cancelled)?;
         let this = self.clone();
-        unblock(move || this.verify_blocking(&password, stored.as_deref())).await?
+        self.run(move || this.verify_blocking(&password, stored.as_deref()))
+            .await?
     }
 
     pub fn verify_blocking(
@@ -116,6 +126,12 @@ impl PasswordHasher {
         let hash = bcrypt::hash(crate::secret::random_token(16), self.cost)?;
         Ok(self.dummy.get_or_init(|| hash))
     }
+}
+
+/// Whether `password` matches a hash in one of the formats [`PasswordHasher`] reads, with no
+/// dummy work for an unusable one: for client secrets, whose ids are not secret.
+pub fn matches(password: &Secret, stored: &str) -> bool {
+    check(password.expose(), stored).is_some_and(|(matches, _)| matches)
 }
 
 /// Checks `password` against a stored hash. Returns whether it matches and, for a plain
@@ -207,6 +223,30 @@ mod tests {
             .verify_blocking(&Secret::from("pw"), Some(&stored))
             .expect("verify");
         assert_eq!(ok, Verified::Yes { rehash: None });
+    }
+
+    #[actix_rt::test]
+    async fn slow_work_never_runs_beyond_the_permits() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let hasher = PasswordHasher::new(4, 2);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let jobs = (0..8).map(|_| {
+            let (running, most) = (running.clone(), most.clone());
+            hasher.run(move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                let stored = django_pbkdf2_sha256("secret", "salt", 20_000);
+                let ok = matches(&Secret::from("secret"), &stored);
+                running.fetch_sub(1, Ordering::SeqCst);
+                ok
+            })
+        });
+        let results = futures_util::future::join_all(jobs).await;
+        assert!(results.into_iter().all(|r| r.is_ok_and(|ok| ok)));
+        let most = most.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&most), "{most} ran at once");
     }
 
     #[test]

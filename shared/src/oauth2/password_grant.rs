@@ -36,20 +36,17 @@ pub async fn grant(
     if username.len() > MAX_USERNAME || password.expose().len() > MAX_PASSWORD {
         return Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS));
     }
-    // Before any hashing: a throttled attempt costs the server nothing, and an admitted one
-    // counts as a failure until the password is known to be right.
+    let app = authenticate(&provider, client).await?;
+    require_grant(&app, grant::PASSWORD)?;
+    // Before any password hashing: a throttled attempt costs the server nothing, and an
+    // admitted one counts as a failure until the password is known to be right.
     let attempt = provider
         .throttle
         .admit(&username, address)
         .map_err(too_many_attempts)?;
-    let (app, user) = provider
+    let user = provider
         .db
-        .run(move |conn| {
-            let app = authenticate(conn, &client)?;
-            require_grant(&app, grant::PASSWORD)?;
-            let user = users::find_by_username(conn, &username)?;
-            Ok::<_, OAuth2Error>((app, user))
-        })
+        .run(move |conn| Ok::<_, OAuth2Error>(users::find_by_username(conn, &username)?))
         .await?;
     // An unknown user is verified against a dummy hash: same time as a wrong password.
     let stored = user.as_ref().map(|u| u.password.clone());
