@@ -4,6 +4,7 @@
 //! most `max_concurrent` hashes run at once: the rest of the service keeps a core to answer
 //! cheap requests while logins queue.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
@@ -42,6 +43,8 @@ pub struct PasswordHasher {
     cost: u32,
     permits: Arc<Semaphore>,
     dummy: Arc<OnceLock<String>>,
+    /// Verifications against the dummy hash so far (a test seam and a cheap metric).
+    dummy_uses: Arc<AtomicU64>,
 }
 
 impl PasswordHasher {
@@ -50,6 +53,7 @@ impl PasswordHasher {
             cost,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             dummy: Arc::new(OnceLock::new()),
+            dummy_uses: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -79,7 +83,9 @@ impl PasswordHasher {
     }
 
     /// Verifies against `stored`; with `None` (unknown user) it verifies against a dummy hash
-    /// of the same cost, so an unknown username takes as long as a wrong password.
+    /// of the same cost, so an unknown username takes as long as a wrong password. A failure
+    /// against a hash cheaper than that also pays the dummy: every failure costs at least one
+    /// hash at the configured cost.
     pub async fn verify(
         &self,
         password: Secret,
@@ -96,20 +102,23 @@ impl PasswordHasher {
         stored: Option<&str>,
     ) -> Result<Verified, PasswordError> {
         let Some(stored) = stored else {
-            let dummy = self.dummy_hash()?;
-            let _ = bcrypt::verify(password.expose(), dummy);
+            self.verify_dummy(password)?;
             return Ok(Verified::No);
         };
         let (matches, current) = match check(password.expose(), stored) {
             Some(result) => result,
             None => {
                 // Unusable or unknown format: spend the same time, then refuse.
-                let dummy = self.dummy_hash()?;
-                let _ = bcrypt::verify(password.expose(), dummy);
+                self.verify_dummy(password)?;
                 return Ok(Verified::No);
             }
         };
         if !matches {
+            // A cheaper stored hash (Django's PBKDF2, a low bcrypt cost) would answer faster
+            // than an unknown user and give the account's format away: pay the dummy too.
+            if !self.costs_a_full_hash(stored) {
+                self.verify_dummy(password)?;
+            }
             return Ok(Verified::No);
         }
         let rehash = match current {
@@ -117,6 +126,27 @@ impl PasswordHasher {
             _ => Some(self.hash_blocking(password)?),
         };
         Ok(Verified::Yes { rehash })
+    }
+
+    /// Whether checking `stored` already cost a bcrypt at the configured cost.
+    fn costs_a_full_hash(&self, stored: &str) -> bool {
+        let bcrypt = stored
+            .strip_prefix("bcrypt_sha256$")
+            .or_else(|| stored.strip_prefix("bcrypt$"))
+            .unwrap_or(stored);
+        bcrypt.starts_with("$2") && bcrypt_cost(bcrypt).is_some_and(|cost| cost >= self.cost)
+    }
+
+    /// How many verifications ran against the dummy hash.
+    pub fn dummy_hashes(&self) -> u64 {
+        self.dummy_uses.load(Ordering::Relaxed)
+    }
+
+    fn verify_dummy(&self, password: &Secret) -> Result<(), PasswordError> {
+        let dummy = self.dummy_hash()?;
+        let _ = bcrypt::verify(password.expose(), dummy);
+        self.dummy_uses.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     fn dummy_hash(&self) -> Result<&str, PasswordError> {
@@ -247,6 +277,36 @@ mod tests {
         assert!(results.into_iter().all(|r| r.is_ok_and(|ok| ok)));
         let most = most.load(Ordering::SeqCst);
         assert!((1..=2).contains(&most), "{most} ran at once");
+    }
+
+    #[test]
+    fn every_failed_check_costs_at_least_one_hash_at_the_configured_cost() {
+        let hasher = PasswordHasher::new(5, 1);
+        let full = hasher.hash_blocking(&Secret::from("pw")).expect("hash");
+        let cheap_bcrypt = bcrypt::hash("pw", 4).expect("hash");
+        let pbkdf2 = django_pbkdf2_sha256("pw", "salt", 1_000);
+        let wrong = Secret::from("wrong");
+        let dummies = |stored: Option<&str>| {
+            let before = hasher.dummy_hashes();
+            let result = hasher.verify_blocking(&wrong, stored).expect("verify");
+            assert_eq!(result, Verified::No);
+            hasher.dummy_hashes() - before
+        };
+        assert_eq!(dummies(None), 1, "unknown user");
+        assert_eq!(dummies(Some("!")), 1, "unusable password");
+        assert_eq!(dummies(Some(&pbkdf2)), 1, "Django PBKDF2");
+        assert_eq!(
+            dummies(Some(&cheap_bcrypt)),
+            1,
+            "bcrypt below the configured cost"
+        );
+        assert_eq!(dummies(Some(&full)), 0, "bcrypt at the configured cost");
+        let django_bcrypt = format!("bcrypt${full}");
+        assert_eq!(
+            dummies(Some(&django_bcrypt)),
+            0,
+            "Django's bcrypt at the cost"
+        );
     }
 
     #[test]
