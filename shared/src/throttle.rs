@@ -147,6 +147,10 @@ impl LoginThrottle {
             entries.remove(&Key::Pair(attempt.username, ip));
             if let Some(entry) = entries.get_mut(&Key::Address(ip)) {
                 entry.failures = entry.failures.saturating_sub(1);
+                // A lock taken only because logins were in flight at once ends with them.
+                if entry.failures < self.policy.free_failures.saturating_mul(4) {
+                    entry.blocked_until = None;
+                }
             }
         }
     }
@@ -353,6 +357,23 @@ mod tests {
             "user39".to_owned(),
             IpAddr::from([10, 1, 0, 39])
         )));
+    }
+
+    #[test]
+    fn logins_in_flight_at_once_from_one_address_do_not_leave_it_locked() {
+        let t = throttle();
+        let attempts: Vec<_> = (0..8)
+            .map(|i| t.admit(&format!("user{i}"), A).expect("admitted"))
+            .collect();
+        assert!(
+            t.admit("user9", A).is_err(),
+            "eight in flight fill the address"
+        );
+        for attempt in attempts {
+            t.succeeded(attempt);
+        }
+        let next = t.admit("user9", A).expect("the address is free again");
+        t.succeeded(next);
     }
 
     #[test]
