@@ -20,7 +20,7 @@ async fn slow_client_secret_checks_leave_the_write_lock_and_health_check_alone()
     // One hash at a time, and each wrong secret costs a few hundred milliseconds: while they
     // queue, the database must stay writable.
     let app = spawn_app_with(|s| s.max_concurrent_hashes = Some(1)).await;
-    let hash = django_pbkdf2_sha256(SECRET, "legacysalt", 500_000);
+    let hash = django_pbkdf2_sha256(SECRET, "legacysalt", 200_000);
     app.create_confidential_client_with_hash(LEGACY_CLIENT, &hash);
     app.create_user("alice", "right");
     let tokens = app.login("alice", "right").await;
