@@ -178,7 +178,10 @@ fn client_network(ip: IpAddr) -> IpAddr {
 /// the scan is paid once per many inserts). Locked entries go last, those whose lock ends
 /// soonest first, and only if the table holds nothing else.
 fn evict(entries: &mut HashMap<Key, Entry>, now: Instant, window: Duration, capacity: usize) {
-    entries.retain(|_, e| now.duration_since(e.last) < window);
+    // A lock longer than the window (`max_lockout` above it) is kept until it ends.
+    entries.retain(|_, e| {
+        now.duration_since(e.last) < window || e.blocked_until.is_some_and(|until| until > now)
+    });
     let target = capacity - capacity / 10;
     if entries.len() <= target {
         return;
