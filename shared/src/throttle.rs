@@ -240,8 +240,18 @@ mod tests {
     #[test]
     fn simultaneous_attempts_are_admitted_up_to_the_free_allowance_only() {
         let t = throttle();
+        // All threads ask at once (a thread held back past the first 1 s lock would rightly
+        // be admitted).
+        let start = std::sync::Barrier::new(30);
         let results: Vec<_> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..30).map(|_| s.spawn(|| t.admit("alice", A))).collect();
+            let handles: Vec<_> = (0..30)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        t.admit("alice", A)
+                    })
+                })
+                .collect();
             handles
                 .into_iter()
                 .map(|h| h.join().expect("thread"))
