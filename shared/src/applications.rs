@@ -51,12 +51,21 @@ impl Application {
         self.grant_types.split(' ').any(|g| g == grant_type)
     }
 
-    /// Constant-time check of a presented secret against the stored hash.
+    /// Constant-time check of a presented secret against the stored hash. Slow for a hash in
+    /// one of Django's password formats (see [`Application::has_slow_secret`]).
     pub fn verify_secret(&self, secret: &Secret) -> bool {
         match &self.client_secret_hash {
             Some(stored) => verify_secret_hash(secret, stored),
             None => false,
         }
+    }
+
+    /// True when the stored secret is in a slow format (imported from Django OAuth Toolkit),
+    /// to be checked like a password and then stored again with [`hash_secret`].
+    pub fn has_slow_secret(&self) -> bool {
+        self.client_secret_hash
+            .as_deref()
+            .is_some_and(|stored| !stored.starts_with(FAST_PREFIX))
     }
 }
 
@@ -76,8 +85,10 @@ pub struct NewApplication {
 /// Client secrets are long random strings, so one SHA-256 is enough to make a stolen
 /// database useless (a slow hash protects low-entropy passwords, not these).
 pub fn hash_secret(secret: &Secret) -> String {
-    format!("sha256${}", sha256_hex(secret.expose()))
+    format!("{FAST_PREFIX}{}", sha256_hex(secret.expose()))
 }
+
+const FAST_PREFIX: &str = "sha256$";
 
 /// A stored value that is already a hash (from a Django fixture) is kept as it is.
 pub fn is_hashed(value: &str) -> bool {
@@ -85,15 +96,11 @@ pub fn is_hashed(value: &str) -> bool {
 }
 
 fn verify_secret_hash(secret: &Secret, stored: &str) -> bool {
-    if let Some(hex) = stored.strip_prefix("sha256$") {
+    if let Some(hex) = stored.strip_prefix(FAST_PREFIX) {
         return constant_time_eq(sha256_hex(secret.expose()).as_bytes(), hex.as_bytes());
     }
     // Django OAuth Toolkit 2+ stores secrets with Django's password hashers.
-    let hasher = crate::password::PasswordHasher::new(crate::password::DEFAULT_COST, 1);
-    matches!(
-        hasher.verify_blocking(secret, Some(stored)),
-        Ok(crate::password::Verified::Yes { .. })
-    )
+    crate::password::matches(secret, stored)
 }
 
 /// Compares against a fixed hash so that an unknown client costs what a wrong secret costs.
@@ -140,6 +147,24 @@ pub fn create(conn: &mut crate::db::Connection, new: &NewApplication) -> QueryRe
         .values(new)
         .returning(Application::as_returning())
         .get_result(conn)
+}
+
+/// Replaces a client's stored secret hash, unless it changed since `old` was read (a secret
+/// rotated meanwhile wins). Returns whether it was replaced.
+pub fn replace_secret_hash(
+    conn: &mut crate::db::Connection,
+    id: i64,
+    old: &str,
+    new: &str,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        applications::table
+            .find(id)
+            .filter(applications::client_secret_hash.eq(old)),
+    )
+    .set(applications::client_secret_hash.eq(new))
+    .execute(conn)?;
+    Ok(updated == 1)
 }
 
 pub fn upsert(conn: &mut crate::db::Connection, new: &NewApplication) -> QueryResult<()> {

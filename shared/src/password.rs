@@ -4,6 +4,7 @@
 //! most `max_concurrent` hashes run at once: the rest of the service keeps a core to answer
 //! cheap requests while logins queue.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
@@ -42,6 +43,8 @@ pub struct PasswordHasher {
     cost: u32,
     permits: Arc<Semaphore>,
     dummy: Arc<OnceLock<String>>,
+    /// Verifications against the dummy hash so far (a test seam and a cheap metric).
+    dummy_uses: Arc<AtomicU64>,
 }
 
 impl PasswordHasher {
@@ -50,6 +53,7 @@ impl PasswordHasher {
             cost,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             dummy: Arc::new(OnceLock::new()),
+            dummy_uses: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -63,21 +67,33 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: Secret) -> Result<String, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| Cancelled)?;
         let this = self.clone();
-        unblock(move || this.hash_blocking(&password)).await?
+        self.run(move || this.hash_blocking(&password)).await?
+    }
+
+    /// Runs slow hashing work on the blocking pool within the limit on concurrent hashes:
+    /// every slow hash (passwords, Django-format client secrets) shares the same permits.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, PasswordError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let _permit = self.permits.acquire().await.map_err(|_| Cancelled)?;
+        Ok(unblock(f).await?)
     }
 
     /// Verifies against `stored`; with `None` (unknown user) it verifies against a dummy hash
-    /// of the same cost, so an unknown username takes as long as a wrong password.
+    /// of the same cost, so an unknown username takes as long as a wrong password. A failure
+    /// against a hash cheaper than that also pays the dummy: every failure costs at least one
+    /// hash at the configured cost.
     pub async fn verify(
         &self,
         password: Secret,
         stored: Option<String>,
     ) -> Result<Verified, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| Cancelled)?;
         let this = self.clone();
-        unblock(move || this.verify_blocking(&password, stored.as_deref())).await?
+        self.run(move || this.verify_blocking(&password, stored.as_deref()))
+            .await?
     }
 
     pub fn verify_blocking(
@@ -86,20 +102,23 @@ impl PasswordHasher {
         stored: Option<&str>,
     ) -> Result<Verified, PasswordError> {
         let Some(stored) = stored else {
-            let dummy = self.dummy_hash()?;
-            let _ = bcrypt::verify(password.expose(), dummy);
+            self.verify_dummy(password)?;
             return Ok(Verified::No);
         };
         let (matches, current) = match check(password.expose(), stored) {
             Some(result) => result,
             None => {
                 // Unusable or unknown format: spend the same time, then refuse.
-                let dummy = self.dummy_hash()?;
-                let _ = bcrypt::verify(password.expose(), dummy);
+                self.verify_dummy(password)?;
                 return Ok(Verified::No);
             }
         };
         if !matches {
+            // A cheaper stored hash (Django's PBKDF2, a low bcrypt cost) would answer faster
+            // than an unknown user and give the account's format away: pay the dummy too.
+            if !self.costs_a_full_hash(stored) {
+                self.verify_dummy(password)?;
+            }
             return Ok(Verified::No);
         }
         let rehash = match current {
@@ -109,6 +128,27 @@ impl PasswordHasher {
         Ok(Verified::Yes { rehash })
     }
 
+    /// Whether checking `stored` already cost a bcrypt at the configured cost.
+    fn costs_a_full_hash(&self, stored: &str) -> bool {
+        let bcrypt = stored
+            .strip_prefix("bcrypt_sha256$")
+            .or_else(|| stored.strip_prefix("bcrypt$"))
+            .unwrap_or(stored);
+        bcrypt.starts_with("$2") && bcrypt_cost(bcrypt).is_some_and(|cost| cost >= self.cost)
+    }
+
+    /// How many verifications ran against the dummy hash.
+    pub fn dummy_hashes(&self) -> u64 {
+        self.dummy_uses.load(Ordering::Relaxed)
+    }
+
+    fn verify_dummy(&self, password: &Secret) -> Result<(), PasswordError> {
+        let dummy = self.dummy_hash()?;
+        let _ = bcrypt::verify(password.expose(), dummy);
+        self.dummy_uses.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     fn dummy_hash(&self) -> Result<&str, PasswordError> {
         if let Some(hash) = self.dummy.get() {
             return Ok(hash);
@@ -116,6 +156,12 @@ impl PasswordHasher {
         let hash = bcrypt::hash(crate::secret::random_token(16), self.cost)?;
         Ok(self.dummy.get_or_init(|| hash))
     }
+}
+
+/// Whether `password` matches a hash in one of the formats [`PasswordHasher`] reads, with no
+/// dummy work for an unusable one: for client secrets, whose ids are not secret.
+pub fn matches(password: &Secret, stored: &str) -> bool {
+    check(password.expose(), stored).is_some_and(|(matches, _)| matches)
 }
 
 /// Checks `password` against a stored hash. Returns whether it matches and, for a plain
@@ -207,6 +253,60 @@ mod tests {
             .verify_blocking(&Secret::from("pw"), Some(&stored))
             .expect("verify");
         assert_eq!(ok, Verified::Yes { rehash: None });
+    }
+
+    #[actix_rt::test]
+    async fn slow_work_never_runs_beyond_the_permits() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let hasher = PasswordHasher::new(4, 2);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let jobs = (0..8).map(|_| {
+            let (running, most) = (running.clone(), most.clone());
+            hasher.run(move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                let stored = django_pbkdf2_sha256("secret", "salt", 20_000);
+                let ok = matches(&Secret::from("secret"), &stored);
+                running.fetch_sub(1, Ordering::SeqCst);
+                ok
+            })
+        });
+        let results = futures_util::future::join_all(jobs).await;
+        assert!(results.into_iter().all(|r| r.is_ok_and(|ok| ok)));
+        let most = most.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&most), "{most} ran at once");
+    }
+
+    #[test]
+    fn every_failed_check_costs_at_least_one_hash_at_the_configured_cost() {
+        let hasher = PasswordHasher::new(5, 1);
+        let full = hasher.hash_blocking(&Secret::from("pw")).expect("hash");
+        let cheap_bcrypt = bcrypt::hash("pw", 4).expect("hash");
+        let pbkdf2 = django_pbkdf2_sha256("pw", "salt", 1_000);
+        let wrong = Secret::from("wrong");
+        let dummies = |stored: Option<&str>| {
+            let before = hasher.dummy_hashes();
+            let result = hasher.verify_blocking(&wrong, stored).expect("verify");
+            assert_eq!(result, Verified::No);
+            hasher.dummy_hashes() - before
+        };
+        assert_eq!(dummies(None), 1, "unknown user");
+        assert_eq!(dummies(Some("!")), 1, "unusable password");
+        assert_eq!(dummies(Some(&pbkdf2)), 1, "Django PBKDF2");
+        assert_eq!(
+            dummies(Some(&cheap_bcrypt)),
+            1,
+            "bcrypt below the configured cost"
+        );
+        assert_eq!(dummies(Some(&full)), 0, "bcrypt at the configured cost");
+        let django_bcrypt = format!("bcrypt${full}");
+        assert_eq!(
+            dummies(Some(&django_bcrypt)),
+            0,
+            "Django's bcrypt at the cost"
+        );
     }
 
     #[test]

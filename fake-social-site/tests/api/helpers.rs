@@ -224,6 +224,12 @@ impl TestApp {
         let hash = PasswordHasher::new(TEST_COST, 1)
             .hash_blocking(&Secret::from(password))
             .expect("hash the password");
+        self.create_user_with_hash(username, &hash)
+    }
+
+    /// An active user with this stored password hash (any format the service reads).
+    pub fn create_user_with_hash(&self, username: &str, hash: &str) -> shared::users::User {
+        let hash = hash.to_owned();
         let mut user = shared::users::NewUser::new(username, hash);
         user.first_name = "Test".to_owned();
         user.last_name = username.to_owned();
@@ -249,6 +255,12 @@ impl TestApp {
 
     /// A confidential client allowed the password and refresh grants.
     pub fn create_confidential_client(&self, client_id: &str, secret: &str) {
+        let hash = applications::hash_secret(&Secret::from(secret));
+        self.create_confidential_client_with_hash(client_id, &hash);
+    }
+
+    /// A confidential client whose stored secret is `hash` (e.g. Django's PBKDF2 format).
+    pub fn create_confidential_client_with_hash(&self, client_id: &str, hash: &str) {
         applications::create(
             &mut self.db(),
             &NewApplication {
@@ -256,13 +268,21 @@ impl TestApp {
                 client_id: client_id.to_owned(),
                 name: format!("{client_id} (confidential)"),
                 client_type: applications::CONFIDENTIAL.to_owned(),
-                client_secret_hash: Some(applications::hash_secret(&Secret::from(secret))),
+                client_secret_hash: Some(hash.to_owned()),
                 grant_types: applications::grants_for_django_type("password"),
                 user_id: None,
                 created: shared::clock::now(),
             },
         )
         .expect("create the confidential client");
+    }
+
+    pub fn stored_client_secret_hash(&self, client_id: &str) -> Option<String> {
+        applications_table::table
+            .filter(applications_table::client_id.eq(client_id))
+            .select(applications_table::client_secret_hash)
+            .get_result(&mut self.db())
+            .expect("read the client's secret hash")
     }
 
     /// Moves every token's expiry into the past.

@@ -2,6 +2,7 @@
 //! SQLite file and talks to it with `reqwest`.
 
 mod bad_input;
+mod client_secrets;
 mod commands;
 mod conformance;
 mod cors;

@@ -2,8 +2,11 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use futures_util::future::join_all;
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
+use shared::password::PasswordHasher;
+use shared::secret::Secret;
 
 use crate::helpers::{
     MY_API_APP, assert_oauth2_error, header, json_body, spawn_app, spawn_app_with,
@@ -21,12 +24,6 @@ async fn failed_logins_are_throttled_with_429_and_retry_after() {
         )
         .await;
     }
-    let throttled = app.password_grant("alice", "wrong").await;
-    assert_eq!(
-        throttled.status(),
-        StatusCode::BAD_REQUEST,
-        "the sixth failure is still checked"
-    );
     let locked = app.password_grant("alice", "right").await;
     assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
     let wait: u64 = header(&locked, RETRY_AFTER)
@@ -39,6 +36,75 @@ async fn failed_logins_are_throttled_with_429_and_retry_after() {
         "temporarily_unavailable",
     )
     .await;
+}
+
+/// The default free allowance per (username, address).
+const FREE_FAILURES: usize = 5;
+
+/// Counts the answers by status; every 429 must carry `Retry-After`.
+fn tally(responses: &[reqwest::Response]) -> (usize, usize, usize) {
+    let mut counts = (0, 0, 0);
+    for response in responses {
+        match response.status() {
+            StatusCode::OK => counts.0 += 1,
+            StatusCode::BAD_REQUEST => counts.1 += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                header(response, RETRY_AFTER);
+                counts.2 += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    counts
+}
+
+#[actix_rt::test]
+async fn parallel_wrong_guesses_reach_the_hasher_no_more_than_the_free_allowance() {
+    let app = spawn_app().await;
+    app.create_user("alice", "right");
+    let passwords: Vec<_> = (0..30).map(|i| format!("wrong{i}")).collect();
+    let responses = join_all(
+        passwords
+            .iter()
+            .map(|password| app.password_grant("alice", password)),
+    )
+    .await;
+    let (ok, refused, throttled) = tally(&responses);
+    eprintln!("30 concurrent wrong guesses: {refused} x 400, {throttled} x 429");
+    assert_eq!(ok, 0);
+    assert_eq!(refused, FREE_FAILURES, "guesses that were checked");
+    assert_eq!(throttled, 30 - FREE_FAILURES);
+}
+
+#[actix_rt::test]
+async fn a_burst_with_the_right_password_fails_once_the_allowance_is_spent() {
+    let app = spawn_app().await;
+    // A hash slow enough (~50 ms) for the burst to be in flight at once, as at cost 12.
+    let hash = PasswordHasher::new(10, 1)
+        .hash_blocking(&Secret::from("right"))
+        .expect("hash the password");
+    app.create_user_with_hash("alice", &hash);
+    for _ in 0..FREE_FAILURES {
+        app.password_grant("alice", "wrong").await;
+    }
+    let mut burst: Vec<_> = (0..40).map(|i| format!("wrong{i}")).collect();
+    burst.push("right".to_owned());
+    let responses = join_all(
+        burst
+            .iter()
+            .map(|password| app.password_grant("alice", password)),
+    )
+    .await;
+    let (ok, refused, throttled) = tally(&responses);
+    eprintln!(
+        "a burst of 40 wrong + the right one: {ok} x 200, {refused} x 400, {throttled} x 429"
+    );
+    assert_eq!(
+        responses.last().map(reqwest::Response::status),
+        Some(StatusCode::TOO_MANY_REQUESTS),
+        "the right password arrives after the allowance is spent"
+    );
+    assert_eq!(ok, 0);
 }
 
 #[actix_rt::test]

@@ -120,14 +120,8 @@ async fn run(
             "Unknown social backend {backend:?}."
         )));
     }
-    let app = provider
-        .db
-        .run(move |conn| {
-            let app = authenticate(conn, &client)?;
-            require_grant(&app, grant_type)?;
-            Ok::<_, OAuth2Error>(app)
-        })
-        .await?;
+    let app = authenticate(&provider, client).await?;
+    require_grant(&app, grant_type)?;
     let issued = exchanger
         .exchange(&provider, backend, &token, &extra, app, scope)
         .await

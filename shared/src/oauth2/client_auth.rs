@@ -11,7 +11,8 @@ use base64::Engine;
 use super::error::OAuth2Error;
 use super::form::Params;
 use crate::applications::{self, Application};
-use crate::db::Connection;
+use crate::db::StorageError;
+use crate::provider::Provider;
 use crate::secret::Secret;
 
 #[derive(Debug)]
@@ -78,21 +79,55 @@ fn form_decode(value: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
-/// Looks the client up and checks its secret. Runs on the blocking pool.
-pub fn authenticate(
-    conn: &mut Connection,
-    creds: &ClientCredentials,
+/// Looks the client up and checks its secret, outside any transaction: a secret in one of
+/// Django's slow formats is checked like a password (within the hash limit, on the blocking
+/// pool), then stored again in the fast format so the cost is paid once.
+pub async fn authenticate(
+    provider: &Provider,
+    creds: ClientCredentials,
 ) -> Result<Application, OAuth2Error> {
-    let Some(app) = applications::find_by_client_id(conn, &creds.client_id)? else {
-        if let Some(secret) = &creds.secret {
+    let ClientCredentials { client_id, secret } = creds;
+    let found = provider
+        .db
+        .run(move |conn| Ok::<_, OAuth2Error>(applications::find_by_client_id(conn, &client_id)?))
+        .await?;
+    let Some(mut app) = found else {
+        if let Some(secret) = &secret {
             applications::verify_against_dummy(secret);
         }
         return Err(OAuth2Error::invalid_client());
     };
-    if app.is_confidential() {
-        let ok = creds.secret.as_ref().is_some_and(|s| app.verify_secret(s));
-        if !ok {
-            return Err(OAuth2Error::invalid_client());
+    if !app.is_confidential() {
+        return Ok(app);
+    }
+    let secret = secret.ok_or_else(OAuth2Error::invalid_client)?;
+    if !app.has_slow_secret() {
+        return if app.verify_secret(&secret) {
+            Ok(app)
+        } else {
+            Err(OAuth2Error::invalid_client())
+        };
+    }
+    let checked = app.clone();
+    let (ok, secret) = provider
+        .hasher
+        .run(move || (checked.verify_secret(&secret), secret))
+        .await?;
+    if !ok {
+        return Err(OAuth2Error::invalid_client());
+    }
+    let new = applications::hash_secret(&secret);
+    if let Some(old) = app.client_secret_hash.replace(new.clone()) {
+        let id = app.id;
+        let upgraded = provider
+            .db
+            .write(move |conn| {
+                Ok::<_, StorageError>(applications::replace_secret_hash(conn, id, &old, &new)?)
+            })
+            .await;
+        // The client is authenticated either way; the next check retries the upgrade.
+        if let Err(e) = upgraded {
+            log::warn!("could not store client {id}'s secret in the fast format: {e}");
         }
     }
     Ok(app)

@@ -17,16 +17,14 @@ pub async fn introspect(
     let token = params.required_secret("token")?;
     params.optional("token_type_hint")?;
     let client = credentials(&req, &params)?;
+    let app = authenticate(&provider, client).await?;
+    if !app.is_confidential() {
+        return Err(OAuth2Error::invalid_client());
+    }
     let tokens = provider.tokens.clone();
     let answer = provider
         .db
-        .run(move |conn| {
-            let app = authenticate(conn, &client)?;
-            if !app.is_confidential() {
-                return Err(OAuth2Error::invalid_client());
-            }
-            Ok(tokens.introspect(conn, &token)?)
-        })
+        .run(move |conn| Ok::<_, OAuth2Error>(tokens.introspect(conn, &token)?))
         .await?;
     let mut builder = HttpResponse::Ok();
     no_store(&mut builder);

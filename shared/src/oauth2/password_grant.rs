@@ -36,19 +36,17 @@ pub async fn grant(
     if username.len() > MAX_USERNAME || password.expose().len() > MAX_PASSWORD {
         return Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS));
     }
-    // Before any hashing: a throttled attempt costs the server nothing.
-    if let Err(wait) = provider.throttle.check(&username, address) {
-        return Err(too_many_attempts(wait));
-    }
-    let attempted = username.clone();
-    let (app, user) = provider
+    let app = authenticate(&provider, client).await?;
+    require_grant(&app, grant::PASSWORD)?;
+    // Before any password hashing: a throttled attempt costs the server nothing, and an
+    // admitted one counts as a failure until the password is known to be right.
+    let attempt = provider
+        .throttle
+        .admit(&username, address)
+        .map_err(too_many_attempts)?;
+    let user = provider
         .db
-        .run(move |conn| {
-            let app = authenticate(conn, &client)?;
-            require_grant(&app, grant::PASSWORD)?;
-            let user = users::find_by_username(conn, &username)?;
-            Ok::<_, OAuth2Error>((app, user))
-        })
+        .run(move |conn| Ok::<_, OAuth2Error>(users::find_by_username(conn, &username)?))
         .await?;
     // An unknown user is verified against a dummy hash: same time as a wrong password.
     let stored = user.as_ref().map(|u| u.password.clone());
@@ -56,11 +54,11 @@ pub async fn grant(
     let (user, rehash) = match (verified, user) {
         (Verified::Yes { rehash }, Some(user)) if user.is_active => (user, rehash),
         _ => {
-            provider.throttle.record_failure(&attempted, address);
+            provider.throttle.failed(attempt);
             return Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS));
         }
     };
-    provider.throttle.record_success(&attempted, address);
+    provider.throttle.succeeded(attempt);
     let tokens = provider.tokens.clone();
     let issued = provider
         .db

@@ -18,12 +18,12 @@ pub async fn grant(
 ) -> Result<TokenResponse, OAuth2Error> {
     let presented = params.required_secret("refresh_token")?;
     let scope = requested_scope(params)?;
+    let app = authenticate(&provider, client).await?;
+    require_grant(&app, grant::REFRESH_TOKEN)?;
     let tokens = provider.tokens.clone();
     let outcome = provider
         .db
         .write(move |conn| {
-            let app = authenticate(conn, &client)?;
-            require_grant(&app, grant::REFRESH_TOKEN)?;
             Ok::<_, OAuth2Error>(tokens.refresh(conn, &presented, &app, scope.as_ref())?)
         })
         .await?;

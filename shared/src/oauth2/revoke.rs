@@ -18,13 +18,11 @@ pub async fn revoke(
     // The hint only speeds up a lookup; both kinds are always searched (RFC 7009 §2.1).
     params.optional("token_type_hint")?;
     let client = credentials(&req, &params)?;
+    let app = authenticate(&provider, client).await?;
     let tokens = provider.tokens.clone();
     let outcome = provider
         .db
-        .write(move |conn| {
-            let app = authenticate(conn, &client)?;
-            Ok::<_, OAuth2Error>(tokens.revoke(conn, &token, &app)?)
-        })
+        .write(move |conn| Ok::<_, OAuth2Error>(tokens.revoke(conn, &token, &app)?))
         .await?;
     provider.token_cache.invalidate_all();
     match outcome {
