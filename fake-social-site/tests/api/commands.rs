@@ -117,16 +117,17 @@ async fn cleartokens_removes_expired_and_revoked_tokens_and_keeps_live_ones() {
     );
     let live = json_body(app.refresh(&rotated.refresh_token).await, StatusCode::OK).await;
     let live_access = live["access_token"].as_str().expect("an access token");
-    // Three grants' worth of rows; the revoked pair and the rotated-away pair are dead.
+    // Three grants' worth of rows; the revoked pair and the rotated-away access token are
+    // dead, the rotated-away refresh token stays while its family lives (reuse detection).
     assert_eq!(app.count_tokens(), (3, 3));
 
     manage(&app, ManageCommand::Cleartokens).expect("cleartokens");
 
-    assert_eq!(app.count_tokens(), (1, 1));
+    assert_eq!(app.count_tokens(), (1, 2));
     assert_eq!(app.user_details(live_access).await.status(), StatusCode::OK);
 
     app.expire_all_tokens();
     let removed = shared::tokens::clear_tokens(&mut app.db(), 1).expect("clear_tokens");
-    assert_eq!(removed, 2);
+    assert_eq!(removed, 3);
     assert_eq!(app.count_tokens(), (0, 0));
 }
