@@ -502,7 +502,7 @@ impl TestApp {
     pub async fn me(&self, token: &str) -> Value {
         let response = self.get_api("/api/users/", Some(token)).await;
         let users = json_body(response, StatusCode::OK).await;
-        let mine: Vec<&Value> = array(&users)
+        let mine: Vec<&Value> = results(&users)
             .iter()
             .filter(|user| user.get("email").is_some())
             .collect();
@@ -669,4 +669,13 @@ pub fn string(body: &Value, field: &str) -> String {
 pub fn array(body: &Value) -> &Vec<Value> {
     body.as_array()
         .unwrap_or_else(|| panic!("not an array: {body}"))
+}
+
+/// The `results` of a page of a list under `/api/` (DRF's `{"count", "next", "previous",
+/// "results"}`).
+pub fn results(page: &Value) -> &Vec<Value> {
+    for field in ["count", "next", "previous"] {
+        assert!(page.get(field).is_some(), "no {field} in the page {page}");
+    }
+    array(&page["results"])
 }

@@ -9,6 +9,7 @@ mod helpers;
 mod hostile_input;
 mod local_login;
 mod logs;
+mod pagination;
 mod provider_faults;
 mod provider_stalls;
 mod resources;
