@@ -15,3 +15,4 @@ mod prune;
 mod refresh_revoke;
 mod security;
 mod token;
+mod token_type;
