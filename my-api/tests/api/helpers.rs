@@ -141,8 +141,14 @@ fn spawn(hashes: Hashes, configure: impl FnOnce(&mut my_api::Settings)) -> TestA
     let secret = {
         let db = Db::open(&DbConfig::new(&fss_db_path), &[]).expect("open FSS's database");
         let mut conn = db.get().expect("a connection to FSS's database");
-        shared::applications::provision_confidential(&mut conn, INTROSPECTION_CLIENT, "My API")
-            .expect("provision My API's introspection client")
+        // Allowed to introspect: the exchange asks FSS about every token it is handed.
+        shared::applications::provision_confidential(
+            &mut conn,
+            INTROSPECTION_CLIENT,
+            "My API",
+            true,
+        )
+        .expect("provision My API's introspection client")
     };
     let mut app = start_my_api(
         dir,
