@@ -67,7 +67,8 @@ export BCRYPT_COST=4 RUST_LOG=warn
 "$bin/fake-social-site" --database "$work/fss.sqlite3" loaddata fixtures/fake-social-site.json >/dev/null
 "$bin/my-api" --database "$work/api.sqlite3" loaddata fixtures/my-api.json >/dev/null
 secret="$("$bin/fake-social-site" --database "$work/fss.sqlite3" createapplication --name "My API" \
-  --client-id my-api-introspection --client-type confidential | sed -n 's/^client_secret: //p')"
+  --client-id my-api-introspection --client-type confidential --allow-introspection \
+  | sed -n 's/^client_secret: //p')"
 
 RUST_LOG=info start fss "$bin/fake-social-site" --database "$work/fss.sqlite3" serve --bind 127.0.0.1:0
 fss="$url"

@@ -303,10 +303,11 @@ if ((LOCAL)); then
         local out
         out=$("${SERVICE_ENV[@]}" "$BIN/fake-social-site" --database "$FSS_DB" createapplication \
             --name "My API (token introspection)" --client-id "$INTROSPECTION_CLIENT" \
-            --client-type confidential --grant-type none 2>/dev/null) ||
+            --client-type confidential --grant-type none --allow-introspection 2>/dev/null) ||
             out=$("${SERVICE_ENV[@]}" "$BIN/fake-social-site" --database "$FSS_DB" \
                 createapplication --name "My API (token introspection)" \
-                --client-id "$INTROSPECTION_CLIENT" --client-type confidential)
+                --client-id "$INTROSPECTION_CLIENT" --client-type confidential \
+                --allow-introspection)
         INTROSPECTION_SECRET=$(sed -n 's/^client_secret: //p' <<<"$out")
         [[ -n $INTROSPECTION_SECRET ]] || die "createapplication printed no client secret"
     }

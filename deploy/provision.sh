@@ -146,7 +146,7 @@ ensure_introspection_client() {
   log "provisioning My API's introspection client at Fake Social Site"
   output="$(runuser -u "$SERVICE_USER" -- "$BIN_DIR/fake-social-site" --database "$fss_db" \
     createapplication --name "My API (token introspection)" --client-id my-api-introspection \
-    --client-type confidential --grant-type none --rotate-secret)"
+    --client-type confidential --grant-type none --allow-introspection --rotate-secret)"
   secret="$(printf '%s\n' "$output" | sed -n 's/^client_secret: //p')"
   [[ -n "$secret" ]] || die "could not provision the introspection client"
   printf 'FAKE_SOCIAL_SITE_CLIENT_ID=my-api-introspection\nFAKE_SOCIAL_SITE_CLIENT_SECRET=%s\n' \

@@ -61,6 +61,7 @@ pub fn provision_introspection_client(fss_db: &Path) -> anyhow::Result<shared::s
         &mut conn,
         INTROSPECTION_CLIENT_ID,
         "My API (token introspection)",
+        true,
     )?)
 }
 

@@ -5,7 +5,7 @@ use shared::cli::{GlobalArgs, ManageCommand};
 use shared::db::DbConfig;
 use shared::settings::ProviderSettings;
 
-use crate::settings::{Settings, SocialSettings};
+use crate::settings::{ApiSettings, Settings, SocialSettings};
 use crate::startup::{Application, MIGRATIONS};
 
 pub const DEFAULT_DATABASE: &str = "data/my-api.sqlite3";
@@ -40,6 +40,8 @@ pub struct ServeArgs {
     pub provider: ProviderSettings,
     #[command(flatten)]
     pub social: SocialSettings,
+    #[command(flatten)]
+    pub api: ApiSettings,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -53,6 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 db,
                 provider: args.provider,
                 social: args.social,
+                api: args.api,
             })?;
             log::info!("My API listening on {}", app.url());
             app.run_until_stopped().await?;

@@ -10,7 +10,9 @@ use shared::openapi::{
     operation, path_param, provider_paths, schema, text, with_common_errors,
 };
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{
+    AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{Content, OpenApi, PathItem, PathsBuilder, Required, ResponseBuilder};
 
@@ -147,7 +149,10 @@ fn api_errors(op: OperationBuilder, auth: bool, write: bool) -> OperationBuilder
             )
             .response(
                 "403",
-                detail_error("The token lacks the scope, or the caller does not own the item."),
+                detail_error(
+                    "The token lacks the scope, the caller does not own the item, or already \
+                     owns the most items allowed (`MAX_ITEMS_PER_USER`).",
+                ),
             );
     }
     if write {
@@ -156,14 +161,67 @@ fn api_errors(op: OperationBuilder, auth: bool, write: bool) -> OperationBuilder
     with_common_errors(op, false)
 }
 
+/// `?page=` and `?page_size=` of a list (see `api::pagination`).
+fn page_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(1)),
+        ))
+        .build()
+}
+
+/// The component name of a page of `item`s, as drf-spectacular names it.
+fn paginated(item: &str) -> String {
+    format!("Paginated{item}List")
+}
+
+/// A page of `item`s: DRF's `{"count", "next", "previous", "results"}`.
+fn page_schema(item: &str) -> ObjectBuilder {
+    let link = |description: &str| {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .description(Some(description))
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "count",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .description(Some("Objects in the whole list.")),
+        )
+        .property("next", link("The next page; null on the last."))
+        .property("previous", link("The previous page; null on the first."))
+        .property("results", ArrayBuilder::new().items(schema(item)))
+        .required("count")
+        .required("next")
+        .required("previous")
+        .required("results")
+}
+
 fn list(id: &str, summary: &str, item: &str, required: bool) -> OperationBuilder {
-    let op = operation(id, "api", summary).response(
-        "200",
-        ResponseBuilder::new().description("All of them.").content(
-            doc::JSON,
-            Content::new(Some(ArrayBuilder::new().items(schema(item)))),
-        ),
-    );
+    let op = operation(id, "api", summary)
+        .parameter(page_param(
+            "page",
+            "1-based page number; a page past the last is a 404 `Invalid page.`",
+        ))
+        .parameter(page_param(
+            "page_size",
+            "Objects per page (default `PAGE_SIZE`); above `MAX_PAGE_SIZE` gets `MAX_PAGE_SIZE`.",
+        ))
+        .response(
+            "200",
+            json_response("One page of them, in id order.", &paginated(item)),
+        )
+        .response("404", detail_error("Invalid page."));
     let op = if required {
         op.security(bearer())
     } else {
@@ -380,6 +438,9 @@ pub fn document() -> OpenApi {
             .schema_from::<ConceptInput>()
             .schema_from::<ConceptOut>()
             .schema_from::<UserOut>()
+            .schema(paginated("ItemOut"), page_schema("ItemOut"))
+            .schema(paginated("ConceptOut"), page_schema("ConceptOut"))
+            .schema(paginated("UserOut"), page_schema("UserOut"))
             .schema("FieldErrors", field_errors),
     )
 }
@@ -396,6 +457,52 @@ mod tests {
             "/users/register-by-token/fake_social_site/",
         ] {
             assert!(json.contains(&format!("\"{path}\"")), "{path}");
+        }
+    }
+
+    #[test]
+    fn every_list_is_described_as_a_page_with_page_and_page_size_parameters() {
+        let json = super::document().to_json().expect("serialise");
+        let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        for (path, item) in [
+            ("/api/items/", "ItemOut"),
+            ("/api/concepts/", "ConceptOut"),
+            ("/api/users/", "UserOut"),
+        ] {
+            let get = &doc["paths"][path]["get"];
+            let answer = &get["responses"]["200"]["content"]["application/json"]["schema"];
+            let name = format!("Paginated{item}List");
+            assert_eq!(
+                answer["$ref"],
+                format!("#/components/schemas/{name}"),
+                "{path}"
+            );
+            let page = &doc["components"]["schemas"][&name];
+            assert_eq!(
+                page["required"],
+                serde_json::json!(["count", "next", "previous", "results"]),
+                "{name}"
+            );
+            assert_eq!(
+                page["properties"]["results"]["items"]["$ref"],
+                format!("#/components/schemas/{item}")
+            );
+            let parameters: Vec<(&str, &str)> = get["parameters"]
+                .as_array()
+                .expect("parameters")
+                .iter()
+                .map(|p| {
+                    let name = p["name"].as_str().expect("a name");
+                    let kind = p["schema"]["type"].as_str().expect("a type");
+                    (name, kind)
+                })
+                .collect();
+            assert_eq!(
+                parameters,
+                [("page", "integer"), ("page_size", "integer")],
+                "{path}"
+            );
+            assert!(get["responses"]["404"].is_object(), "{path}");
         }
     }
 }

@@ -100,12 +100,46 @@ impl SocialSettings {
     }
 }
 
+/// Bounds of the resource API under `/api/`: page sizes of its lists (as DRF's
+/// `PAGE_SIZE` and `max_page_size`) and how many items one user may own.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiSettings {
+    /// Objects per page of a list under /api/ when the caller gives no `page_size`.
+    #[arg(long, env = "PAGE_SIZE", default_value_t = DEFAULT_PAGE_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub page_size: u32,
+
+    /// Largest `page_size` a caller may ask for; larger requests get this many.
+    #[arg(long, env = "MAX_PAGE_SIZE", default_value_t = DEFAULT_MAX_PAGE_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_page_size: u32,
+
+    /// Items one user may own; creating one more is refused (403). 0: no limit.
+    #[arg(long, env = "MAX_ITEMS_PER_USER", default_value_t = DEFAULT_MAX_ITEMS_PER_USER)]
+    pub max_items_per_user: u32,
+}
+
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const DEFAULT_MAX_PAGE_SIZE: u32 = 100;
+pub const DEFAULT_MAX_ITEMS_PER_USER: u32 = 1_000;
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            page_size: DEFAULT_PAGE_SIZE,
+            max_page_size: DEFAULT_MAX_PAGE_SIZE,
+            max_items_per_user: DEFAULT_MAX_ITEMS_PER_USER,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: String,
     pub db: DbConfig,
     pub provider: ProviderSettings,
     pub social: SocialSettings,
+    pub api: ApiSettings,
 }
 
 impl Settings {
@@ -115,6 +149,41 @@ impl Settings {
             db: DbConfig::new(db_path),
             provider: ProviderSettings::default(),
             social: SocialSettings::default(),
+            api: ApiSettings::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn api_settings(args: &[&str]) -> Result<super::ApiSettings, clap::Error> {
+        let cli = Cli::try_parse_from(["my-api", "serve"].iter().chain(args))?;
+        match cli.command {
+            Command::Serve(serve) => Ok(serve.api),
+            Command::Manage(_) => unreachable!("serve parses as serve"),
+        }
+    }
+
+    #[test]
+    fn the_resource_api_bounds_come_from_flags_and_a_page_holds_at_least_one_object() {
+        let api = api_settings(&[
+            "--page-size",
+            "20",
+            "--max-page-size",
+            "40",
+            "--max-items-per-user",
+            "0",
+        ])
+        .expect("valid flags");
+        assert_eq!(
+            (api.page_size, api.max_page_size, api.max_items_per_user),
+            (20, 40, 0)
+        );
+        assert!(api_settings(&["--page-size", "0"]).is_err());
+        assert!(api_settings(&["--max-page-size", "0"]).is_err());
     }
 }

@@ -83,10 +83,12 @@ impl Application {
                 .as_deref()
                 .unwrap_or(&settings.social.fake_social_site_url),
         ));
+        let api = web::Data::new(settings.api.clone());
         let configure = move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(provider.clone())
                 .app_data(exchanger.clone())
-                .app_data(page.clone());
+                .app_data(page.clone())
+                .app_data(api.clone());
             routes(cfg);
         };
         let origins = settings.provider.cors_origins.clone();

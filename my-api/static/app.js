@@ -187,7 +187,12 @@ async function logout() {
 
 // ---- API -------------------------------------------------------------------
 
+// Lists under /api/ answer a page: {count, next, previous, results}. The page shows the
+// first page; `count` says how many there are in all.
 const rowsOf = (data) => (Array.isArray(data) ? data : (data && data.results) || []);
+const countOf = (data, rows) => (data && typeof data.count === "number" ? data.count : rows.length);
+const listed = ({ shown, count }, what) =>
+  count > shown ? `Listed ${shown} of ${count} ${what} (first page).` : `Listed ${shown} ${what}.`;
 
 function renderList(listId, rows, decorate) {
   const list = $(listId);
@@ -204,13 +209,15 @@ function renderList(listId, rows, decorate) {
 }
 
 async function listItems() {
-  const rows = rowsOf(await request("GET", "/api/items/", { auth: true }));
+  const data = await request("GET", "/api/items/", { auth: true });
+  const rows = rowsOf(data);
   renderList("items", rows, (li, row) => { li.dataset.owner = row.owner ?? ""; });
-  return rows.length;
+  return { shown: rows.length, count: countOf(data, rows) };
 }
 
 async function listConcepts() {
-  const rows = rowsOf(await request("GET", "/api/concepts/", { auth: true }));
+  const data = await request("GET", "/api/concepts/", { auth: true });
+  const rows = rowsOf(data);
   const byKey = new Map();
   for (const row of rows) { byKey.set(row.id, row.name); byKey.set(row.url, row.name); }
   renderList("concepts", rows, (li, row) => {
@@ -219,7 +226,7 @@ async function listConcepts() {
     li.dataset.parent = parent ?? String(row.parent);
     li.classList.add("child");
   });
-  return rows.length;
+  return { shown: rows.length, count: countOf(data, rows) };
 }
 
 async function createItem() {
@@ -260,8 +267,8 @@ function init() {
   bind("fss-form", "fss-login", "submit", loginFss, loggedIn);
   bind("fssp-form", "fssp-login", "submit", loginFssWithParams, loggedIn);
   bind("logout", "logout", "click", logout, () => "Logged out; the token was revoked.");
-  bind("list-items", "list-items", "click", listItems, (n) => `Listed ${n} item(s).`);
-  bind("list-concepts", "list-concepts", "click", listConcepts, (n) => `Listed ${n} concept(s).`);
+  bind("list-items", "list-items", "click", listItems, (n) => listed(n, "item(s)"));
+  bind("list-concepts", "list-concepts", "click", listConcepts, (n) => listed(n, "concept(s)"));
   bind("item-form", "create-item", "submit", createItem, (item) => `Created item "${item && item.name}".`);
   $("clear-console").addEventListener("click", () => $("console").replaceChildren());
   setSession(null, null, null);

@@ -517,6 +517,7 @@ async fn two_hundred_concurrent_clients_get_only_the_statuses_they_should() {
             INTROSPECTION_CLIENT,
             "--client-type",
             "confidential",
+            "--allow-introspection",
         ],
     );
     let secret = printed

@@ -28,6 +28,8 @@ pub struct Application {
     pub grant_types: String,
     pub user_id: Option<i64>,
     pub created: i64,
+    /// May call `/o/introspect/` (RFC 7662 §4); granted only by [`allow_introspection`].
+    pub allow_introspection: bool,
 }
 
 impl std::fmt::Debug for Application {
@@ -38,6 +40,7 @@ impl std::fmt::Debug for Application {
             .field("name", &self.name)
             .field("client_type", &self.client_type)
             .field("grant_types", &self.grant_types)
+            .field("allow_introspection", &self.allow_introspection)
             .finish_non_exhaustive()
     }
 }
@@ -177,13 +180,28 @@ pub fn upsert(conn: &mut crate::db::Connection, new: &NewApplication) -> QueryRe
     Ok(())
 }
 
-/// Creates the confidential client `client_id`, or gives it a new secret, and returns the
-/// secret: shown to the caller once, only its hash is stored. Used to provision one
-/// service's client at another (My API's introspection client at Fake Social Site).
+/// Grants (or withdraws) the permission to introspect tokens. Kept apart from creating a
+/// client, so that granting it is always an explicit act. Returns whether the client exists.
+pub fn allow_introspection(
+    conn: &mut crate::db::Connection,
+    client_id: &str,
+    allowed: bool,
+) -> QueryResult<bool> {
+    let updated = diesel::update(applications::table.filter(applications::client_id.eq(client_id)))
+        .set(applications::allow_introspection.eq(allowed))
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Creates the confidential client `client_id`, or gives it a new secret, sets whether it may
+/// introspect, and returns the secret: shown to the caller once, only its hash is stored.
+/// Used to provision one service's client at another (My API's introspection client at Fake
+/// Social Site).
 pub fn provision_confidential(
     conn: &mut crate::db::Connection,
     client_id: &str,
     name: &str,
+    introspection: bool,
 ) -> QueryResult<Secret> {
     let secret = Secret::new(crate::secret::random_alphanumeric(64));
     let hash = hash_secret(&secret);
@@ -211,6 +229,7 @@ pub fn provision_confidential(
                 },
             )?;
         }
+        allow_introspection(conn, client_id, introspection)?;
         QueryResult::Ok(())
     })?;
     Ok(secret)

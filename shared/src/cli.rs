@@ -73,6 +73,11 @@ pub enum ManageCommand {
         /// failing (provisioning scripts run this on every deploy).
         #[arg(long)]
         rotate_secret: bool,
+        /// Allow this (confidential) client to introspect tokens at /o/introspect/
+        /// (RFC 7662); others get 403. With --rotate-secret, an existing client gets exactly
+        /// what this command says.
+        #[arg(long)]
+        allow_introspection: bool,
     },
     /// Delete expired and revoked tokens.
     Cleartokens,
@@ -123,12 +128,22 @@ pub fn run(
             client_type,
             grant_types,
             rotate_secret,
+            allow_introspection,
         } => {
+            anyhow::ensure!(
+                !allow_introspection || client_type == ClientType::Confidential,
+                "only a confidential client may introspect tokens"
+            );
             if let (true, ClientType::Confidential, Some(id)) =
                 (rotate_secret, client_type, client_id.as_deref())
                 && applications::find_by_client_id(&mut conn, id)?.is_some()
             {
-                let secret = applications::provision_confidential(&mut conn, id, &name)?;
+                let secret = applications::provision_confidential(
+                    &mut conn,
+                    id,
+                    &name,
+                    allow_introspection,
+                )?;
                 println!("client_id: {id}");
                 println!("client_secret: {}", secret.expose());
                 println!("Store the secret now: it cannot be shown again.");
@@ -164,6 +179,9 @@ pub fn run(
                 },
             )
             .context("cannot create the application")?;
+            if allow_introspection {
+                applications::allow_introspection(&mut conn, &app.client_id, true)?;
+            }
             println!("client_id: {}", app.client_id);
             if let Some(secret) = secret {
                 // Shown once on the operator's terminal, never logged; only its hash is kept.

@@ -356,6 +356,43 @@ mod tests {
     }
 
     #[test]
+    fn upgrading_lets_only_the_grantless_confidential_clients_keep_introspecting() {
+        use crate::schema::applications;
+        use diesel::{QueryDsl, RunQueryDsl};
+
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let path = dir.path().join("upgrade.sqlite3");
+        let mut conn =
+            <Connection as diesel::Connection>::establish(path.to_str().expect("UTF-8 path"))
+                .expect("connect");
+        // The schema before introspection became a permission.
+        conn.run_next_migration(MIGRATIONS)
+            .expect("the first migration");
+        conn.batch_execute(
+            "INSERT INTO applications (client_id, name, client_type, client_secret_hash, \
+             grant_types, created) VALUES \
+             ('introspector', 'i', 'confidential', 'sha256$00', '', 0), \
+             ('backend', 'b', 'confidential', 'sha256$00', 'password refresh_token', 0), \
+             ('public', 'p', 'public', NULL, '', 0)",
+        )
+        .expect("insert clients");
+        conn.run_pending_migrations(MIGRATIONS).expect("upgrade");
+        let flags: Vec<(String, bool)> = applications::table
+            .select((applications::client_id, applications::allow_introspection))
+            .order(applications::client_id)
+            .load(&mut conn)
+            .expect("read the flags");
+        assert_eq!(
+            flags,
+            [
+                ("backend".to_owned(), false),
+                ("introspector".to_owned(), true),
+                ("public".to_owned(), false)
+            ]
+        );
+    }
+
+    #[test]
     fn pooled_connections_enforce_foreign_keys_on_a_private_file() {
         use std::os::unix::fs::PermissionsExt;
 

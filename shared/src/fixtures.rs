@@ -248,9 +248,15 @@ impl ModelLoader for ApplicationLoader {
             }
             _ => None,
         };
+        // This project's extension (DESIGN.md §7): may the client introspect tokens?
+        let introspection = f.bool("allow_introspection", false)?;
+        if introspection && client_type != applications::CONFIDENTIAL {
+            return Err("only a confidential application may introspect tokens".into());
+        }
+        let client_id = f.required_str("client_id")?;
         let app = NewApplication {
             id: pk,
-            client_id: f.required_str("client_id")?.to_owned(),
+            client_id: client_id.to_owned(),
             name: f.str("name")?.unwrap_or_default().to_owned(),
             client_type: client_type.to_owned(),
             client_secret_hash,
@@ -262,6 +268,9 @@ impl ModelLoader for ApplicationLoader {
             Some(_) => applications::upsert(conn, &app),
             None => applications::create(conn, &app).map(|_| ()),
         };
-        result.map_err(|e| e.to_string())
+        result
+            .and_then(|()| applications::allow_introspection(conn, client_id, introspection))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }

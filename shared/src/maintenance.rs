@@ -65,7 +65,8 @@ impl Drop for Maintenance {
     }
 }
 
-/// Deletes expired and revoked tokens, [`PRUNE_BATCH`] rows per transaction, each batch on
+/// Deletes expired and revoked tokens (rotated refresh tokens only once their whole family
+/// is dead, see [`crate::tokens::clear_token_batch`]), [`PRUNE_BATCH`] rows per transaction, each batch on
 /// its own trip to the blocking pool. Returns how many rows went.
 pub async fn prune(db: &Db) -> Result<usize, StorageError> {
     let mut total = 0;

@@ -341,17 +341,22 @@ pub fn provider_paths(exchange: bool) -> Paths {
                 ),
             ),
         )
-        .path(
-            "/o/introspect/",
-            PathItem::new(
-                HttpMethod::Post,
-                token_form_operation(
-                    "introspect",
-                    "Introspect a token, for confidential clients (RFC 7662)",
-                    introspection,
-                ),
-            ),
-        )
+        .path("/o/introspect/", {
+            let mut op = token_form_operation(
+                "introspect",
+                "Introspect a token, for confidential clients allowed to (RFC 7662)",
+                introspection,
+            );
+            op.responses.responses.insert(
+                "403".to_owned(),
+                no_store(oauth2_error(
+                    "unauthorized_client: the client authenticated but may not introspect.",
+                ))
+                .build()
+                .into(),
+            );
+            PathItem::new(HttpMethod::Post, op)
+        })
         .path(
             "/.well-known/oauth-authorization-server",
             PathItem::new(

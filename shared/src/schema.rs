@@ -25,6 +25,7 @@ diesel::table! {
         grant_types -> Text,
         user_id -> Nullable<BigInt>,
         created -> BigInt,
+        allow_introspection -> Bool,
     }
 }
 

@@ -76,6 +76,9 @@ async fn a_legacy_client_secret_is_rehashed_to_the_fast_format_after_it_verifies
         LEGACY_CLIENT,
         &django_pbkdf2_sha256(SECRET, "legacysalt", 1_000),
     );
+    let granted = shared::applications::allow_introspection(&mut app.db(), LEGACY_CLIENT, true)
+        .expect("allow the client to introspect");
+    assert!(granted);
     app.create_user("alice", "right");
     let token = app.login("alice", "right").await.access_token;
 

@@ -117,16 +117,77 @@ async fn cleartokens_removes_expired_and_revoked_tokens_and_keeps_live_ones() {
     );
     let live = json_body(app.refresh(&rotated.refresh_token).await, StatusCode::OK).await;
     let live_access = live["access_token"].as_str().expect("an access token");
-    // Three grants' worth of rows; the revoked pair and the rotated-away pair are dead.
+    // Three grants' worth of rows; the revoked pair and the rotated-away access token are
+    // dead, the rotated-away refresh token stays while its family lives (reuse detection).
     assert_eq!(app.count_tokens(), (3, 3));
 
     manage(&app, ManageCommand::Cleartokens).expect("cleartokens");
 
-    assert_eq!(app.count_tokens(), (1, 1));
+    assert_eq!(app.count_tokens(), (1, 2));
     assert_eq!(app.user_details(live_access).await.status(), StatusCode::OK);
 
     app.expire_all_tokens();
     let removed = shared::tokens::clear_tokens(&mut app.db(), 1).expect("clear_tokens");
-    assert_eq!(removed, 2);
+    assert_eq!(removed, 3);
     assert_eq!(app.count_tokens(), (0, 0));
+}
+
+fn may_introspect(app: &TestApp, client_id: &str) -> bool {
+    shared::applications::find_by_client_id(&mut app.db(), client_id)
+        .expect("read the client")
+        .expect("the client exists")
+        .allow_introspection
+}
+
+fn createapplication(
+    client_id: &str,
+    client_type: shared::cli::ClientType,
+    rotate_secret: bool,
+    allow_introspection: bool,
+) -> ManageCommand {
+    ManageCommand::Createapplication {
+        name: client_id.to_owned(),
+        client_id: Some(client_id.to_owned()),
+        client_type,
+        grant_types: vec!["none".to_owned()],
+        rotate_secret,
+        allow_introspection,
+    }
+}
+
+#[actix_rt::test]
+async fn introspection_is_granted_only_by_allow_introspection_and_only_to_confidential_clients() {
+    use shared::cli::ClientType::{Confidential, Public};
+    let app = spawn_app().await;
+    manage(&app, createapplication("plain", Confidential, false, false)).expect("create");
+    assert!(!may_introspect(&app, "plain"));
+    manage(&app, createapplication("rs", Confidential, false, true)).expect("create");
+    assert!(may_introspect(&app, "rs"));
+    // Re-provisioning says the whole truth about the client.
+    manage(&app, createapplication("plain", Confidential, true, true)).expect("rotate");
+    assert!(may_introspect(&app, "plain"));
+    manage(&app, createapplication("plain", Confidential, true, false)).expect("rotate");
+    assert!(!may_introspect(&app, "plain"));
+
+    let refused = manage(&app, createapplication("public-rs", Public, false, true));
+    assert!(refused.is_err());
+
+    // Fixtures may carry the permission as an extra field of oauth2_provider.application.
+    let file = app.db_path.with_file_name("clients.json");
+    let records = json!([
+        {"model": "oauth2_provider.application", "pk": 40, "fields": {
+            "client_id": "fixture-rs", "client_type": "confidential", "client_secret": "s3cret",
+            "authorization_grant_type": "client-credentials", "allow_introspection": true}},
+        {"model": "oauth2_provider.application", "pk": 41, "fields": {
+            "client_id": "fixture-plain", "client_type": "confidential", "client_secret": "s3cret",
+            "authorization_grant_type": "client-credentials"}},
+    ]);
+    std::fs::write(&file, records.to_string()).expect("write the fixture");
+    loaddata(&app, file.clone()).expect("load the clients");
+    assert!(may_introspect(&app, "fixture-rs"));
+    assert!(!may_introspect(&app, "fixture-plain"));
+    let public = json!([{"model": "oauth2_provider.application", "pk": 42, "fields": {
+        "client_id": "fixture-public", "client_type": "public", "allow_introspection": true}}]);
+    std::fs::write(&file, public.to_string()).expect("write the fixture");
+    assert!(loaddata(&app, file).is_err());
 }

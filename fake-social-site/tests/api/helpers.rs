@@ -285,6 +285,15 @@ impl TestApp {
             .expect("read the client's secret hash")
     }
 
+    /// A confidential client (as [`TestApp::create_confidential_client`]) allowed to
+    /// introspect tokens.
+    pub fn create_introspection_client(&self, client_id: &str, secret: &str) {
+        self.create_confidential_client(client_id, secret);
+        let granted = applications::allow_introspection(&mut self.db(), client_id, true)
+            .expect("allow the client to introspect");
+        assert!(granted, "no client {client_id}");
+    }
+
     /// Moves every token's expiry into the past.
     pub fn expire_all_tokens(&self) {
         let mut conn = self.db();

@@ -51,7 +51,7 @@ async fn no_token_secret_or_password_reaches_the_logs() {
     let wrong_password = "incorrect-donkey-battery-staple-2b8e1d";
     let client_secret = "resource-server-secret-5d41402abc4b2a76";
     app.create_user("logged-user", password);
-    app.create_confidential_client("log-resource-server", client_secret);
+    app.create_introspection_client("log-resource-server", client_secret);
 
     let tokens = app.login("logged-user", password).await;
     let response = app.password_grant("logged-user", wrong_password).await;

@@ -16,3 +16,4 @@ mod prune;
 mod refresh_revoke;
 mod security;
 mod token;
+mod token_type;

@@ -144,7 +144,7 @@ async fn another_client_cannot_revoke_a_token() {
 #[actix_rt::test]
 async fn introspection_requires_a_confidential_client() {
     let app = app_with_alice().await;
-    app.create_confidential_client("resource-server", "rs-secret");
+    app.create_introspection_client("resource-server", "rs-secret");
     let tokens = app.login("alice", "pw").await;
 
     let response = app.introspect(MY_API_APP, None, &tokens.access_token).await;
@@ -156,9 +156,40 @@ async fn introspection_requires_a_confidential_client() {
 }
 
 #[actix_rt::test]
+async fn introspection_is_refused_with_403_to_a_confidential_client_not_allowed_to_introspect() {
+    let app = app_with_alice().await;
+    // A confidential client of the password grant: it authenticates, but may not introspect.
+    app.create_confidential_client("password-client", "pc-secret");
+    let tokens = app.login("alice", "pw").await;
+
+    let response = app
+        .introspect("password-client", Some("pc-secret"), &tokens.access_token)
+        .await;
+    let body = json_body(response, StatusCode::FORBIDDEN).await;
+    assert_eq!(body["error"], "unauthorized_client", "{body}");
+    assert!(body["error_description"].is_string(), "{body}");
+    // Wrong credentials stay a 401, whoever the client is.
+    let response = app
+        .introspect("password-client", Some("wrong"), &tokens.access_token)
+        .await;
+    assert_oauth2_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+
+    // Once allowed, the same client gets its answer.
+    let granted = shared::applications::allow_introspection(&mut app.db(), "password-client", true)
+        .expect("allow the client to introspect");
+    assert!(granted);
+    let response = app
+        .introspect("password-client", Some("pc-secret"), &tokens.access_token)
+        .await;
+    let body = json_body(response, StatusCode::OK).await;
+    assert_eq!(body["active"], true, "{body}");
+    assert_eq!(body["username"], "alice", "{body}");
+}
+
+#[actix_rt::test]
 async fn introspection_says_only_active_false_for_unknown_and_revoked_tokens() {
     let app = app_with_alice().await;
-    app.create_confidential_client("resource-server", "rs-secret");
+    app.create_introspection_client("resource-server", "rs-secret");
     let tokens = app.login("alice", "pw").await;
     app.revoke(&tokens.access_token).await;
 
@@ -176,7 +207,7 @@ async fn introspection_says_only_active_false_for_unknown_and_revoked_tokens() {
 #[actix_rt::test]
 async fn introspection_describes_a_live_token() {
     let app = app_with_alice().await;
-    app.create_confidential_client("resource-server", "rs-secret");
+    app.create_introspection_client("resource-server", "rs-secret");
     let tokens = app.login("alice", "pw").await;
 
     let response = app

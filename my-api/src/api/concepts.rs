@@ -3,7 +3,8 @@
 
 use actix_web::dev::ConnectionInfo;
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::Connection as _;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use shared::bearer::BearerUser;
@@ -13,7 +14,9 @@ use shared::scope;
 
 use super::base_url;
 use super::error::{ApiError, Object, valid_name};
+use super::pagination::PageRequest;
 use crate::schema::concepts;
+use crate::settings::ApiSettings;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -109,23 +112,33 @@ fn check_parent(
 
 async fn list(
     caller: BearerUser,
+    request: HttpRequest,
     info: ConnectionInfo,
     provider: web::Data<Provider>,
+    api: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::READ)?;
-    let all: Vec<Row> = provider
+    let wanted = PageRequest::parse(request.query_string(), &api)?;
+    let query = wanted.clone();
+    let (count, rows): (i64, Vec<Row>) = provider
         .db
-        .run(|conn| {
-            concepts::table
-                .order(concepts::id)
-                .select((concepts::id, concepts::name, concepts::parent_id))
-                .load(conn)
-                .map_err(ApiError::from)
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let count = concepts::table.count().get_result(conn)?;
+                query.check(count)?;
+                let rows = concepts::table
+                    .order(concepts::id)
+                    .select((concepts::id, concepts::name, concepts::parent_id))
+                    .limit(query.limit())
+                    .offset(query.offset())
+                    .load(conn)?;
+                Ok::<_, ApiError>((count, rows))
+            })
         })
         .await?;
     let base = base_url(&info);
-    let out: Vec<ConceptOut> = all.into_iter().map(|r| render(r, &base)).collect();
-    Ok(HttpResponse::Ok().json(out))
+    let out: Vec<ConceptOut> = rows.into_iter().map(|r| render(r, &base)).collect();
+    Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/concepts/"))))
 }
 
 async fn retrieve(

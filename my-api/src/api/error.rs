@@ -13,6 +13,14 @@ pub enum ApiError {
     NotFound,
     #[error("permission denied")]
     Forbidden,
+    /// The caller already owns the most items allowed (`MAX_ITEMS_PER_USER`).
+    #[error("the caller owns the most items allowed")]
+    TooManyItems(u32),
+    /// A `page` that is not a page of the list (DRF's wording and status).
+    #[error("invalid page")]
+    InvalidPage,
+    #[error("invalid page size")]
+    InvalidPageSize,
     /// Field errors, e.g. `{"name": ["This field is required."]}`.
     #[error("invalid input")]
     Invalid(Value),
@@ -65,9 +73,11 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::Invalid(_) | ApiError::BadJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound | ApiError::InvalidPage => StatusCode::NOT_FOUND,
+            ApiError::Forbidden | ApiError::TooManyItems(_) => StatusCode::FORBIDDEN,
+            ApiError::Invalid(_) | ApiError::BadJson(_) | ApiError::InvalidPageSize => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Auth(e) => e.status_code(),
@@ -82,6 +92,11 @@ impl ResponseError for ApiError {
             ApiError::Invalid(fields) => return HttpResponse::BadRequest().json(fields),
             ApiError::NotFound => "Not found.".to_owned(),
             ApiError::Forbidden => "You do not have permission to perform this action.".to_owned(),
+            ApiError::TooManyItems(max) => {
+                format!("You may own at most {max} items; delete one before creating another.")
+            }
+            ApiError::InvalidPage => "Invalid page.".to_owned(),
+            ApiError::InvalidPageSize => "Invalid page size.".to_owned(),
             ApiError::BadJson(why) => format!("JSON parse error - {why}"),
             ApiError::Conflict(why) => (*why).to_owned(),
             ApiError::UnsupportedMediaType => {

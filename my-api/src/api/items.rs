@@ -1,9 +1,10 @@
-//! `/api/items/`: anyone reads; an authenticated caller with `write` creates; only the owner
-//! updates or deletes (others get 403).
+//! `/api/items/`: anyone reads (a page at a time); an authenticated caller with `write`
+//! creates, up to `MAX_ITEMS_PER_USER` items each; only the owner updates or deletes (others
+//! get 403).
 
 use actix_web::dev::ConnectionInfo;
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use shared::bearer::{BearerUser, MaybeBearerUser};
@@ -12,7 +13,9 @@ use shared::scope;
 
 use super::base_url;
 use super::error::{ApiError, Object, valid_name};
+use super::pagination::PageRequest;
 use crate::schema::{items, users};
+use crate::settings::ApiSettings;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -72,24 +75,35 @@ fn check_reader(caller: &MaybeBearerUser) -> Result<(), ApiError> {
 
 async fn list(
     caller: MaybeBearerUser,
+    request: HttpRequest,
     info: ConnectionInfo,
     provider: web::Data<Provider>,
+    api: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
     check_reader(&caller)?;
-    let all: Vec<Row> = provider
+    let wanted = PageRequest::parse(request.query_string(), &api)?;
+    let query = wanted.clone();
+    let (count, rows): (i64, Vec<Row>) = provider
         .db
-        .run(|conn| {
-            items::table
-                .inner_join(users::table)
-                .order(items::id)
-                .select((items::id, items::name, items::owner_id, users::username))
-                .load(conn)
-                .map_err(ApiError::from)
+        .run(move |conn| {
+            // One read transaction: the count and the rows agree.
+            conn.transaction(|conn| {
+                let count = items::table.count().get_result(conn)?;
+                query.check(count)?;
+                let rows = items::table
+                    .inner_join(users::table)
+                    .order(items::id)
+                    .select((items::id, items::name, items::owner_id, users::username))
+                    .limit(query.limit())
+                    .offset(query.offset())
+                    .load(conn)?;
+                Ok::<_, ApiError>((count, rows))
+            })
         })
         .await?;
     let base = base_url(&info);
-    let out: Vec<ItemOut> = all.into_iter().map(|r| render(r, &base)).collect();
-    Ok(HttpResponse::Ok().json(out))
+    let out: Vec<ItemOut> = rows.into_iter().map(|r| render(r, &base)).collect();
+    Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/items/"))))
 }
 
 async fn retrieve(
@@ -109,13 +123,26 @@ async fn create(
     input: web::Json<Object<ItemInput>>,
     info: ConnectionInfo,
     provider: web::Data<Provider>,
+    api: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;
     let name = valid_name(input.0.0.name.as_deref())?;
     let owner = caller.user.id;
+    let max = api.max_items_per_user;
     let row = provider
         .db
         .write(move |conn| {
+            // Counted in the inserting transaction (an immediate one: one writer at a time),
+            // so concurrent creations cannot pass the cap together.
+            if max > 0 {
+                let owned: i64 = items::table
+                    .filter(items::owner_id.eq(owner))
+                    .count()
+                    .get_result(conn)?;
+                if owned >= i64::from(max) {
+                    return Err(ApiError::TooManyItems(max));
+                }
+            }
             let id: i64 = diesel::insert_into(items::table)
                 .values((
                     items::name.eq(&name),

@@ -4,6 +4,7 @@
 pub mod concepts;
 pub mod error;
 pub mod items;
+pub mod pagination;
 pub mod users;
 
 use actix_web::dev::ConnectionInfo;

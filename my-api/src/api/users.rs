@@ -1,7 +1,8 @@
-//! `/api/users/`: read-only, for authenticated callers; an email is shown to its owner only.
+//! `/api/users/`: read-only, for authenticated callers, a page at a time; an email is shown
+//! to its owner only.
 
 use actix_web::dev::ConnectionInfo;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::Serialize;
 use shared::bearer::BearerUser;
@@ -12,6 +13,8 @@ use shared::users::User;
 
 use super::base_url;
 use super::error::ApiError;
+use super::pagination::PageRequest;
+use crate::settings::ApiSettings;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users/").route(web::get().to(list)))
@@ -43,24 +46,38 @@ fn render(user: User, caller: &BearerUser, base: &str) -> UserOut {
 
 async fn list(
     caller: BearerUser,
+    request: HttpRequest,
     info: ConnectionInfo,
     provider: web::Data<Provider>,
+    api: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::READ)?;
-    let all: Vec<User> = provider
+    let wanted = PageRequest::parse(request.query_string(), &api)?;
+    let query = wanted.clone();
+    let (count, rows): (i64, Vec<User>) = provider
         .db
-        .run(|conn| {
-            users::table
-                .filter(users::is_active.eq(true))
-                .order(users::id)
-                .select(User::as_select())
-                .load(conn)
-                .map_err(ApiError::from)
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let active = users::is_active.eq(true);
+                let count = users::table.filter(active).count().get_result(conn)?;
+                query.check(count)?;
+                let rows = users::table
+                    .filter(active)
+                    .order(users::id)
+                    .select(User::as_select())
+                    .limit(query.limit())
+                    .offset(query.offset())
+                    .load(conn)?;
+                Ok::<_, ApiError>((count, rows))
+            })
         })
         .await?;
     let base = base_url(&info);
-    let out: Vec<UserOut> = all.into_iter().map(|u| render(u, &caller, &base)).collect();
-    Ok(HttpResponse::Ok().json(out))
+    let out: Vec<UserOut> = rows
+        .into_iter()
+        .map(|u| render(u, &caller, &base))
+        .collect();
+    Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/users/"))))
 }
 
 async fn retrieve(

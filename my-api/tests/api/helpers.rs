@@ -141,8 +141,14 @@ fn spawn(hashes: Hashes, configure: impl FnOnce(&mut my_api::Settings)) -> TestA
     let secret = {
         let db = Db::open(&DbConfig::new(&fss_db_path), &[]).expect("open FSS's database");
         let mut conn = db.get().expect("a connection to FSS's database");
-        shared::applications::provision_confidential(&mut conn, INTROSPECTION_CLIENT, "My API")
-            .expect("provision My API's introspection client")
+        // Allowed to introspect: the exchange asks FSS about every token it is handed.
+        shared::applications::provision_confidential(
+            &mut conn,
+            INTROSPECTION_CLIENT,
+            "My API",
+            true,
+        )
+        .expect("provision My API's introspection client")
     };
     let mut app = start_my_api(
         dir,
@@ -507,7 +513,7 @@ impl TestApp {
     pub async fn me(&self, token: &str) -> Value {
         let response = self.get_api("/api/users/", Some(token)).await;
         let users = json_body(response, StatusCode::OK).await;
-        let mine: Vec<&Value> = array(&users)
+        let mine: Vec<&Value> = results(&users)
             .iter()
             .filter(|user| user.get("email").is_some())
             .collect();
@@ -674,4 +680,13 @@ pub fn string(body: &Value, field: &str) -> String {
 pub fn array(body: &Value) -> &Vec<Value> {
     body.as_array()
         .unwrap_or_else(|| panic!("not an array: {body}"))
+}
+
+/// The `results` of a page of a list under `/api/` (DRF's `{"count", "next", "previous",
+/// "results"}`).
+pub fn results(page: &Value) -> &Vec<Value> {
+    for field in ["count", "next", "previous"] {
+        assert!(page.get(field).is_some(), "no {field} in the page {page}");
+    }
+    array(&page["results"])
 }

@@ -16,12 +16,12 @@ async fn the_local_admin_logs_in_with_the_password_grant_and_reads_items_and_use
         StatusCode::OK,
     )
     .await;
-    let names: Vec<&str> = array(&items)
+    let names: Vec<&str> = results(&items)
         .iter()
         .map(|item| item["name"].as_str().expect("a name"))
         .collect();
     assert_eq!(names, ["Item A", "Item B", "Item C", "Item D"]);
-    assert!(array(&items).iter().all(|item| item["owner"] == "admin"));
+    assert!(results(&items).iter().all(|item| item["owner"] == "admin"));
 
     let me = app.me(&token).await;
     assert_eq!(me["id"], 1);

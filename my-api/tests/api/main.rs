@@ -10,6 +10,7 @@ mod hostile_input;
 mod local_login;
 mod logs;
 mod migrations;
+mod pagination;
 mod provider_faults;
 mod provider_stalls;
 mod resources;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 fn ids_and_parents(concepts: &Value) -> Vec<(i64, Option<i64>)> {
-    array(concepts)
+    results(concepts)
         .iter()
         .map(|c| (c["id"].as_i64().expect("an id"), c["parent"].as_i64()))
         .collect()
@@ -31,9 +31,9 @@ async fn the_api_root_lists_the_users_items_and_concepts_urls() {
 async fn anyone_can_read_items() {
     let app = spawn_app().await;
     let items = json_body(app.get_api("/api/items/", None).await, StatusCode::OK).await;
-    assert_eq!(array(&items).len(), 4);
+    assert_eq!(results(&items).len(), 4);
     assert_eq!(
-        items[0],
+        results(&items)[0],
         json!({ "id": 1, "url": app.url("/api/items/1/"), "name": "Item A", "owner": "admin" })
     );
     let item = json_body(app.get_api("/api/items/4/", None).await, StatusCode::OK).await;
@@ -50,7 +50,7 @@ async fn an_anonymous_post_is_refused_with_a_bearer_challenge() {
     let body = json_body(response, StatusCode::UNAUTHORIZED).await;
     assert!(body["detail"].is_string(), "{body}");
     let items = json_body(app.get_api("/api/items/", None).await, StatusCode::OK).await;
-    assert_eq!(array(&items).len(), 4);
+    assert_eq!(results(&items).len(), 4);
 }
 
 #[actix_rt::test]
@@ -184,7 +184,7 @@ async fn the_concept_list_shows_the_tree() {
         [(1, None), (2, None), (3, None), (4, Some(1))]
     );
     assert_eq!(
-        concepts[3],
+        results(&concepts)[3],
         json!({ "id": 4, "url": app.url("/api/concepts/4/"), "name": "Concept A.1", "parent": 1 })
     );
 }
@@ -236,7 +236,7 @@ async fn a_concept_with_a_missing_parent_is_a_bad_request() {
     let errors = json_body(response, StatusCode::BAD_REQUEST).await;
     assert!(errors["parent"].is_array(), "{errors}");
     let concepts = app.get_api("/api/concepts/", Some(&token)).await;
-    assert_eq!(array(&json_body(concepts, StatusCode::OK).await).len(), 4);
+    assert_eq!(results(&json_body(concepts, StatusCode::OK).await).len(), 4);
 }
 
 #[actix_rt::test]
@@ -272,8 +272,8 @@ async fn the_users_list_never_shows_another_users_email() {
     for (token, own) in [(&admin, "admin"), (&bob, "bob")] {
         let users = app.get_api("/api/users/", Some(token)).await;
         let users = json_body(users, StatusCode::OK).await;
-        assert_eq!(array(&users).len(), 2);
-        for user in array(&users) {
+        assert_eq!(results(&users).len(), 2);
+        for user in results(&users) {
             let shows_email = user.get("email").is_some();
             assert_eq!(shows_email, user["username"] == own, "{own} sees {user}");
         }

@@ -1,5 +1,8 @@
-//! `POST /o/introspect/` (RFC 7662), for authenticated confidential clients.
+//! `POST /o/introspect/` (RFC 7662), for authenticated confidential clients allowed to
+//! introspect (`createapplication --allow-introspection`): bad credentials are a 401
+//! `invalid_client`, an authenticated client without the permission a 403.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
@@ -20,6 +23,15 @@ pub async fn introspect(
     let app = authenticate(&provider, client).await?;
     if !app.is_confidential() {
         return Err(OAuth2Error::invalid_client());
+    }
+    // RFC 7662 §2.3/§4: an authenticated client without the permission is refused, not told
+    // who holds a token.
+    if !app.allow_introspection {
+        return Err(OAuth2Error::new(
+            "unauthorized_client",
+            "This client is not allowed to introspect tokens.",
+            StatusCode::FORBIDDEN,
+        ));
     }
     let tokens = provider.tokens.clone();
     let answer = provider

@@ -59,21 +59,88 @@ impl JwtKeys {
 
     pub fn encode(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = Header::new(Algorithm::HS256);
-        header.typ = Some("at+jwt".to_owned());
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
         jsonwebtoken::encode(&header, claims, &self.encoding)
     }
 
-    /// The claims of a token this service signed and that has not expired.
+    /// The claims of an access token this service signed and that has not expired.
     pub fn decode(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|data| data.claims)
+        decode_access_token(token, &self.decoding, &self.validation)
     }
 
-    /// The claims of a token this service signed, expired or not.
+    /// The claims of an access token this service signed, expired or not.
     pub fn decode_any_age(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation_any_age)
-            .ok()
-            .map(|data| data.claims)
+        decode_access_token(token, &self.decoding, &self.validation_any_age)
+    }
+}
+
+/// RFC 9068 §4: a resource server must check that `typ` is `at+jwt` (or its full media type
+/// `application/at+jwt`), so that another JWT signed with the same key (an ID token, say) is
+/// never taken for an access token. `Validation` does not look at `typ`, so it is checked here.
+/// Media types compare case-insensitively.
+fn decode_access_token(token: &str, key: &DecodingKey, validation: &Validation) -> Option<Claims> {
+    let data = jsonwebtoken::decode::<Claims>(token, key, validation).ok()?;
+    let typ = data.header.typ.as_deref()?;
+    let typ = typ
+        .get(..12)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
+        .map_or(typ, |_| &typ[12..]);
+    typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
+        .then_some(data.claims)
+}
+
+/// The `typ` header of our access tokens (RFC 9068 §2.1).
+const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    use super::{Claims, JwtKeys};
+
+    const KEY: &[u8] = b"a signing key of the test, 32 bytes or more";
+    const ISSUER: &str = "http://127.0.0.1:8005";
+
+    fn claims() -> Claims {
+        let now = crate::clock::now();
+        Claims {
+            iss: ISSUER.to_owned(),
+            sub: "1".to_owned(),
+            aud: ISSUER.to_owned(),
+            client_id: "client".to_owned(),
+            scope: "read write".to_owned(),
+            iat: now,
+            exp: now + 60,
+            jti: "jti".to_owned(),
+        }
+    }
+
+    fn signed_as(typ: Option<&str>) -> String {
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = typ.map(str::to_owned);
+        let key = EncodingKey::from_secret(KEY).expect("a key");
+        jsonwebtoken::encode(&header, &claims(), &key).expect("sign")
+    }
+
+    #[test]
+    fn only_a_token_typed_at_jwt_is_an_access_token() {
+        let keys = JwtKeys::new(KEY, ISSUER).expect("keys");
+        let ours = keys.encode(&claims()).expect("encode");
+        assert!(keys.decode(&ours).is_some());
+        // RFC 9068 §4 names both forms; media types compare case-insensitively.
+        for typ in ["at+jwt", "application/at+jwt", "AT+JWT"] {
+            assert!(keys.decode(&signed_as(Some(typ))).is_some(), "{typ}");
+        }
+        for typ in [
+            Some("JWT"),
+            Some("jwt"),
+            Some("id_token+jwt"),
+            Some("at+jwt "),
+            None,
+        ] {
+            let token = signed_as(typ);
+            assert!(keys.decode(&token).is_none(), "{typ:?}");
+            assert!(keys.decode_any_age(&token).is_none(), "{typ:?}");
+        }
     }
 }

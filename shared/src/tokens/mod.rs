@@ -414,8 +414,9 @@ pub fn delete_user_application_tokens(
     Ok(())
 }
 
-/// Deletes expired and revoked tokens, `batch` rows per transaction so writers never wait
-/// long. Returns how many rows went.
+/// Deletes expired and revoked access tokens and the refresh tokens of dead families (see
+/// [`clear_token_batch`]), `batch` rows per transaction so writers never wait long. Returns
+/// how many rows went.
 pub fn clear_tokens(conn: &mut Connection, batch: i64) -> QueryResult<usize> {
     let mut total = 0;
     loop {
@@ -427,8 +428,9 @@ pub fn clear_tokens(conn: &mut Connection, batch: i64) -> QueryResult<usize> {
     }
 }
 
-/// One transaction of [`clear_tokens`]: up to `batch` access tokens and `batch` refresh
-/// tokens that are expired or revoked. Returns how many rows went (0: nothing left).
+/// One transaction of [`clear_tokens`]: up to `batch` access tokens that are expired or
+/// revoked and `batch` refresh tokens of dead families (every token of the family expired or
+/// revoked). Returns how many rows went (0: nothing left).
 pub fn clear_token_batch(conn: &mut Connection, batch: i64) -> QueryResult<usize> {
     let now = now();
     conn.immediate_transaction(|conn| {
@@ -441,12 +443,25 @@ pub fn clear_token_batch(conn: &mut Connection, batch: i64) -> QueryResult<usize
             .select(access_tokens::jti)
             .limit(batch)
             .load(conn)?;
+        // A rotated refresh token stays while its family lives: presenting it again must
+        // still revoke the family (reuse detection), whenever the thief comes back. A family
+        // is dead once none of its tokens is both unrevoked and unexpired; then all its rows
+        // go, so the table stays bounded by the live families.
+        let live = diesel::alias!(refresh_tokens as live);
         let refresh: Vec<String> = refresh_tokens::table
             .filter(
                 refresh_tokens::revoked
                     .eq(true)
                     .or(refresh_tokens::expires.le(now)),
             )
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                live.filter(
+                    live.field(refresh_tokens::family)
+                        .eq(refresh_tokens::family),
+                )
+                .filter(live.field(refresh_tokens::revoked).eq(false))
+                .filter(live.field(refresh_tokens::expires).gt(now)),
+            )))
             .select(refresh_tokens::token_hash)
             .limit(batch)
             .load(conn)?;
