@@ -288,12 +288,12 @@ fn collection(
         false,
     )
     .build();
-    let change = |method: &str, summary: &str| {
+    let change = |method: &str, summary: &str, body: &str| {
         api_errors(
             operation(&format!("{kind}_{method}"), "api", summary)
                 .security(bearer())
                 .parameter(id())
-                .request_body(json_body(update))
+                .request_body(json_body(body))
                 .response("200", json_response("Updated.", out))
                 .response("404", not_found()),
             true,
@@ -318,11 +318,11 @@ fn collection(
     let mut one = PathItem::new(HttpMethod::Get, retrieve);
     one.merge_operations(PathItem::new(
         HttpMethod::Put,
-        change("update", "Replace it"),
+        change("update", "Replace it", update),
     ));
     one.merge_operations(PathItem::new(
         HttpMethod::Patch,
-        change("partial_update", "Change it"),
+        change("partial_update", "Change it", &format!("{update}Patch")),
     ));
     one.merge_operations(PathItem::new(HttpMethod::Delete, delete));
     (all, one)
@@ -341,6 +341,16 @@ fn static_file(id: &str, summary: &str, content_type: &str) -> PathItem {
             )
             .build(),
     )
+}
+
+/// A PATCH body: the same fields as `T`, none of them required (absent means unchanged).
+fn partial<T: utoipa::PartialSchema>() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let mut schema = T::schema();
+    if let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)) = &mut schema
+    {
+        object.required.clear();
+    }
+    schema
 }
 
 pub fn document() -> OpenApi {
@@ -434,8 +444,10 @@ pub fn document() -> OpenApi {
         paths,
         doc::components(&EXCHANGE_GRANTS, &EXCHANGE_PARAMETERS)
             .schema_from::<ItemInput>()
+            .schema("ItemInputPatch", partial::<ItemInput>())
             .schema_from::<ItemOut>()
             .schema_from::<ConceptInput>()
+            .schema("ConceptInputPatch", partial::<ConceptInput>())
             .schema_from::<ConceptOut>()
             .schema_from::<UserOut>()
             .schema(paginated("ItemOut"), page_schema("ItemOut"))
@@ -503,6 +515,36 @@ mod tests {
                 "{path}"
             );
             assert!(get["responses"]["404"].is_object(), "{path}");
+        }
+    }
+
+    #[test]
+    fn names_follow_the_servers_rule_and_a_patch_requires_nothing() {
+        let json = super::document().to_json().expect("serialise");
+        let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        let schemas = &doc["components"]["schemas"];
+        for kind in ["Item", "Concept"] {
+            let input = &schemas[format!("{kind}Input")];
+            assert_eq!(input["required"], serde_json::json!(["name"]), "{kind}");
+            assert_eq!(
+                input["properties"]["name"]["pattern"],
+                crate::api::error::NAME_PATTERN,
+                "{kind}"
+            );
+            let patch = &schemas[format!("{kind}InputPatch")];
+            assert!(patch.get("required").is_none(), "{kind}: {patch}");
+            assert_eq!(patch["properties"], input["properties"], "{kind}");
+            let path = format!("/api/{}s/{{id}}/", kind.to_lowercase());
+            let body = |method: &str| {
+                doc["paths"][&path][method]["requestBody"]["content"]["application/json"]["schema"]
+                    ["$ref"]
+                    .clone()
+            };
+            assert_eq!(body("put"), format!("#/components/schemas/{kind}Input"));
+            assert_eq!(
+                body("patch"),
+                format!("#/components/schemas/{kind}InputPatch")
+            );
         }
     }
 }

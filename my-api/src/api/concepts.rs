@@ -2,7 +2,7 @@
 //! parent, and no concept may become its own ancestor.
 
 use actix_web::dev::ConnectionInfo;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::Connection as _;
 use diesel::prelude::*;
@@ -13,7 +13,7 @@ use shared::provider::Provider;
 use shared::scope;
 
 use super::base_url;
-use super::error::{ApiError, Object, valid_name};
+use super::error::{ApiError, Object, name_field, present};
 use super::pagination::PageRequest;
 use crate::schema::concepts;
 use crate::settings::ApiSettings;
@@ -35,18 +35,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ConceptInput {
-    /// Trimmed; 1 to 200 characters. Required on create; absent on update: unchanged.
-    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"\S")]
-    name: Option<String>,
+    /// At most 200 characters, stored trimmed; no control characters. Required, except in a
+    /// PATCH, where absent means unchanged.
+    #[schema(
+        value_type = String,
+        required = true,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
     /// Absent: unchanged (or none, on create); `null`: no parent. Must be an existing concept
     /// that does not descend from this one.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     parent: Option<Option<i64>>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Option::<i64>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -160,7 +164,8 @@ async fn create(
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;
-    let name = valid_name(input.0.0.name.as_deref())?;
+    let name =
+        name_field(input.0.0.name.as_ref().map(Option::as_deref), false)?.unwrap_or_default();
     let parent = input.0.0.parent.flatten();
     let row = provider
         .db
@@ -185,6 +190,7 @@ async fn create(
 
 async fn update(
     caller: BearerUser,
+    method: Method,
     id: web::Path<i64>,
     input: web::Json<Object<ConceptInput>>,
     info: ConnectionInfo,
@@ -193,10 +199,9 @@ async fn update(
     caller.require_scope(scope::WRITE)?;
     let id = id.into_inner();
     let input = input.into_inner().0;
-    let name = match input.name.as_deref() {
-        Some(name) => Some(valid_name(Some(name))?),
-        None => None,
-    };
+    // PUT replaces, so the name is required; a PATCH without one keeps it.
+    let partial = method == Method::PATCH;
+    let name = name_field(input.name.as_ref().map(Option::as_deref), partial)?;
     let row = provider
         .db
         .write(move |conn| {

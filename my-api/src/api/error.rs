@@ -142,22 +142,54 @@ impl<'de, T: serde::de::DeserializeOwned> serde::Deserialize<'de> for Object<T> 
     }
 }
 
-/// A required, trimmed name of 1 to 200 characters, without control characters.
+/// What a name must look like, as the OpenAPI document declares it (the `pattern` of the
+/// `name` fields, checked equal by a test): no control character anywhere, at least one that
+/// is not white space. [`valid_name`] enforces the same.
+pub const NAME_PATTERN: &str =
+    r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+
+/// Longest name, in characters, as sent (the stored name is trimmed).
+pub const NAME_MAX: usize = 200;
+
+/// A required name of at most 200 characters, without control characters, stored trimmed.
 pub fn valid_name(name: Option<&str>) -> Result<String, ApiError> {
-    let name = name.map(str::trim).unwrap_or_default();
+    let raw = name.unwrap_or_default();
+    if shared::text::has_control_characters(raw) {
+        return Err(ApiError::field("name", shared::text::CONTROL_CHARACTERS));
+    }
+    let name = raw.trim();
     if name.is_empty() {
         return Err(ApiError::field("name", "This field is required."));
     }
-    if shared::text::has_control_characters(name) {
-        return Err(ApiError::field("name", shared::text::CONTROL_CHARACTERS));
-    }
-    if name.chars().count() > 200 {
+    // Counted as sent, so that what the document's maxLength refuses is refused here too.
+    if raw.chars().count() > NAME_MAX {
         return Err(ApiError::field(
             "name",
             "Ensure this field has no more than 200 characters.",
         ));
     }
     Ok(name.to_owned())
+}
+
+/// For an optional field where absent and `null` differ: `None` when absent, `Some(None)`
+/// for `null`. Use with `#[serde(default, deserialize_with = "present")]`.
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// The `name` field of a create or update: required unless the change is `partial` (a
+/// PATCH, where absent means unchanged), never `null`, and a [`valid_name`].
+pub fn name_field(name: Option<Option<&str>>, partial: bool) -> Result<Option<String>, ApiError> {
+    match name {
+        None if partial => Ok(None),
+        None => Err(ApiError::field("name", "This field is required.")),
+        Some(None) => Err(ApiError::field("name", "This field may not be null.")),
+        Some(name) => valid_name(name).map(Some),
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! get 403).
 
 use actix_web::dev::ConnectionInfo;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use shared::provider::Provider;
 use shared::scope;
 
 use super::base_url;
-use super::error::{ApiError, Object, valid_name};
+use super::error::{ApiError, Object, name_field, present};
 use super::pagination::PageRequest;
 use crate::schema::{items, users};
 use crate::settings::ApiSettings;
@@ -34,9 +34,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ItemInput {
-    /// Trimmed; 1 to 200 characters.
-    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"\S")]
-    name: Option<String>,
+    /// At most 200 characters, stored trimmed; no control characters. Required, except in a
+    /// PATCH, where absent means unchanged.
+    #[schema(
+        value_type = String,
+        required = true,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -126,7 +134,8 @@ async fn create(
     api: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;
-    let name = valid_name(input.0.0.name.as_deref())?;
+    let name =
+        name_field(input.0.0.name.as_ref().map(Option::as_deref), false)?.unwrap_or_default();
     let owner = caller.user.id;
     let max = api.max_items_per_user;
     let row = provider
@@ -171,21 +180,26 @@ fn owned(conn: &mut shared::db::Connection, id: i64, caller: i64) -> Result<Row,
 
 async fn update(
     caller: BearerUser,
+    method: Method,
     id: web::Path<i64>,
     input: web::Json<Object<ItemInput>>,
     info: ConnectionInfo,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;
-    let name = valid_name(input.0.0.name.as_deref())?;
+    // PUT replaces, so the name is required; a PATCH without one changes nothing.
+    let partial = method == Method::PATCH;
+    let name = name_field(input.0.0.name.as_ref().map(Option::as_deref), partial)?;
     let (id, owner) = (id.into_inner(), caller.user.id);
     let row = provider
         .db
         .write(move |conn| {
             owned(conn, id, owner)?;
-            diesel::update(items::table.find(id))
-                .set(items::name.eq(&name))
-                .execute(conn)?;
+            if let Some(name) = &name {
+                diesel::update(items::table.find(id))
+                    .set(items::name.eq(name))
+                    .execute(conn)?;
+            }
             load_one(conn, id)
         })
         .await?;

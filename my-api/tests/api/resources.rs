@@ -120,6 +120,60 @@ async fn a_name_with_control_characters_is_a_field_error_and_never_a_500() {
     assert_eq!(item["name"], "Item A");
 }
 
+/// As DRF: PUT replaces, so it needs the name; PATCH changes only what it is given.
+#[actix_rt::test]
+async fn a_put_needs_the_name_and_a_patch_changes_only_what_it_names() {
+    let app = spawn_app().await;
+    let token = app.local_token("admin", "admin").await;
+    for path in ["/api/items/1/", "/api/concepts/4/"] {
+        let before = json_body(app.get_api(path, Some(&token)).await, StatusCode::OK).await;
+        let response = app
+            .request(Method::PUT, path, Some(&token), Some(&json!({})))
+            .await;
+        let errors = json_body(response, StatusCode::BAD_REQUEST).await;
+        assert_eq!(errors["name"][0], "This field is required.", "{path}");
+
+        let response = app
+            .request(Method::PATCH, path, Some(&token), Some(&json!({})))
+            .await;
+        assert_eq!(json_body(response, StatusCode::OK).await, before, "{path}");
+
+        for method in [Method::PUT, Method::PATCH] {
+            let response = app
+                .request(method, path, Some(&token), Some(&json!({ "name": null })))
+                .await;
+            let errors = json_body(response, StatusCode::BAD_REQUEST).await;
+            assert_eq!(errors["name"][0], "This field may not be null.", "{path}");
+        }
+
+        let long = format!(" {} ", "x".repeat(199));
+        let response = app
+            .request(
+                Method::PATCH,
+                path,
+                Some(&token),
+                Some(&json!({ "name": long })),
+            )
+            .await;
+        let errors = json_body(response, StatusCode::BAD_REQUEST).await;
+        assert!(errors["name"].is_array(), "{path}: {errors}");
+
+        let response = app
+            .request(
+                Method::PUT,
+                path,
+                Some(&token),
+                Some(&json!({ "name": " Put " })),
+            )
+            .await;
+        let after = json_body(response, StatusCode::OK).await;
+        assert_eq!(after["name"], "Put", "{path}");
+        if let Some(parent) = before.get("parent") {
+            assert_eq!(&after["parent"], parent, "a PUT without parent keeps it");
+        }
+    }
+}
+
 #[actix_rt::test]
 async fn only_the_owner_can_change_or_delete_an_item() {
     let app = spawn_app().await;
