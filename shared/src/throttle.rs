@@ -96,8 +96,10 @@ impl LoginThrottle {
         if self.policy.free_failures == 0 {
             return Ok(attempt);
         }
-        let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        // Read under the lock: a time read before waiting for it could be older than a lock
+        // another attempt set meanwhile, and the wait would come out longer than the lock.
+        let now = Instant::now();
         let keys = Self::keys(username, address);
         let wait = keys
             .iter()
@@ -304,6 +306,31 @@ mod tests {
         t.failed(again);
         let address = t.entries.lock().expect("lock")[&Key::Address(IpAddr::from([10, 0, 0, 1]))];
         assert_eq!(address.failures, 2, "the success was not counted");
+    }
+
+    /// Failures spread over addresses lock the username alone; the user's own success,
+    /// from yet another address, clears that lock and count.
+    #[test]
+    fn a_success_clears_the_username_locked_by_failures_from_elsewhere() {
+        let t = throttle();
+        let at = |last: u8| Some(IpAddr::V4(Ipv4Addr::new(10, 0, 1, last)));
+        for last in 1..=3 {
+            fail(&t, "alice", at(last));
+        }
+        // The fourth attempt reaches the username's allowance (2 × 2) and locks it.
+        let attempt = t.admit("alice", A).expect("admitted");
+        assert!(
+            t.admit("alice", at(4)).is_err(),
+            "the username is locked from every address"
+        );
+        t.succeeded(attempt);
+        for last in 5..=7 {
+            fail(&t, "alice", at(last));
+        }
+        assert!(
+            t.admit("alice", at(8)).is_ok(),
+            "the success cleared the username's count and lock"
+        );
     }
 
     #[test]
