@@ -22,14 +22,15 @@ async fn the_periodic_prune_removes_revoked_and_expired_tokens_and_keeps_live_on
     let response = app.refresh(&rotated.refresh_token).await;
     assert_eq!(response.status(), StatusCode::OK);
     let live: crate::helpers::Tokens = response.json().await.expect("a token answer");
-    assert_eq!(app.count_tokens(), (3, 3));
+    // Three access and three refresh tokens were issued; the prune runs every second from the
+    // start, so how many are left at any moment before it settles is not asserted.
 
     // The rotated refresh token stays beside the live one: its family still lives, and a
     // replay of it must still revoke the family.
     let started = Instant::now();
     while app.count_tokens() != (1, 2) {
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(60),
             "not pruned: {:?}",
             app.count_tokens()
         );
