@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use futures_util::future::LocalBoxFuture;
 use shared::applications::grant;
@@ -16,9 +15,8 @@ use shared::provider::{ExtensionGrant, Provider};
 use shared::scope::Scope;
 use shared::secret::Secret;
 
-use super::register::provider_fault;
-use super::{ExchangeError, Exchanger};
-use crate::social::{ExchangeParams, SocialError};
+use super::Exchanger;
+use crate::social::ExchangeParams;
 
 #[derive(Debug)]
 pub struct TokenExchange(pub Arc<Exchanger>);
@@ -124,33 +122,6 @@ async fn run(
     require_grant(&app, grant_type)?;
     let issued = exchanger
         .exchange(&provider, backend, &token, &extra, app, scope)
-        .await
-        .map_err(to_oauth2)?;
+        .await?;
     Ok(issued.into())
-}
-
-/// RFC 8693 §2.2.2: a subject token the provider refuses is `invalid_request`.
-fn to_oauth2(e: ExchangeError) -> OAuth2Error {
-    match e {
-        ExchangeError::UnknownBackend => OAuth2Error::invalid_request("Unknown social backend."),
-        ExchangeError::Social(SocialError::Rejected) => {
-            OAuth2Error::invalid_request("The subject token was refused by the social provider.")
-        }
-        ExchangeError::Social(SocialError::MissingParameter(name)) => {
-            OAuth2Error::invalid_request(format!("The {name} parameter is missing or invalid."))
-        }
-        ExchangeError::Inactive => OAuth2Error::invalid_grant("The account is inactive."),
-        ExchangeError::Social(social) => {
-            log::warn!("token exchange failed: {social}");
-            let status = StatusCode::from_u16(social.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-            OAuth2Error::new(social.code(), provider_fault(&social), status)
-        }
-        ExchangeError::NotConfigured => OAuth2Error::new(
-            "temporarily_unavailable",
-            "The token exchange is not configured on this server.",
-            StatusCode::SERVICE_UNAVAILABLE,
-        ),
-        ExchangeError::Storage(e) => e.into(),
-        ExchangeError::Token(e) => e.into(),
-    }
 }

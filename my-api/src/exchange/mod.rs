@@ -11,8 +11,10 @@ pub mod accounts;
 pub mod grants;
 pub mod register;
 
+use actix_web::http::StatusCode;
 use shared::applications::Application;
 use shared::db::StorageError;
+use shared::oauth2::OAuth2Error;
 use shared::provider::Provider;
 use shared::scope::Scope;
 use shared::secret::Secret;
@@ -41,6 +43,47 @@ pub enum ExchangeError {
 impl From<diesel::result::Error> for ExchangeError {
     fn from(e: diesel::result::Error) -> Self {
         ExchangeError::Storage(e.into())
+    }
+}
+
+/// The one mapping of a failed exchange to an answer (RFC 6749 §5.2, RFC 8693 §2.2.2): a
+/// subject token the provider refuses is `invalid_request`; a provider fault is a 5xx with
+/// its own code, logged here and nowhere else. The register route words two cases the
+/// original's way and hands the rest to this.
+impl From<ExchangeError> for OAuth2Error {
+    fn from(e: ExchangeError) -> Self {
+        match e {
+            ExchangeError::UnknownBackend => {
+                OAuth2Error::invalid_request("Unknown social backend.")
+            }
+            ExchangeError::Social(SocialError::Rejected) => OAuth2Error::invalid_request(
+                "The subject token was refused by the social provider.",
+            ),
+            ExchangeError::Social(SocialError::MissingParameter(name)) => {
+                OAuth2Error::invalid_request(format!("The {name} parameter is missing or invalid."))
+            }
+            ExchangeError::Inactive => OAuth2Error::invalid_grant("The account is inactive."),
+            ExchangeError::Social(social) => {
+                log::warn!("token exchange failed: {social}");
+                OAuth2Error::new(social.code(), provider_fault(&social), social.status())
+            }
+            ExchangeError::NotConfigured => OAuth2Error::new(
+                "temporarily_unavailable",
+                "The token exchange is not configured on this server.",
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            ExchangeError::Storage(e) => e.into(),
+            ExchangeError::Token(e) => e.into(),
+        }
+    }
+}
+
+/// What happened at the provider, without internals.
+fn provider_fault(e: &SocialError) -> &'static str {
+    match e {
+        SocialError::Timeout => "The social provider did not answer in time.",
+        SocialError::Unreachable(_) => "The social provider cannot be reached.",
+        _ => "The social provider gave an unusable answer.",
     }
 }
 

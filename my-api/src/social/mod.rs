@@ -15,6 +15,7 @@ pub mod fake_social_site_with_params;
 #[cfg(test)]
 mod tests;
 
+use actix_web::http::StatusCode;
 use futures_util::future::BoxFuture;
 use shared::profile::Profile;
 use shared::secret::Secret;
@@ -105,13 +106,13 @@ pub enum SocialError {
 
 impl SocialError {
     /// The HTTP status My API answers with: the client's fault is 4xx, the provider's 5xx.
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> StatusCode {
         match self {
-            SocialError::Rejected => 401,
-            SocialError::Unreachable(_) => 503,
-            SocialError::Timeout => 504,
-            SocialError::BadResponse(_) => 502,
-            SocialError::MissingParameter(_) => 400,
+            SocialError::Rejected => StatusCode::UNAUTHORIZED,
+            SocialError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            SocialError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            SocialError::BadResponse(_) => StatusCode::BAD_GATEWAY,
+            SocialError::MissingParameter(_) => StatusCode::BAD_REQUEST,
         }
     }
 
