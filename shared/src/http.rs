@@ -5,7 +5,7 @@ use std::net::TcpListener;
 
 use actix_cors::Cors;
 use actix_web::dev::ServiceResponse;
-use actix_web::http::{Method, StatusCode, header};
+use actix_web::http::{ConnectionType, Method, StatusCode, header};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Logger};
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -30,6 +30,10 @@ fn to_json<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse
     let status = res.status();
     let (req, old) = res.into_parts();
     let mut builder = HttpResponse::build(status);
+    if old.head().connection_type() == ConnectionType::Close {
+        // An answer that closes its connection (a body that came too slowly) still does.
+        builder.force_close();
+    }
     for (name, value) in old.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             builder.append_header((name.clone(), value.clone()));
@@ -59,6 +63,7 @@ fn detail(status: StatusCode) -> &'static str {
         StatusCode::NOT_FOUND => "Not found.",
         StatusCode::METHOD_NOT_ALLOWED => "Method not allowed.",
         StatusCode::PAYLOAD_TOO_LARGE => "Request body is too large.",
+        StatusCode::REQUEST_TIMEOUT => "The request body did not arrive in time.",
         StatusCode::BAD_REQUEST => "Malformed request.",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported media type.",
         s if s.is_server_error() => "The server met an unexpected condition.",

@@ -70,6 +70,18 @@ pub struct ProviderSettings {
     /// to the database by other means (deactivating a user) within this time.
     #[arg(long, env = "TOKEN_CACHE_SECONDS", default_value_t = 2)]
     pub token_cache_seconds: u64,
+
+    /// Time allowed for a request's whole body to arrive after its head, in milliseconds;
+    /// a slower client gets 408 and its connection is closed.
+    #[arg(long, env = "REQUEST_BODY_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub request_body_timeout_ms: u64,
+
+    /// Connections each HTTP worker holds open at once; more wait in the listen queue. Keep
+    /// workers × this well under the open-file limit (`LimitNOFILE=`, `ulimit -n`).
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 256,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_536))]
+    pub max_connections: usize,
 }
 
 /// The machine's cores, the default for workers and concurrent hashes.
@@ -106,6 +118,8 @@ impl Default for ProviderSettings {
             login_failures_before_throttle: 5,
             login_lockout_max_seconds: 900,
             token_cache_seconds: 2,
+            request_body_timeout_ms: 10_000,
+            max_connections: 256,
         }
     }
 }

@@ -14,4 +14,5 @@ mod profile;
 mod prune;
 mod refresh_revoke;
 mod security;
+mod slow_clients;
 mod token;
