@@ -82,7 +82,7 @@ impl Application {
                 .fake_social_site_public_url
                 .as_deref()
                 .unwrap_or(&settings.social.fake_social_site_url),
-        ));
+        )?);
         let configure = move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(provider.clone())
                 .app_data(exchanger.clone())

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use actix_cors::Cors;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{ConnectionType, Method, StatusCode, header};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Logger};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger};
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
@@ -69,6 +69,15 @@ fn detail(status: StatusCode) -> &'static str {
         s if s.is_server_error() => "The server met an unexpected condition.",
         s => s.canonical_reason().unwrap_or("Request refused."),
     }
+}
+
+/// Headers every answer carries, errors and 404s included: no content-type sniffing (an
+/// error body echoing input is never run as a script or page), and no referrer leaking a URL
+/// to another site.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
 }
 
 /// An answer for routes that do not exist.

@@ -48,12 +48,14 @@ impl Running {
         let body_timeout = Duration::from_millis(settings.request_body_timeout_ms);
         let server = HttpServer::new(move || {
             // The last `wrap` is the outermost: JSON error bodies go around CORS, so its
-            // refusals (a foreign origin's preflight) are JSON too.
+            // refusals (a foreign origin's preflight) are JSON too, and the security headers
+            // go around everything, so no answer lacks them.
             App::new()
                 .wrap(BodyDeadline::new(body_timeout))
                 .wrap(http::cors(&origins))
                 .wrap(http::json_errors())
                 .wrap(http::access_log())
+                .wrap(http::security_headers())
                 .configure(configure.clone())
                 .default_service(web::to(http::not_found))
         })

@@ -14,5 +14,6 @@ mod profile;
 mod prune;
 mod refresh_revoke;
 mod security;
+mod security_headers;
 mod slow_clients;
 mod token;

@@ -12,5 +12,6 @@ mod logs;
 mod provider_faults;
 mod provider_stalls;
 mod resources;
+mod security_headers;
 mod substitution;
 mod token_exchange_grants;
