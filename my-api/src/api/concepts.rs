@@ -1,7 +1,6 @@
 //! `/api/concepts/`: authenticated read (`read`) and write (`write`); a concept may have a
 //! parent, and no concept may become its own ancestor.
 
-use actix_web::dev::ConnectionInfo;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
@@ -11,8 +10,8 @@ use shared::db::Connection;
 use shared::provider::Provider;
 use shared::scope;
 
-use super::base_url;
 use super::error::{ApiError, Object, valid_name};
+use super::{PublicUrl, base_url};
 use crate::schema::concepts;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -109,7 +108,7 @@ fn check_parent(
 
 async fn list(
     caller: BearerUser,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::READ)?;
@@ -131,7 +130,7 @@ async fn list(
 async fn retrieve(
     caller: BearerUser,
     id: web::Path<i64>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::READ)?;
@@ -143,7 +142,7 @@ async fn retrieve(
 async fn create(
     caller: BearerUser,
     input: web::Json<Object<ConceptInput>>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;
@@ -174,7 +173,7 @@ async fn update(
     caller: BearerUser,
     id: web::Path<i64>,
     input: web::Json<Object<ConceptInput>>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;

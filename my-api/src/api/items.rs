@@ -1,7 +1,6 @@
 //! `/api/items/`: anyone reads; an authenticated caller with `write` creates; only the owner
 //! updates or deletes (others get 403).
 
-use actix_web::dev::ConnectionInfo;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
@@ -10,8 +9,8 @@ use shared::bearer::{BearerUser, MaybeBearerUser};
 use shared::provider::Provider;
 use shared::scope;
 
-use super::base_url;
 use super::error::{ApiError, Object, valid_name};
+use super::{PublicUrl, base_url};
 use crate::schema::{items, users};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -72,7 +71,7 @@ fn check_reader(caller: &MaybeBearerUser) -> Result<(), ApiError> {
 
 async fn list(
     caller: MaybeBearerUser,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     check_reader(&caller)?;
@@ -95,7 +94,7 @@ async fn list(
 async fn retrieve(
     caller: MaybeBearerUser,
     id: web::Path<i64>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     check_reader(&caller)?;
@@ -107,7 +106,7 @@ async fn retrieve(
 async fn create(
     caller: BearerUser,
     input: web::Json<Object<ItemInput>>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;
@@ -146,7 +145,7 @@ async fn update(
     caller: BearerUser,
     id: web::Path<i64>,
     input: web::Json<Object<ItemInput>>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;

@@ -1,6 +1,5 @@
 //! `/api/users/`: read-only, for authenticated callers; an email is shown to its owner only.
 
-use actix_web::dev::ConnectionInfo;
 use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -10,8 +9,8 @@ use shared::schema::users;
 use shared::scope;
 use shared::users::User;
 
-use super::base_url;
 use super::error::ApiError;
+use super::{PublicUrl, base_url};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users/").route(web::get().to(list)))
@@ -43,7 +42,7 @@ fn render(user: User, caller: &BearerUser, base: &str) -> UserOut {
 
 async fn list(
     caller: BearerUser,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::READ)?;
@@ -66,7 +65,7 @@ async fn list(
 async fn retrieve(
     caller: BearerUser,
     id: web::Path<i64>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::READ)?;

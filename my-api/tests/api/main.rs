@@ -11,6 +11,7 @@ mod local_login;
 mod logs;
 mod provider_faults;
 mod provider_stalls;
+mod public_urls;
 mod resources;
 mod security_headers;
 mod substitution;
