@@ -40,6 +40,10 @@ pub struct ServeArgs {
     pub provider: ProviderSettings,
     #[command(flatten)]
     pub social: SocialSettings,
+    /// Demo mode: serve the browser test page at `/`, which is pre-filled with the demo
+    /// accounts. Off in production; the demo and the Vagrant VM turn it on.
+    #[arg(long, env = "DEMO_MODE")]
+    pub demo: bool,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -53,6 +57,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 db,
                 provider: args.provider,
                 social: args.social,
+                demo: args.demo,
             })?;
             log::info!("My API listening on {}", app.url());
             app.run_until_stopped().await?;

@@ -106,6 +106,8 @@ pub struct Settings {
     pub db: DbConfig,
     pub provider: ProviderSettings,
     pub social: SocialSettings,
+    /// Serve the browser test page, which offers the demo accounts (`--demo`).
+    pub demo: bool,
 }
 
 impl Settings {
@@ -115,6 +117,7 @@ impl Settings {
             db: DbConfig::new(db_path),
             provider: ProviderSettings::default(),
             social: SocialSettings::default(),
+            demo: false,
         }
     }
 }

@@ -16,4 +16,5 @@ mod refresh_revoke;
 mod security;
 mod security_headers;
 mod slow_clients;
+mod startup;
 mod token;

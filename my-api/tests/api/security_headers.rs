@@ -44,6 +44,7 @@ async fn every_answer_carries_nosniff_and_no_referrer() {
 #[actix_rt::test]
 async fn the_test_page_may_connect_only_to_itself_and_the_fake_social_site_public_url() {
     let app = spawn_app_configured(|s| {
+        s.demo = true;
         s.social.fake_social_site_public_url = Some("https://fss.example:8443/".to_owned());
     })
     .await;
