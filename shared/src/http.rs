@@ -120,10 +120,14 @@ pub async fn healthz(provider: web::Data<Provider>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok" })),
         Err(e) => {
             log::warn!("health check failed: {e}");
+            // Fixed words only: the causes (an r2d2 or SQLite message) can carry the
+            // database's path, and /healthz answers anyone. The log above has the detail.
             let reason = match &e {
-                // The query's text says nothing an operator needs beyond this.
-                StorageError::Query(_) => "the database query failed".to_owned(),
-                other => other.to_string(),
+                StorageError::Unhealthy(verdict) => verdict.as_str(),
+                StorageError::Query(_) => "the database query failed",
+                StorageError::Unavailable(_) | StorageError::Migration(_) => {
+                    "the database is unavailable"
+                }
             };
             HttpResponse::ServiceUnavailable()
                 .insert_header((header::CACHE_CONTROL, "no-store"))

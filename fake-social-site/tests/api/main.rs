@@ -15,6 +15,7 @@ mod prune;
 mod refresh_revoke;
 mod security;
 mod security_headers;
+mod settings_ranges;
 mod slow_clients;
 mod startup;
 mod token;

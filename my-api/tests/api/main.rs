@@ -15,5 +15,6 @@ mod provider_stalls;
 mod public_urls;
 mod resources;
 mod security_headers;
+mod settings_ranges;
 mod substitution;
 mod token_exchange_grants;
