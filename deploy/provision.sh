@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Provisions a Debian bookworm host (the Vagrant VM by default) with both demo services:
-# builds them from the source tree, installs the binaries and systemd units, creates the
-# service user, data directory and signing keys, and loads the demo fixtures into new
-# databases. Safe to re-run: it rebuilds, reinstalls and restarts the services, and keeps
-# existing databases and keys.
+# Provisions a Debian bookworm host (the Vagrant VM by default) with both services: builds
+# them from the source tree, installs the binaries and systemd units, creates the service
+# user, data directory and signing keys, and writes each service's public URL. With
+# DEMO_MODE=true (the Vagrantfile sets it) it also loads the demo fixtures into new databases
+# and turns on My API's test page; without it no demo account is ever created. Safe to
+# re-run: it rebuilds, reinstalls and restarts the services, and keeps existing databases
+# and keys.
+#
+#   FSS_PUBLIC_URL, MY_API_PUBLIC_URL  the URLs clients reach the services at (the tokens'
+#                                      issuers); required unless DEMO_MODE=true, where they
+#                                      default to the VM's forwarded ports on 127.0.0.1
 set -euo pipefail
 
 SRC_DIR="${SRC_DIR:-/vagrant}"
@@ -16,12 +22,28 @@ BIN_DIR=/usr/local/bin
 UNIT_DIR=/etc/systemd/system
 SERVICES=(fake-social-site my-api)         # start order: My API calls Fake Social Site
 APT_PACKAGES=(build-essential pkg-config curl ca-certificates)
+DEMO_MODE="${DEMO_MODE:-false}"
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 [[ $EUID -eq 0 ]] || die "run as root (the Vagrant shell provisioner does)"
 [[ -f "$SRC_DIR/Cargo.toml" ]] || die "no Cargo workspace at $SRC_DIR"
+
+case "$DEMO_MODE" in
+  true | 1 | yes) DEMO_MODE=true ;;
+  false | 0 | no | '') DEMO_MODE=false ;;
+  *) die "DEMO_MODE must be true or false, not '$DEMO_MODE'" ;;
+esac
+if [[ $DEMO_MODE == true ]]; then
+  FSS_PUBLIC_URL="${FSS_PUBLIC_URL:-http://127.0.0.1:8005}"
+  MY_API_PUBLIC_URL="${MY_API_PUBLIC_URL:-http://127.0.0.1:8000}"
+fi
+# The units listen on all addresses, and the services refuse to do that without a public URL.
+for var in FSS_PUBLIC_URL MY_API_PUBLIC_URL; do
+  [[ -n ${!var:-} ]] || die "set $var to the URL clients reach the service at (or DEMO_MODE=true)"
+  [[ ${!var} =~ ^https?://[^[:space:]/]+(/[^[:space:]]*)?$ ]] || die "$var is not an http(s) URL: ${!var}"
+done
 
 port_of() {
   case "$1" in
@@ -118,12 +140,37 @@ ensure_signing_key() {
   fi
 }
 
-# Migrates and loads the fixtures only into a database that does not exist yet; a failed
-# first load removes the half-made file so that the next run tries again.
+# Sets KEY=value in an env file, replacing an earlier value; the file keeps its owner and mode.
+set_env() {
+  local file="$1" key="$2" value="$3" rest
+  rest="$(grep -v "^$key=" "$file" || true)"
+  {
+    [[ -z $rest ]] || printf '%s\n' "$rest"
+    printf '%s=%s\n' "$key" "$value"
+  } >"$file"
+}
+
+# Where clients reach each service, and whether My API serves the demo's test page.
+write_settings() {
+  set_env "$CONF_DIR/fake-social-site.env" PUBLIC_URL "$FSS_PUBLIC_URL"
+  set_env "$CONF_DIR/my-api.env" PUBLIC_URL "$MY_API_PUBLIC_URL"
+  set_env "$CONF_DIR/my-api.env" FAKE_SOCIAL_SITE_PUBLIC_URL "$FSS_PUBLIC_URL"
+  set_env "$CONF_DIR/my-api.env" DEMO_MODE "$DEMO_MODE"
+}
+
+# Migrates a database that does not exist yet and, in demo mode only, loads the demo
+# fixtures (with their admin/admin accounts); a failed first load removes the half-made file
+# so that the next run tries again.
 ensure_database() {
   local svc="$1" db="$DATA_DIR/$1.sqlite3" fixture="$SRC_DIR/fixtures/$1.json"
   if [[ -e "$db" ]]; then
     log "keeping the existing database $db"
+    return
+  fi
+  if [[ $DEMO_MODE != true ]]; then
+    log "creating $db (no demo data: DEMO_MODE is off)"
+    runuser -u "$SERVICE_USER" -- "$BIN_DIR/$svc" --database "$db" migrate \
+      || { rm -f "$db" "$db-wal" "$db-shm"; die "could not initialise $db"; }
     return
   fi
   [[ -r "$fixture" ]] || die "fixture $fixture is missing"
@@ -196,18 +243,20 @@ main() {
     install_unit "$svc"
   done
   ensure_introspection_client
+  write_settings
   systemctl daemon-reload
   for svc in "${SERVICES[@]}"; do
     start_service "$svc"
     wait_healthy "$svc"
   done
-  cat <<'EOF'
-==> done
-    My API:            http://127.0.0.1:8000/  (browser test page)
-    Fake Social Site:  http://127.0.0.1:8005/
-    Demo accounts:     FSS admin/admin, user1/user1, user2/user2; My API admin/admin
-    Logs:              vagrant ssh -c 'journalctl -u my-api -u fake-social-site -f'
-EOF
+  log "done"
+  printf '    My API:            %s\n' "$MY_API_PUBLIC_URL"
+  printf '    Fake Social Site:  %s\n' "$FSS_PUBLIC_URL"
+  if [[ $DEMO_MODE == true ]]; then
+    printf '    Test page:         %s/\n' "$MY_API_PUBLIC_URL"
+    printf '    Demo accounts:     FSS admin/admin, user1/user1, user2/user2; My API admin/admin\n'
+  fi
+  printf "    Logs:              journalctl -u my-api -u fake-social-site -f\n"
 }
 
 main "$@"

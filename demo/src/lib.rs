@@ -32,6 +32,10 @@ pub struct Args {
     /// Address to listen on (loopback unless you mean to share the demo).
     #[arg(long, env = "DEMO_HOST", default_value = "127.0.0.1")]
     pub host: String,
+    /// Host name others reach the demo at, for its public URLs (the tokens' issuers); needed
+    /// when --host is not a loopback address [default: the bound address].
+    #[arg(long, env = "DEMO_PUBLIC_HOST")]
+    pub public_host: Option<String>,
 }
 
 /// Creates a service's database with its fixtures if the file is new. Returns whether it did.
@@ -125,14 +129,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         };
         log::info!("database {} {what}", path.display());
     }
-    let api_origin = format!("http://{}", api_listener.local_addr()?);
+    let public_url = |port: u16| {
+        args.public_host
+            .as_ref()
+            .map(|host| format!("http://{host}:{port}"))
+    };
+    let api_origin = match public_url(args.api_port) {
+        Some(url) => url,
+        None => format!("http://{}", api_listener.local_addr()?),
+    };
     let mut fss_settings = fake_social_site::Settings::new(&fss_db, "");
+    fss_settings.provider.public_url = public_url(args.fss_port);
     fss_settings.provider.cors_origins = vec![
         api_origin.clone(),
         format!("http://localhost:{}", args.api_port),
     ];
     let fss = fake_social_site::Application::build_with_listener(fss_settings, fss_listener)?;
     let mut api_settings = my_api::Settings::new(&api_db, "");
+    api_settings.provider.public_url = public_url(args.api_port);
+    // The demo is what the test page and its pre-filled accounts are for.
+    api_settings.demo = true;
     connect_my_api(&mut api_settings, fss.url(), &fss_db)?;
     let api = my_api::Application::build_with_listener(api_settings, api_listener)?;
     println!("{}", banner(fss.url(), api.url()));

@@ -130,6 +130,7 @@ async fn test_page_in_headless_chromium() {
 
     let mut api_settings = my_api::Settings::new(&api_db, "");
     demo::connect_my_api(&mut api_settings, fss.url(), &fss_db).expect("connect My API to FSS");
+    api_settings.demo = true;
     api_settings.provider.workers = Some(1);
     api_settings.provider.bcrypt_cost = 4;
     let api =

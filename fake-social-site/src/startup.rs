@@ -62,7 +62,8 @@ impl std::ops::Deref for Application {
 
 impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
-        let listener = shared::http::bind(&settings.bind)?;
+        let listener =
+            shared::http::bind_public(&settings.bind, settings.provider.public_url.as_deref())?;
         Self::build_with_listener(settings, listener)
     }
 

@@ -42,6 +42,10 @@ pub struct ServeArgs {
     pub social: SocialSettings,
     #[command(flatten)]
     pub api: ApiSettings,
+    /// Demo mode: serve the browser test page at `/`, which is pre-filled with the demo
+    /// accounts. Off in production; the demo and the Vagrant VM turn it on.
+    #[arg(long, env = "DEMO_MODE")]
+    pub demo: bool,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -56,6 +60,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 provider: args.provider,
                 social: args.social,
                 api: args.api,
+                demo: args.demo,
             })?;
             log::info!("My API listening on {}", app.url());
             app.run_until_stopped().await?;

@@ -339,6 +339,10 @@ fn static_file(id: &str, summary: &str, content_type: &str) -> PathItem {
                     Content::new(Some(ObjectBuilder::new().schema_type(Type::String))),
                 ),
             )
+            .response(
+                "404",
+                detail_error("Not served: the test page needs demo mode (--demo, DEMO_MODE)."),
+            )
             .build(),
     )
 }

@@ -12,18 +12,36 @@ const STYLE_CSS: &str = include_str!("../static/style.css");
 #[derive(Debug, Clone)]
 pub struct TestPage {
     html: String,
+    csp: String,
 }
 
 impl TestPage {
-    pub fn new(fake_social_site_url: &str) -> Self {
+    /// The page for Fake Social Site at `fake_social_site_url` (as browsers reach it).
+    pub fn new(fake_social_site_url: &str) -> anyhow::Result<Self> {
+        let origin = reqwest::Url::parse(fake_social_site_url)
+            .ok()
+            .map(|url| url.origin())
+            .filter(|origin| origin.is_tuple())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "FAKE_SOCIAL_SITE_PUBLIC_URL: {fake_social_site_url:?} is not an http(s) URL"
+                )
+            })?
+            .ascii_serialization();
         let escaped = fake_social_site_url
             .replace('&', "&amp;")
             .replace('"', "&quot;")
             .replace('<', "&lt;")
             .replace('>', "&gt;");
-        TestPage {
+        Ok(TestPage {
             html: INDEX.replace("{{FAKE_SOCIAL_SITE_URL}}", &escaped),
-        }
+            // Scripts and styles from this origin only; requests to this origin and to Fake
+            // Social Site only, so an injected script could not send a token elsewhere.
+            csp: format!(
+                "default-src 'self'; connect-src 'self' {origin}; img-src 'self' data:; \
+                 frame-ancestors 'none'"
+            ),
+        })
     }
 }
 
@@ -37,13 +55,9 @@ async fn index(page: web::Data<TestPage>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header(("Content-Security-Policy", CSP))
+        .insert_header((header::CONTENT_SECURITY_POLICY, page.csp.clone()))
         .body(page.html.clone())
 }
-
-/// Scripts and styles from this origin only; the page may call any origin (FSS's URL is
-/// configurable on the page).
-const CSP: &str = "default-src 'self'; connect-src *; img-src 'self' data:; frame-ancestors 'none'";
 
 async fn app_js() -> HttpResponse {
     HttpResponse::Ok()

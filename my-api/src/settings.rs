@@ -27,16 +27,19 @@ pub struct SocialSettings {
     #[arg(long, env = "FAKE_SOCIAL_SITE_PUBLIC_URL")]
     pub fake_social_site_public_url: Option<String>,
 
-    /// Time allowed to connect to the provider, in milliseconds.
-    #[arg(long, env = "SOCIAL_CONNECT_TIMEOUT_MS", default_value_t = 2_000)]
+    /// Time allowed to connect to the provider, in milliseconds, 1 to 60000.
+    #[arg(long, env = "SOCIAL_CONNECT_TIMEOUT_MS", default_value_t = 2_000,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub social_connect_timeout_ms: u64,
 
-    /// Time allowed for a whole provider request, in milliseconds.
-    #[arg(long, env = "SOCIAL_TIMEOUT_MS", default_value_t = 5_000)]
+    /// Time allowed for a whole provider request, in milliseconds, 1 to 300000.
+    #[arg(long, env = "SOCIAL_TIMEOUT_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..=300_000))]
     pub social_timeout_ms: u64,
 
-    /// Largest provider answer accepted, in bytes.
-    #[arg(long, env = "SOCIAL_MAX_RESPONSE_BYTES", default_value_t = 64 * 1024)]
+    /// Largest provider answer accepted, in bytes, 1 to 16777216 (16 MiB).
+    #[arg(long, env = "SOCIAL_MAX_RESPONSE_BYTES", default_value_t = 64 * 1024,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=16 * 1024 * 1024))]
     pub social_max_response_bytes: usize,
 
     /// Name of the application the register route issues tokens for.
@@ -140,6 +143,8 @@ pub struct Settings {
     pub provider: ProviderSettings,
     pub social: SocialSettings,
     pub api: ApiSettings,
+    /// Serve the browser test page, which offers the demo accounts (`--demo`).
+    pub demo: bool,
 }
 
 impl Settings {
@@ -150,6 +155,7 @@ impl Settings {
             provider: ProviderSettings::default(),
             social: SocialSettings::default(),
             api: ApiSettings::default(),
+            demo: false,
         }
     }
 }

@@ -17,7 +17,8 @@ use crate::social::{Backends, ProviderClient};
 /// My API's own tables (social links, items, concepts), applied after the shared ones.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// The route table, shared by the binary, the tests and the demo.
+/// The route table, shared by the binary, the tests and the demo. The test page
+/// ([`crate::page::routes`]) is added in demo mode only.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     shared::oauth2::routes(cfg);
     crate::openapi::routes(cfg);
@@ -30,8 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(crate::exchange::register::register_by_token))
                 .route(web::post().to(crate::exchange::register::register_by_token)),
         )
-        .configure(crate::api::routes)
-        .configure(crate::page::routes);
+        .configure(crate::api::routes);
 }
 
 /// My API, bound and started; `Deref`s to [`Running`] for its URL and handle.
@@ -47,7 +47,8 @@ impl std::ops::Deref for Application {
 
 impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
-        let listener = shared::http::bind(&settings.bind)?;
+        let listener =
+            shared::http::bind_public(&settings.bind, settings.provider.public_url.as_deref())?;
         Self::build_with_listener(settings, listener)
     }
 
@@ -76,20 +77,25 @@ impl Application {
         let provider = web::Data::new(provider);
         let db = provider.db.clone();
         let exchanger = web::Data::from(exchanger);
-        let page = web::Data::new(TestPage::new(
-            settings
-                .social
-                .fake_social_site_public_url
-                .as_deref()
-                .unwrap_or(&settings.social.fake_social_site_url),
-        ));
+        // The test page offers the demo accounts: only a demo serves it.
+        let page = if settings.demo {
+            let fss_url = settings.social.fake_social_site_public_url.as_deref();
+            Some(web::Data::new(TestPage::new(
+                fss_url.unwrap_or(&settings.social.fake_social_site_url),
+            )?))
+        } else {
+            None
+        };
         let api = web::Data::new(settings.api.clone());
         let configure = move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(provider.clone())
                 .app_data(exchanger.clone())
-                .app_data(page.clone())
                 .app_data(api.clone());
             routes(cfg);
+            if let Some(page) = &page {
+                cfg.app_data(page.clone());
+                crate::page::routes(cfg);
+            }
         };
         let origins = settings.provider.cors_origins.clone();
         let running = Running::start(listener, url, &settings.provider, origins, db, configure)?;

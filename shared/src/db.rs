@@ -208,10 +208,11 @@ impl Db {
             // Open connections keep working on a deleted file, and every write would then
             // be lost: only the path tells.
             if !path.exists() {
-                return Err(StorageError::Unhealthy(format!(
-                    "the database file {} is missing",
-                    path.display()
-                )));
+                // The path goes to the log, never into the answer: /healthz is public.
+                log::warn!("the database file {} is missing", path.display());
+                return Err(StorageError::Unhealthy(
+                    "the database file is missing".to_owned(),
+                ));
             }
             conn.batch_execute(&format!("PRAGMA busy_timeout = {HEALTH_BUSY_TIMEOUT_MS}"))?;
             let probe = probe(conn);

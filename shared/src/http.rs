@@ -1,12 +1,12 @@
 //! HTTP plumbing both services install: JSON error bodies, a log line that carries no
 //! secrets, CORS, `/healthz`, and binding the listener.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 
 use actix_cors::Cors;
 use actix_web::dev::ServiceResponse;
-use actix_web::http::{Method, StatusCode, header};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Logger};
+use actix_web::http::{ConnectionType, Method, StatusCode, header};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger};
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
@@ -30,6 +30,10 @@ fn to_json<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse
     let status = res.status();
     let (req, old) = res.into_parts();
     let mut builder = HttpResponse::build(status);
+    if old.head().connection_type() == ConnectionType::Close {
+        // An answer that closes its connection (a body that came too slowly) still does.
+        builder.force_close();
+    }
     for (name, value) in old.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             builder.append_header((name.clone(), value.clone()));
@@ -59,11 +63,21 @@ fn detail(status: StatusCode) -> &'static str {
         StatusCode::NOT_FOUND => "Not found.",
         StatusCode::METHOD_NOT_ALLOWED => "Method not allowed.",
         StatusCode::PAYLOAD_TOO_LARGE => "Request body is too large.",
+        StatusCode::REQUEST_TIMEOUT => "The request body did not arrive in time.",
         StatusCode::BAD_REQUEST => "Malformed request.",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported media type.",
         s if s.is_server_error() => "The server met an unexpected condition.",
         s => s.canonical_reason().unwrap_or("Request refused."),
     }
+}
+
+/// Headers every answer carries, errors and 404s included: no content-type sniffing (an
+/// error body echoing input is never run as a script or page), and no referrer leaking a URL
+/// to another site.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
 }
 
 /// An answer for routes that do not exist.
@@ -106,10 +120,14 @@ pub async fn healthz(provider: web::Data<Provider>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok" })),
         Err(e) => {
             log::warn!("health check failed: {e}");
+            // Fixed words only: the causes (an r2d2 or SQLite message) can carry the
+            // database's path, and /healthz answers anyone. The log above has the detail.
             let reason = match &e {
-                // The query's text says nothing an operator needs beyond this.
-                StorageError::Query(_) => "the database query failed".to_owned(),
-                other => other.to_string(),
+                StorageError::Unhealthy(verdict) => verdict.as_str(),
+                StorageError::Query(_) => "the database query failed",
+                StorageError::Unavailable(_) | StorageError::Migration(_) => {
+                    "the database is unavailable"
+                }
             };
             HttpResponse::ServiceUnavailable()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -123,12 +141,40 @@ pub fn bind(address: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(address).map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))
 }
 
-/// `PUBLIC_URL`, or the address actually bound (port 0 becomes the real port).
+/// Binds `address` for a service whose public URL is `configured`, refusing first (without
+/// binding) a non-loopback address with no public URL: see [`check_public_url`].
+pub fn bind_public(address: &str, configured: Option<&str>) -> anyhow::Result<TcpListener> {
+    // A name that does not resolve is left to `bind`, which says so.
+    if let Ok(addresses) = address.to_socket_addrs() {
+        for bound in addresses {
+            check_public_url(configured, bound)?;
+        }
+    }
+    bind(address)
+}
+
+/// A service reachable from other machines must be told the URL they reach it at: the bound
+/// address (`http://0.0.0.0:8005`) would become its tokens' issuer and the base of its links.
+pub fn check_public_url(configured: Option<&str>, bound: SocketAddr) -> anyhow::Result<()> {
+    if configured.is_none() && !bound.ip().is_loopback() {
+        anyhow::bail!(
+            "listening on {bound}, which is not a loopback address, needs PUBLIC_URL \
+             (--public-url): the URL clients reach this service at, such as \
+             https://auth.example.com; it is the tokens' issuer"
+        );
+    }
+    Ok(())
+}
+
+/// `PUBLIC_URL`, or the address actually bound (port 0 becomes the real port), which must
+/// then be a loopback one.
 pub fn public_url(configured: Option<&str>, listener: &TcpListener) -> anyhow::Result<String> {
+    let bound = listener.local_addr()?;
+    check_public_url(configured, bound)?;
     if let Some(url) = configured {
         return Ok(url.trim_end_matches('/').to_owned());
     }
-    Ok(format!("http://{}", listener.local_addr()?))
+    Ok(format!("http://{bound}"))
 }
 
 /// Blocking threads per HTTP worker. Their work is database calls, which queue for the pool's
@@ -137,4 +183,29 @@ pub fn public_url(configured: Option<&str>, listener: &TcpListener) -> anyhow::R
 /// write storm actix's default of 512 lets hundreds of them pile up.
 pub fn blocking_threads(settings: &crate::settings::ProviderSettings) -> usize {
     (settings.db_pool_size as usize + settings.hash_permits()).max(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_public_url;
+
+    #[test]
+    fn a_non_loopback_address_needs_a_public_url_and_loopback_ones_do_not() {
+        for bound in ["0.0.0.0:8005", "[::]:8000", "192.0.2.1:80"] {
+            let error = check_public_url(None, bound.parse().expect("an address"))
+                .expect_err(bound)
+                .to_string();
+            assert!(error.contains("PUBLIC_URL"), "{error}");
+            assert!(
+                check_public_url(
+                    Some("https://a.example"),
+                    bound.parse().expect("an address")
+                )
+                .is_ok()
+            );
+        }
+        for bound in ["127.0.0.1:8005", "127.0.0.2:0", "[::1]:8000"] {
+            assert!(check_public_url(None, bound.parse().expect("an address")).is_ok());
+        }
+    }
 }

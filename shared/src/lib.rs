@@ -4,6 +4,7 @@
 
 pub mod applications;
 pub mod blocking;
+pub mod body_deadline;
 pub mod clock;
 pub mod db;
 pub mod maintenance;

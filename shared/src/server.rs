@@ -3,10 +3,12 @@
 //! lives and dies with it. Each service only brings its routes and app data.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 
+use crate::body_deadline::BodyDeadline;
 use crate::db::Db;
 use crate::http;
 use crate::maintenance::Maintenance;
@@ -43,18 +45,23 @@ impl Running {
         F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
         let port = listener.local_addr()?.port();
+        let body_timeout = Duration::from_millis(settings.request_body_timeout_ms);
         let server = HttpServer::new(move || {
             // The last `wrap` is the outermost: JSON error bodies go around CORS, so its
-            // refusals (a foreign origin's preflight) are JSON too.
+            // refusals (a foreign origin's preflight) are JSON too, and the security headers
+            // go around everything, so no answer lacks them.
             App::new()
+                .wrap(BodyDeadline::new(body_timeout))
                 .wrap(http::cors(&origins))
                 .wrap(http::json_errors())
                 .wrap(http::access_log())
+                .wrap(http::security_headers())
                 .configure(configure.clone())
                 .default_service(web::to(http::not_found))
         })
         .workers(settings.worker_count())
         .worker_max_blocking_threads(http::blocking_threads(settings))
+        .max_connections(settings.max_connections)
         .shutdown_timeout(10)
         .listen(listener)?
         .run();

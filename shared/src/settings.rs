@@ -1,6 +1,15 @@
 //! Settings every provider takes, from flags or environment variables (see `.env.example`).
 
+use clap::builder::RangedU64ValueParser;
+
 use crate::secret::Secret;
+
+/// Bounds of the numeric settings, checked when they are read: a value outside is refused at
+/// start-up with the flag's name, never wrapped (a lifetime near `i64::MAX` overflowed `exp`).
+const DAY: i64 = 24 * 3600;
+const YEAR: i64 = 365 * DAY;
+/// Workers, pool connections and concurrent hashes: far beyond any machine this runs on.
+const MAX_THREADS: u64 = 1024;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProviderSettings {
@@ -19,28 +28,35 @@ pub struct ProviderSettings {
           value_parser = clap::value_parser!(u32).range(4..=31))]
     pub bcrypt_cost: u32,
 
-    /// Password hashes allowed to run at once [default: number of cores].
-    #[arg(long, env = "MAX_CONCURRENT_HASHES")]
+    /// Password hashes allowed to run at once, 1 to 1024 [default: number of cores].
+    #[arg(long, env = "MAX_CONCURRENT_HASHES",
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_THREADS))]
     pub max_concurrent_hashes: Option<usize>,
 
-    /// Access token lifetime in seconds.
-    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_SECONDS", default_value_t = crate::tokens::DEFAULT_ACCESS_TTL)]
+    /// Access token lifetime in seconds, 1 to 31536000 (a year).
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_SECONDS", default_value_t = crate::tokens::DEFAULT_ACCESS_TTL,
+          value_parser = clap::value_parser!(i64).range(1..=YEAR))]
     pub access_token_expire_seconds: i64,
 
-    /// Refresh token lifetime in seconds.
-    #[arg(long, env = "REFRESH_TOKEN_EXPIRE_SECONDS", default_value_t = crate::tokens::DEFAULT_REFRESH_TTL)]
+    /// Refresh token lifetime in seconds, 1 to 31536000 (a year).
+    #[arg(long, env = "REFRESH_TOKEN_EXPIRE_SECONDS", default_value_t = crate::tokens::DEFAULT_REFRESH_TTL,
+          value_parser = clap::value_parser!(i64).range(1..=YEAR))]
     pub refresh_token_expire_seconds: i64,
 
-    /// HTTP worker threads [default: number of cores].
-    #[arg(long, env = "WORKERS")]
+    /// HTTP worker threads, 1 to 1024 [default: number of cores].
+    #[arg(long, env = "WORKERS",
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_THREADS))]
     pub workers: Option<usize>,
 
-    /// Database connections in the pool.
-    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 8)]
+    /// Database connections in the pool, 1 to 1024.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
     pub db_pool_size: u32,
 
-    /// Seconds between prunes of expired and revoked tokens while serving; 0 turns it off.
-    #[arg(long, env = "PRUNE_INTERVAL_SECONDS", default_value_t = crate::maintenance::DEFAULT_PRUNE_INTERVAL)]
+    /// Seconds between prunes of expired and revoked tokens while serving, up to 86400 (a
+    /// day); 0 turns it off.
+    #[arg(long, env = "PRUNE_INTERVAL_SECONDS", default_value_t = crate::maintenance::DEFAULT_PRUNE_INTERVAL,
+          value_parser = clap::value_parser!(u64).range(0..=DAY as u64))]
     pub prune_interval_seconds: u64,
 
     /// Browser origins allowed to call this service (comma-separated).
@@ -57,19 +73,35 @@ pub struct ProviderSettings {
     pub password_grant_enabled: bool,
 
     /// Failed logins allowed per (username, address) before attempts are delayed
-    /// (an address gets 4×, a username 2×); 0 turns the throttle off.
-    #[arg(long, env = "LOGIN_FAILURES_BEFORE_THROTTLE", default_value_t = 5)]
+    /// (an address gets 4×, a username 2×), up to 1000; 0 turns the throttle off.
+    #[arg(long, env = "LOGIN_FAILURES_BEFORE_THROTTLE", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub login_failures_before_throttle: u32,
 
-    /// Longest delay imposed on an address or (username, address) pair, in seconds.
-    #[arg(long, env = "LOGIN_LOCKOUT_MAX_SECONDS", default_value_t = 900)]
+    /// Longest delay imposed on an address or (username, address) pair, in seconds, 1 to
+    /// 86400 (a day).
+    #[arg(long, env = "LOGIN_LOCKOUT_MAX_SECONDS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..=DAY as u64))]
     pub login_lockout_max_seconds: u64,
 
     /// How long a validated access token is remembered in memory, in seconds (0 = off).
     /// Revocations made by this process take effect at once whatever this is; changes made
-    /// to the database by other means (deactivating a user) within this time.
-    #[arg(long, env = "TOKEN_CACHE_SECONDS", default_value_t = 2)]
+    /// to the database by other means (deactivating a user) within this time. At most 3600.
+    #[arg(long, env = "TOKEN_CACHE_SECONDS", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub token_cache_seconds: u64,
+
+    /// Time allowed for a request's whole body to arrive after its head, in milliseconds;
+    /// a slower client gets 408 and its connection is closed. 1 to 600000.
+    #[arg(long, env = "REQUEST_BODY_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub request_body_timeout_ms: u64,
+
+    /// Connections each HTTP worker holds open at once; more wait in the listen queue. Keep
+    /// workers × this well under the open-file limit (`LimitNOFILE=`, `ulimit -n`). 1 to 65536.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 256,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=65_536))]
+    pub max_connections: usize,
 }
 
 /// The machine's cores, the default for workers and concurrent hashes.
@@ -106,6 +138,8 @@ impl Default for ProviderSettings {
             login_failures_before_throttle: 5,
             login_lockout_max_seconds: 900,
             token_cache_seconds: 2,
+            request_body_timeout_ms: 10_000,
+            max_connections: 256,
         }
     }
 }

@@ -64,3 +64,16 @@ async fn healthz_is_a_json_503_once_the_database_file_is_gone_and_the_service_ke
     }
     assert_eq!(app.metadata().await.status(), StatusCode::OK);
 }
+
+#[actix_rt::test]
+async fn healthz_never_shows_a_file_path() {
+    let app = spawn_app().await;
+    std::fs::remove_file(&app.db_path).expect("delete the database file");
+    let response = app.healthz().await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let text = response.text().await.expect("a body");
+    let dir = app.db_path.parent().expect("a directory").to_string_lossy();
+    assert!(!text.contains(dir.as_ref()), "{text}");
+    assert!(!text.contains(".sqlite3"), "{text}");
+    assert!(text.contains("missing"), "{text}");
+}

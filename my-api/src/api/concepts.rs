@@ -1,7 +1,6 @@
 //! `/api/concepts/`: authenticated read (`read`) and write (`write`); a concept may have a
 //! parent, and no concept may become its own ancestor.
 
-use actix_web::dev::ConnectionInfo;
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::Connection as _;
@@ -12,9 +11,9 @@ use shared::db::Connection;
 use shared::provider::Provider;
 use shared::scope;
 
-use super::base_url;
 use super::error::{ApiError, Object, name_field, present};
 use super::pagination::PageRequest;
+use super::{PublicUrl, base_url};
 use crate::schema::concepts;
 use crate::settings::ApiSettings;
 
@@ -117,7 +116,7 @@ fn check_parent(
 async fn list(
     caller: BearerUser,
     request: HttpRequest,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
     api: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
@@ -148,7 +147,7 @@ async fn list(
 async fn retrieve(
     caller: BearerUser,
     id: web::Path<i64>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::READ)?;
@@ -160,7 +159,7 @@ async fn retrieve(
 async fn create(
     caller: BearerUser,
     input: web::Json<Object<ConceptInput>>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;
@@ -193,7 +192,7 @@ async fn update(
     method: Method,
     id: web::Path<i64>,
     input: web::Json<Object<ConceptInput>>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;

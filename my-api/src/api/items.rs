@@ -2,7 +2,6 @@
 //! creates, up to `MAX_ITEMS_PER_USER` items each; only the owner updates or deletes (others
 //! get 403).
 
-use actix_web::dev::ConnectionInfo;
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
@@ -11,9 +10,9 @@ use shared::bearer::{BearerUser, MaybeBearerUser};
 use shared::provider::Provider;
 use shared::scope;
 
-use super::base_url;
 use super::error::{ApiError, Object, name_field, present};
 use super::pagination::PageRequest;
+use super::{PublicUrl, base_url};
 use crate::schema::{items, users};
 use crate::settings::ApiSettings;
 
@@ -84,7 +83,7 @@ fn check_reader(caller: &MaybeBearerUser) -> Result<(), ApiError> {
 async fn list(
     caller: MaybeBearerUser,
     request: HttpRequest,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
     api: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
@@ -117,7 +116,7 @@ async fn list(
 async fn retrieve(
     caller: MaybeBearerUser,
     id: web::Path<i64>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     check_reader(&caller)?;
@@ -129,7 +128,7 @@ async fn retrieve(
 async fn create(
     caller: BearerUser,
     input: web::Json<Object<ItemInput>>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
     api: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
@@ -183,7 +182,7 @@ async fn update(
     method: Method,
     id: web::Path<i64>,
     input: web::Json<Object<ItemInput>>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;

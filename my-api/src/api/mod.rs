@@ -7,9 +7,12 @@ pub mod items;
 pub mod pagination;
 pub mod users;
 
-use actix_web::dev::ConnectionInfo;
-use actix_web::{HttpResponse, web};
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::json;
+use shared::provider::Provider;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -23,12 +26,35 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// `scheme://host` of the request, for the `url` of each object (as DRF builds them).
-pub fn base_url(info: &ConnectionInfo) -> String {
-    format!("{}://{}", info.scheme(), info.host())
+/// The service's public URL (`PUBLIC_URL`, else the bound address), the base of every `url`
+/// and `Location`. DRF builds them from the request's host, which the client chooses
+/// (`Host`, `X-Forwarded-Host`, `Forwarded`): links handed to others would point wherever the
+/// client liked.
+#[derive(Debug, Clone)]
+pub struct PublicUrl(String);
+
+impl FromRequest for PublicUrl {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.app_data::<web::Data<Provider>>()
+                .map(|provider| PublicUrl(provider.issuer.clone()))
+                .ok_or_else(|| {
+                    actix_web::error::ErrorInternalServerError("the provider is not configured")
+                }),
+        )
+    }
 }
 
-async fn root(info: ConnectionInfo) -> HttpResponse {
+/// `scheme://host[:port]` for the `url` of each object (as DRF builds them), from the
+/// configured public URL only.
+pub fn base_url(url: &PublicUrl) -> String {
+    url.0.clone()
+}
+
+async fn root(info: PublicUrl) -> HttpResponse {
     let base = base_url(&info);
     HttpResponse::Ok().json(json!({
         "users": format!("{base}/api/users/"),

@@ -1,7 +1,6 @@
 //! `/api/users/`: read-only, for authenticated callers, a page at a time; an email is shown
 //! to its owner only.
 
-use actix_web::dev::ConnectionInfo;
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -11,9 +10,9 @@ use shared::schema::users;
 use shared::scope;
 use shared::users::User;
 
-use super::base_url;
 use super::error::ApiError;
 use super::pagination::PageRequest;
+use super::{PublicUrl, base_url};
 use crate::settings::ApiSettings;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -47,7 +46,7 @@ fn render(user: User, caller: &BearerUser, base: &str) -> UserOut {
 async fn list(
     caller: BearerUser,
     request: HttpRequest,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
     api: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
@@ -83,7 +82,7 @@ async fn list(
 async fn retrieve(
     caller: BearerUser,
     id: web::Path<i64>,
-    info: ConnectionInfo,
+    info: PublicUrl,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::READ)?;

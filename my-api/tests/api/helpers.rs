@@ -218,7 +218,8 @@ fn start_my_api(
     settings.social.social_timeout_ms = millis(timeout);
     configure(&mut settings);
     let app = my_api::Application::build(settings).expect("build My API");
-    let address = app.url().to_owned();
+    // Where it listens, which is not its public URL when a test configures one.
+    let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     actix_rt::spawn(app.run_until_stopped());
     let http = reqwest::Client::builder()

@@ -14,7 +14,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRu
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_configured};
 
 /// Cases per endpoint; the path fuzzing gets twice as many.
 const CASES: u32 = 64;
@@ -509,7 +509,8 @@ async fn a_json_array_is_not_an_object_to_create_or_update_from() {
 
 #[actix_rt::test]
 async fn every_route_answers_an_unknown_method_with_405_and_allow() {
-    let app = spawn_app().await;
+    // Demo mode, for the test page's routes.
+    let app = spawn_app_configured(|s| s.demo = true).await;
     let trace = Method::from_bytes(b"TRACE").expect("a method");
     for path in [
         "/",

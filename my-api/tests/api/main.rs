@@ -3,6 +3,7 @@
 //! a fake provider), and talks to them with `reqwest`.
 
 mod concurrency;
+mod demo_switch;
 mod exchange;
 mod fake_provider;
 mod helpers;
@@ -13,6 +14,9 @@ mod migrations;
 mod pagination;
 mod provider_faults;
 mod provider_stalls;
+mod public_urls;
 mod resources;
+mod security_headers;
+mod settings_ranges;
 mod substitution;
 mod token_exchange_grants;

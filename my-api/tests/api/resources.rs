@@ -411,7 +411,7 @@ async fn unknown_paths_are_json_404s() {
 
 #[actix_rt::test]
 async fn the_test_page_has_the_fake_social_site_url_filled_in() {
-    let app = spawn_app().await;
+    let app = spawn_app_configured(|s| s.demo = true).await;
     let response = app.get_api("/", None).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(header(&response, CONTENT_TYPE).starts_with("text/html"));
