@@ -54,7 +54,8 @@ pub enum ManageCommand {
         #[arg(long, default_value = "")]
         last_name: String,
         /// bcrypt cost of the password hash.
-        #[arg(long, env = "BCRYPT_COST", default_value_t = crate::password::DEFAULT_COST)]
+        #[arg(long, env = "BCRYPT_COST", default_value_t = crate::password::DEFAULT_COST,
+              value_parser = clap::value_parser!(u32).range(4..=31))]
         bcrypt_cost: u32,
     },
     /// Register an OAuth2 client; prints its id and, for a confidential client, its secret.

@@ -50,6 +50,19 @@ fn every_numeric_setting_out_of_range_is_refused_with_a_message_naming_the_flag(
 }
 
 #[test]
+fn createuser_refuses_a_bcrypt_cost_out_of_range() {
+    let error = Cli::try_parse_from([
+        "fake-social-site",
+        "createuser",
+        "--username=u",
+        "--password=p",
+        "--bcrypt-cost=32",
+    ])
+    .expect_err("cost 32 is refused");
+    assert!(error.to_string().contains("--bcrypt-cost"), "{error}");
+}
+
+#[test]
 fn the_bounds_themselves_are_accepted() {
     for args in [
         [
