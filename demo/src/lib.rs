@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use diesel_migrations::EmbeddedMigrations;
-use shared::db::{Db, DbConfig};
+use shared::storage::db::{Db, DbConfig};
 
 pub const FSS_FIXTURE: &str = include_str!("../../fixtures/fake-social-site.json");
 pub const MY_API_FIXTURE: &str = include_str!("../../fixtures/my-api.json");
@@ -44,24 +44,26 @@ pub fn prepare_database(
     migrations: &[EmbeddedMigrations],
     fixture_name: &str,
     fixture: &str,
-    loaders: &[&dyn shared::fixtures::ModelLoader],
+    loaders: &[&dyn shared::storage::fixtures::ModelLoader],
 ) -> anyhow::Result<bool> {
     let is_new = !path.exists();
     let db = Db::open(&DbConfig::new(path), migrations)
         .with_context(|| format!("cannot open {}", path.display()))?;
     if is_new {
         let mut conn = db.get()?;
-        shared::fixtures::load_json(&mut conn, fixture_name, fixture, loaders)?;
+        shared::storage::fixtures::load_json(&mut conn, fixture_name, fixture, loaders)?;
     }
     Ok(is_new)
 }
 
 /// Gives My API's introspection client at Fake Social Site a fresh secret (created on first
 /// run) and returns it: the secret lives only in this process and, hashed, in FSS's database.
-pub fn provision_introspection_client(fss_db: &Path) -> anyhow::Result<shared::secret::Secret> {
+pub fn provision_introspection_client(
+    fss_db: &Path,
+) -> anyhow::Result<shared::security::secret::Secret> {
     let db = Db::open(&DbConfig::new(fss_db), &[])?;
     let mut conn = db.get()?;
-    Ok(shared::applications::provision_confidential(
+    Ok(shared::storage::applications::provision_confidential(
         &mut conn,
         INTROSPECTION_CLIENT_ID,
         "My API (token introspection)",
@@ -104,8 +106,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let fss_db = args.data_dir.join("fake-social-site.sqlite3");
     let api_db = args.data_dir.join("my-api.sqlite3");
     // Bind both first: a port in use is one clear error before anything else happens.
-    let fss_listener = shared::http::bind(&format!("{}:{}", args.host, args.fss_port))?;
-    let api_listener = shared::http::bind(&format!("{}:{}", args.host, args.api_port))?;
+    let fss_listener = shared::service::http::bind(&format!("{}:{}", args.host, args.fss_port))?;
+    let api_listener = shared::service::http::bind(&format!("{}:{}", args.host, args.api_port))?;
     for (path, created) in [
         (
             &fss_db,

@@ -1,9 +1,9 @@
 //! The command line: `serve` plus the shared manage.py-like commands.
 
 use clap::{Parser, Subcommand};
-use shared::cli::{GlobalArgs, ManageCommand};
-use shared::db::DbConfig;
-use shared::settings::ProviderSettings;
+use shared::oauth2::settings::ProviderSettings;
+use shared::service::cli::{GlobalArgs, ManageCommand};
+use shared::storage::db::DbConfig;
 
 use crate::{Application, Settings};
 
@@ -53,6 +53,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
             Ok(())
         }
-        Command::Manage(command) => shared::cli::run(command, &db, &[], &[]),
+        Command::Manage(command) => shared::service::cli::run(command, &db, &[], &[]),
     }
 }

@@ -2,7 +2,7 @@ use clap::Parser;
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
-    shared::cli::init_logging();
+    shared::service::cli::init_logging();
     match fake_social_site::cli::run(fake_social_site::cli::Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

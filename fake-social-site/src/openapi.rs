@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use actix_web::{HttpResponse, web};
-use shared::openapi::{
+use shared::service::openapi::{
     self as doc, bearer, detail_error, json_response, operation, path_param, provider_paths,
 };
 use utoipa::openapi::path::{HttpMethod, Operation};

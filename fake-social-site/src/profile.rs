@@ -2,9 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
-use shared::bearer::{BearerError, BearerUser};
+use shared::oauth2::bearer::{BearerError, BearerUser};
 use shared::profile::Profile;
-use shared::scope;
+use shared::security::scope;
 
 /// `GET|HEAD /user_details/`: the token owner's profile.
 pub async fn user_details(caller: BearerUser) -> Result<HttpResponse, BearerError> {

@@ -4,10 +4,10 @@
 use std::net::TcpListener;
 
 use actix_web::web;
-use shared::db::DbConfig;
-use shared::provider::Provider;
-use shared::server::Running;
-use shared::settings::ProviderSettings;
+use shared::oauth2::provider::Provider;
+use shared::oauth2::settings::ProviderSettings;
+use shared::service::server::Running;
+use shared::storage::db::DbConfig;
 
 use crate::profile;
 
@@ -36,7 +36,7 @@ impl Settings {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     shared::oauth2::routes(cfg);
     crate::openapi::routes(cfg);
-    cfg.service(web::resource("/healthz").route(web::get().to(shared::http::healthz)))
+    cfg.service(web::resource("/healthz").route(web::get().to(shared::service::http::healthz)))
         .service(
             web::resource("/user_details/")
                 .route(web::get().to(profile::user_details))
@@ -62,8 +62,10 @@ impl std::ops::Deref for Application {
 
 impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
-        let listener =
-            shared::http::bind_public(&settings.bind, settings.provider.public_url.as_deref())?;
+        let listener = shared::service::http::bind_public(
+            &settings.bind,
+            settings.provider.public_url.as_deref(),
+        )?;
         Self::build_with_listener(settings, listener)
     }
 
@@ -71,7 +73,8 @@ impl Application {
         settings: Settings,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
-        let url = shared::http::public_url(settings.provider.public_url.as_deref(), &listener)?;
+        let url =
+            shared::service::http::public_url(settings.provider.public_url.as_deref(), &listener)?;
         let provider = web::Data::new(Provider::open(&settings.provider, &settings.db, &url, &[])?);
         let db = provider.db.clone();
         let origins = if settings.provider.cors_origins.is_empty() {

@@ -1,9 +1,9 @@
 //! The command line: `serve` plus the shared manage.py-like commands.
 
 use clap::{Parser, Subcommand};
-use shared::cli::{GlobalArgs, ManageCommand};
-use shared::db::DbConfig;
-use shared::settings::ProviderSettings;
+use shared::oauth2::settings::ProviderSettings;
+use shared::service::cli::{GlobalArgs, ManageCommand};
+use shared::storage::db::DbConfig;
 
 use crate::settings::{ApiSettings, Settings, SocialSettings};
 use crate::startup::{Application, MIGRATIONS};
@@ -67,7 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Manage(command) => {
-            shared::cli::run(command, &db, &[MIGRATIONS], crate::fixtures::LOADERS)
+            shared::service::cli::run(command, &db, &[MIGRATIONS], crate::fixtures::LOADERS)
         }
     }
 }

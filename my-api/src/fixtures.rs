@@ -2,8 +2,8 @@
 //! `concepts.concept` (the shared loader handles users and applications).
 
 use diesel::prelude::*;
-use shared::db::Connection;
-use shared::fixtures::{Fields, ModelLoader};
+use shared::storage::db::Connection;
+use shared::storage::fixtures::{Fields, ModelLoader};
 
 use crate::schema::{concepts, items, social_links};
 

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use actix_web::{HttpResponse, web};
-use shared::openapi::{
+use shared::service::openapi::{
     self as doc, b64token, bearer, detail_error, json_body, json_response, no_store, oauth2_error,
     operation, path_param, provider_paths, schema, text, with_common_errors,
 };

@@ -1,6 +1,6 @@
 //! Diesel table definitions for My API's own migrations (`my-api/migrations`).
 
-pub use shared::schema::users;
+pub use shared::storage::schema::users;
 
 diesel::table! {
     social_links (id) {

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use shared::db::DbConfig;
-use shared::settings::ProviderSettings;
+use shared::oauth2::settings::ProviderSettings;
+use shared::storage::db::DbConfig;
 
-use shared::secret::Secret;
+use shared::security::secret::Secret;
 
 use crate::social::{AudienceCheck, ProviderClientConfig};
 

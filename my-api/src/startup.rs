@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use actix_web::web;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use shared::provider::Provider;
-use shared::server::Running;
+use shared::oauth2::provider::Provider;
+use shared::service::server::Running;
 
 use crate::exchange::Exchanger;
 use crate::exchange::grants::{ConvertToken, TokenExchange};
@@ -22,7 +22,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 pub fn routes(cfg: &mut web::ServiceConfig) {
     shared::oauth2::routes(cfg);
     crate::openapi::routes(cfg);
-    cfg.service(web::resource("/healthz").route(web::get().to(shared::http::healthz)))
+    cfg.service(web::resource("/healthz").route(web::get().to(shared::service::http::healthz)))
         .service(
             web::resource("/users/register-by-token/{backend}/")
                 .app_data(web::PayloadConfig::new(
@@ -47,8 +47,10 @@ impl std::ops::Deref for Application {
 
 impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
-        let listener =
-            shared::http::bind_public(&settings.bind, settings.provider.public_url.as_deref())?;
+        let listener = shared::service::http::bind_public(
+            &settings.bind,
+            settings.provider.public_url.as_deref(),
+        )?;
         Self::build_with_listener(settings, listener)
     }
 
@@ -56,7 +58,8 @@ impl Application {
         settings: Settings,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
-        let url = shared::http::public_url(settings.provider.public_url.as_deref(), &listener)?;
+        let url =
+            shared::service::http::public_url(settings.provider.public_url.as_deref(), &listener)?;
         let client = ProviderClient::new(settings.social.client_config())
             .map_err(|e| anyhow::anyhow!("FAKE_SOCIAL_SITE_URL: {e}"))?;
         let audience = settings.social.audience_check();

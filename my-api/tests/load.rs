@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::Value;
-use shared::password::PasswordHasher;
-use shared::secret::Secret;
+use shared::security::password::PasswordHasher;
+use shared::security::secret::Secret;
 
 const MY_API: &str = env!("CARGO_BIN_EXE_my-api");
 const FSS_CLIENT: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
@@ -485,15 +485,19 @@ async fn two_hundred_concurrent_clients_get_only_the_statuses_they_should() {
     );
     let hasher = PasswordHasher::new(4, 1);
     let create = |db: &Path, migrations, names: Vec<String>| {
-        let database = shared::db::Db::open(&shared::db::DbConfig::new(db), migrations)
-            .expect("open a database");
+        let database =
+            shared::storage::db::Db::open(&shared::storage::db::DbConfig::new(db), migrations)
+                .expect("open a database");
         let mut conn = database.get().expect("a connection");
         for name in names {
             let hash = hasher
                 .hash_blocking(&Secret::from(name.as_str()))
                 .expect("hash");
-            shared::users::create(&mut conn, &shared::users::NewUser::new(name, hash))
-                .expect("create a user");
+            shared::storage::users::create(
+                &mut conn,
+                &shared::storage::users::NewUser::new(name, hash),
+            )
+            .expect("create a user");
         }
     };
     create(

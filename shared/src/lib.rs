@@ -1,29 +1,22 @@
-//! What Fake Social Site and My API share: storage, users, applications, tokens, password
-//! hashing, the OAuth2 endpoints and errors, the bearer-token extractor, fixtures and the
-//! manage.py-like commands.
+//! An OAuth2 provider kit, shared by Fake Social Site and My API. Four layers, each
+//! importing only the ones below it:
+//!
+//! - [`service`]: what a running service is: the HTTP server and its middleware, the
+//!   manage.py-like commands, the OpenAPI building blocks.
+//! - [`oauth2`]: the provider's state and settings, the `/o/` endpoints, client
+//!   authentication, the bearer-token extractor and the OAuth2 errors.
+//! - [`storage`]: Diesel on SQLite and what is stored: users, applications, tokens and
+//!   signing keys, Django fixtures, the periodic prune.
+//! - [`security`]: pure rules, no database: password hashing, secrets, scopes, the login
+//!   throttle, text checks.
+//!
+//! Beside them, three leaves any layer may use: [`blocking`], [`clock`] and [`profile`].
 
-pub mod applications;
 pub mod blocking;
-pub mod body_deadline;
 pub mod clock;
-pub mod db;
-pub mod maintenance;
-pub mod oauth2;
-pub mod openapi;
-pub mod password;
 pub mod profile;
-pub mod provider;
-pub mod schema;
-pub mod scope;
-pub mod secret;
-pub mod server;
-pub mod settings;
-pub mod text;
-pub mod throttle;
-pub mod tokens;
-pub mod users;
 
-pub mod bearer;
-pub mod cli;
-pub mod fixtures;
-pub mod http;
+pub mod oauth2;
+pub mod security;
+pub mod service;
+pub mod storage;

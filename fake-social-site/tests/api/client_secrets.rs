@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use shared::applications::hash_secret;
-use shared::password::django_pbkdf2_sha256;
-use shared::secret::Secret;
+use shared::security::password::django_pbkdf2_sha256;
+use shared::security::secret::Secret;
+use shared::storage::applications::hash_secret;
 
 use crate::helpers::{spawn_app, spawn_app_with};
 
@@ -76,8 +76,9 @@ async fn a_legacy_client_secret_is_rehashed_to_the_fast_format_after_it_verifies
         LEGACY_CLIENT,
         &django_pbkdf2_sha256(SECRET, "legacysalt", 1_000),
     );
-    let granted = shared::applications::allow_introspection(&mut app.db(), LEGACY_CLIENT, true)
-        .expect("allow the client to introspect");
+    let granted =
+        shared::storage::applications::allow_introspection(&mut app.db(), LEGACY_CLIENT, true)
+            .expect("allow the client to introspect");
     assert!(granted);
     app.create_user("alice", "right");
     let token = app.login("alice", "right").await.access_token;

@@ -2,12 +2,12 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
-use shared::cli::ManageCommand;
+use shared::service::cli::ManageCommand;
 
 use crate::helpers::{TestApp, assert_oauth2_error, fixture_path, json_body, spawn_app};
 
 fn manage(app: &TestApp, command: ManageCommand) -> anyhow::Result<()> {
-    shared::cli::run(command, &app.db_config(), &[], &[])
+    shared::service::cli::run(command, &app.db_config(), &[], &[])
 }
 
 fn loaddata(app: &TestApp, file: std::path::PathBuf) -> anyhow::Result<()> {
@@ -37,7 +37,7 @@ async fn a_fixture_with_a_bad_record_loads_nothing() {
     let file = app.db_path.with_file_name("bad.json");
     let records = json!([
         {"model": "auth.user", "pk": 50, "fields": {
-            "username": "good", "password": shared::password::django_pbkdf2_sha256("pw", "salt", 1000)}},
+            "username": "good", "password": shared::security::password::django_pbkdf2_sha256("pw", "salt", 1000)}},
         {"model": "oauth2_provider.application", "pk": 50, "fields": {
             "client_id": "good-client", "client_type": "public", "authorization_grant_type": "password"}},
         // A plaintext password would never verify: the whole file is refused.
@@ -60,7 +60,7 @@ async fn a_django_pbkdf2_password_logs_in_and_is_rehashed_with_bcrypt() {
     let records = json!([
         {"model": "auth.user", "pk": 40, "fields": {
             "username": "django",
-            "password": shared::password::django_pbkdf2_sha256("from-django", "NaCl", 1000),
+            "password": shared::security::password::django_pbkdf2_sha256("from-django", "NaCl", 1000),
             "first_name": "Django", "last_name": "Reinhardt", "email": "django@example.com",
             "is_active": true, "date_joined": "2015-07-03T19:00:00Z"}}
     ]);
@@ -127,13 +127,13 @@ async fn cleartokens_removes_expired_and_revoked_tokens_and_keeps_live_ones() {
     assert_eq!(app.user_details(live_access).await.status(), StatusCode::OK);
 
     app.expire_all_tokens();
-    let removed = shared::tokens::clear_tokens(&mut app.db(), 1).expect("clear_tokens");
+    let removed = shared::storage::tokens::clear_tokens(&mut app.db(), 1).expect("clear_tokens");
     assert_eq!(removed, 3);
     assert_eq!(app.count_tokens(), (0, 0));
 }
 
 fn may_introspect(app: &TestApp, client_id: &str) -> bool {
-    shared::applications::find_by_client_id(&mut app.db(), client_id)
+    shared::storage::applications::find_by_client_id(&mut app.db(), client_id)
         .expect("read the client")
         .expect("the client exists")
         .allow_introspection
@@ -141,7 +141,7 @@ fn may_introspect(app: &TestApp, client_id: &str) -> bool {
 
 fn createapplication(
     client_id: &str,
-    client_type: shared::cli::ClientType,
+    client_type: shared::service::cli::ClientType,
     rotate_secret: bool,
     allow_introspection: bool,
 ) -> ManageCommand {
@@ -157,7 +157,7 @@ fn createapplication(
 
 #[actix_rt::test]
 async fn introspection_is_granted_only_by_allow_introspection_and_only_to_confidential_clients() {
-    use shared::cli::ClientType::{Confidential, Public};
+    use shared::service::cli::ClientType::{Confidential, Public};
     let app = spawn_app().await;
     manage(&app, createapplication("plain", Confidential, false, false)).expect("create");
     assert!(!may_introspect(&app, "plain"));

@@ -3,7 +3,7 @@
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
-use shared::applications::{self, NewApplication};
+use shared::storage::applications::{self, NewApplication};
 
 use crate::helpers::{
     MY_API_APP, assert_oauth2_error, header, json_body, spawn_app, www_authenticate,

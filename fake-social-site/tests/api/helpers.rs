@@ -10,12 +10,14 @@ use reqwest::header::{CONTENT_TYPE, HeaderName, WWW_AUTHENTICATE};
 use reqwest::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
-use shared::applications::{self, NewApplication};
-use shared::db::DbConfig;
-use shared::password::PasswordHasher;
-use shared::schema::{access_tokens, applications as applications_table, refresh_tokens, users};
-use shared::secret::Secret;
-use shared::settings::ProviderSettings;
+use shared::oauth2::settings::ProviderSettings;
+use shared::security::password::PasswordHasher;
+use shared::security::secret::Secret;
+use shared::storage::applications::{self, NewApplication};
+use shared::storage::db::DbConfig;
+use shared::storage::schema::{
+    access_tokens, applications as applications_table, refresh_tokens, users,
+};
 use tempfile::TempDir;
 
 /// The demo's public password-grant client `my-api-app`.
@@ -51,8 +53,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ProviderSettings)) -> TestApp {
     let dir = tempfile::tempdir().expect("create a temporary directory");
     let db_path = dir.path().join("fake-social-site.sqlite3");
-    shared::db::migrate(&db_path, &[]).expect("migrate the test database");
-    shared::fixtures::load_file(&mut connect(&db_path), &fixture_path(), &[])
+    shared::storage::db::migrate(&db_path, &[]).expect("migrate the test database");
+    shared::storage::fixtures::load_file(&mut connect(&db_path), &fixture_path(), &[])
         .expect("load the demo fixture");
     let mut provider = ProviderSettings {
         bcrypt_cost: TEST_COST,
@@ -220,7 +222,7 @@ impl TestApp {
     }
 
     /// An active user whose password is hashed at the cheapest cost.
-    pub fn create_user(&self, username: &str, password: &str) -> shared::users::User {
+    pub fn create_user(&self, username: &str, password: &str) -> shared::storage::users::User {
         let hash = PasswordHasher::new(TEST_COST, 1)
             .hash_blocking(&Secret::from(password))
             .expect("hash the password");
@@ -228,13 +230,17 @@ impl TestApp {
     }
 
     /// An active user with this stored password hash (any format the service reads).
-    pub fn create_user_with_hash(&self, username: &str, hash: &str) -> shared::users::User {
+    pub fn create_user_with_hash(
+        &self,
+        username: &str,
+        hash: &str,
+    ) -> shared::storage::users::User {
         let hash = hash.to_owned();
-        let mut user = shared::users::NewUser::new(username, hash);
+        let mut user = shared::storage::users::NewUser::new(username, hash);
         user.first_name = "Test".to_owned();
         user.last_name = username.to_owned();
         user.email = format!("{username}@example.com");
-        shared::users::create(&mut self.db(), &user).expect("create the user")
+        shared::storage::users::create(&mut self.db(), &user).expect("create the user")
     }
 
     pub fn set_active(&self, username: &str, active: bool) {

@@ -14,8 +14,8 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
-use shared::password::PasswordHasher;
-use shared::secret::Secret;
+use shared::security::password::PasswordHasher;
+use shared::security::secret::Secret;
 use tempfile::TempDir;
 
 use crate::helpers::{MY_API_APP, TEST_COST, Tokens, connect, fixture_path};
@@ -124,16 +124,20 @@ fn lock(log: &Mutex<String>) -> String {
 /// at the test cost.
 fn prepare_database(dir: &TempDir, users: &[String]) -> PathBuf {
     let path = dir.path().join("fss.sqlite3");
-    shared::db::migrate(&path, &[]).expect("migrate");
+    shared::storage::db::migrate(&path, &[]).expect("migrate");
     let mut conn = connect(&path);
-    shared::fixtures::load_file(&mut conn, &fixture_path(), &[]).expect("load the fixture");
+    shared::storage::fixtures::load_file(&mut conn, &fixture_path(), &[])
+        .expect("load the fixture");
     let hasher = PasswordHasher::new(TEST_COST, 1);
     for name in users {
         let hash = hasher
             .hash_blocking(&Secret::from(name.as_str()))
             .expect("hash");
-        shared::users::create(&mut conn, &shared::users::NewUser::new(name.clone(), hash))
-            .expect("create a user");
+        shared::storage::users::create(
+            &mut conn,
+            &shared::storage::users::NewUser::new(name.clone(), hash),
+        )
+        .expect("create a user");
     }
     path
 }

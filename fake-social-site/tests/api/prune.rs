@@ -44,8 +44,10 @@ async fn the_periodic_prune_removes_revoked_and_expired_tokens_and_keeps_live_on
 
 /// Runs the serving process's prune once, on a pool of our own over the test database.
 async fn prune_now(app: &crate::helpers::TestApp) -> usize {
-    let db = shared::db::Db::open(&app.db_config(), &[]).expect("open the test database");
-    shared::maintenance::prune(&db).await.expect("prune")
+    let db = shared::storage::db::Db::open(&app.db_config(), &[]).expect("open the test database");
+    shared::storage::maintenance::prune(&db)
+        .await
+        .expect("prune")
 }
 
 #[actix_rt::test]

@@ -175,8 +175,9 @@ async fn introspection_is_refused_with_403_to_a_confidential_client_not_allowed_
     assert_oauth2_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
 
     // Once allowed, the same client gets its answer.
-    let granted = shared::applications::allow_introspection(&mut app.db(), "password-client", true)
-        .expect("allow the client to introspect");
+    let granted =
+        shared::storage::applications::allow_introspection(&mut app.db(), "password-client", true)
+            .expect("allow the client to introspect");
     assert!(granted);
     let response = app
         .introspect("password-client", Some("pc-secret"), &tokens.access_token)

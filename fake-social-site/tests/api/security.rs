@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
-use shared::password::PasswordHasher;
-use shared::secret::Secret;
+use shared::security::password::PasswordHasher;
+use shared::security::secret::Secret;
 
 use crate::helpers::{
     MY_API_APP, assert_oauth2_error, header, json_body, spawn_app, spawn_app_with,

@@ -32,8 +32,8 @@ impl Service {
     fn start(nofile: u32, env: &[(&str, &str)]) -> Service {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let db = dir.path().join("fss.sqlite3");
-        shared::db::migrate(&db, &[]).expect("migrate");
-        shared::fixtures::load_file(&mut connect(&db), &fixture_path(), &[])
+        shared::storage::db::migrate(&db, &[]).expect("migrate");
+        shared::storage::fixtures::load_file(&mut connect(&db), &fixture_path(), &[])
             .expect("load the fixture");
         let mut child = Command::new("sh")
             .arg("-c")

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::Value;
-use shared::secret::Secret;
+use shared::security::secret::Secret;
 
 use crate::helpers::{json_body, spawn_app_with, www_authenticate};
 

@@ -6,10 +6,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::Connection as _;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use shared::bearer::BearerUser;
-use shared::db::Connection;
-use shared::provider::Provider;
-use shared::scope;
+use shared::oauth2::bearer::BearerUser;
+use shared::oauth2::provider::Provider;
+use shared::security::scope;
+use shared::storage::db::Connection;
 
 use super::error::{ApiError, Object, name_field, present};
 use super::pagination::PageRequest;

@@ -3,8 +3,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
-use shared::bearer::BearerError;
-use shared::db::StorageError;
+use shared::oauth2::bearer::BearerError;
+use shared::storage::db::StorageError;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -103,7 +103,7 @@ impl ResponseError for ApiError {
                 "Unsupported media type; send application/json.".to_owned()
             }
             ApiError::Storage(e) => {
-                shared::oauth2::error::log_storage_error(e);
+                e.log();
                 "The service is temporarily unavailable.".to_owned()
             }
         };
@@ -154,8 +154,11 @@ pub const NAME_MAX: usize = 200;
 /// A required name of at most 200 characters, without control characters, stored trimmed.
 pub fn valid_name(name: Option<&str>) -> Result<String, ApiError> {
     let raw = name.unwrap_or_default();
-    if shared::text::has_control_characters(raw) {
-        return Err(ApiError::field("name", shared::text::CONTROL_CHARACTERS));
+    if shared::security::text::has_control_characters(raw) {
+        return Err(ApiError::field(
+            "name",
+            shared::security::text::CONTROL_CHARACTERS,
+        ));
     }
     let name = raw.trim();
     if name.is_empty() {

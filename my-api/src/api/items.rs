@@ -6,9 +6,9 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use shared::bearer::{BearerUser, MaybeBearerUser};
-use shared::provider::Provider;
-use shared::scope;
+use shared::oauth2::bearer::{BearerUser, MaybeBearerUser};
+use shared::oauth2::provider::Provider;
+use shared::security::scope;
 
 use super::error::{ApiError, Object, name_field, present};
 use super::pagination::PageRequest;
@@ -65,7 +65,7 @@ fn render((id, name, _, owner): Row, base: &str) -> ItemOut {
     }
 }
 
-fn load_one(conn: &mut shared::db::Connection, id: i64) -> Result<Row, ApiError> {
+fn load_one(conn: &mut shared::storage::db::Connection, id: i64) -> Result<Row, ApiError> {
     Ok(items::table
         .inner_join(users::table)
         .filter(items::id.eq(id))
@@ -169,7 +169,11 @@ async fn create(
 }
 
 /// Loads the item and refuses anyone but its owner.
-fn owned(conn: &mut shared::db::Connection, id: i64, caller: i64) -> Result<Row, ApiError> {
+fn owned(
+    conn: &mut shared::storage::db::Connection,
+    id: i64,
+    caller: i64,
+) -> Result<Row, ApiError> {
     let row = load_one(conn, id)?;
     if row.2 != caller {
         return Err(ApiError::Forbidden);

@@ -12,7 +12,7 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::json;
-use shared::provider::Provider;
+use shared::oauth2::provider::Provider;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

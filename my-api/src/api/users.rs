@@ -4,11 +4,11 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::Serialize;
-use shared::bearer::BearerUser;
-use shared::provider::Provider;
-use shared::schema::users;
-use shared::scope;
-use shared::users::User;
+use shared::oauth2::bearer::BearerUser;
+use shared::oauth2::provider::Provider;
+use shared::security::scope;
+use shared::storage::schema::users;
+use shared::storage::users::User;
 
 use super::error::ApiError;
 use super::pagination::PageRequest;
@@ -89,7 +89,7 @@ async fn retrieve(
     let id = id.into_inner();
     let user = provider
         .db
-        .run(move |conn| shared::users::find(conn, id).map_err(ApiError::from))
+        .run(move |conn| shared::storage::users::find(conn, id).map_err(ApiError::from))
         .await?
         .filter(|u| u.is_active)
         .ok_or(ApiError::NotFound)?;

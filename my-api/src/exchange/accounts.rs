@@ -5,10 +5,10 @@
 
 use diesel::prelude::*;
 use shared::clock::now;
-use shared::db::Connection;
-use shared::password::UNUSABLE;
 use shared::profile::Profile;
-use shared::users::{self, NewUser, User};
+use shared::security::password::UNUSABLE;
+use shared::storage::db::Connection;
+use shared::storage::users::{self, NewUser, User};
 
 use crate::schema::social_links;
 
@@ -84,5 +84,8 @@ fn free_username(conn: &mut Connection, wanted: &str) -> QueryResult<String> {
             return Ok(candidate);
         }
     }
-    Ok(format!("{base}-{}", shared::secret::random_alphanumeric(6)))
+    Ok(format!(
+        "{base}-{}",
+        shared::security::secret::random_alphanumeric(6)
+    ))
 }

@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use actix_web::web;
 use futures_util::future::LocalBoxFuture;
-use shared::applications::grant;
 use shared::oauth2::OAuth2Error;
-use shared::oauth2::client_auth::{ClientCredentials, authenticate, require_grant};
+use shared::oauth2::client_auth::{authenticate, require_grant};
+use shared::oauth2::credentials::ClientCredentials;
 use shared::oauth2::form::Params;
+use shared::oauth2::provider::{ExtensionGrant, Provider};
 use shared::oauth2::response::{ACCESS_TOKEN_TYPE, TokenResponse};
-use shared::oauth2::token::requested_scope;
-use shared::provider::{ExtensionGrant, Provider};
-use shared::scope::Scope;
-use shared::secret::Secret;
+use shared::security::scope::Scope;
+use shared::security::secret::Secret;
+use shared::storage::applications::grant;
 
 use super::Exchanger;
 use crate::social::ExchangeParams;
@@ -109,7 +109,7 @@ async fn run(
     backend: &str,
     token: Secret,
 ) -> Result<TokenResponse, OAuth2Error> {
-    let scope = requested_scope(params)?.unwrap_or_else(Scope::all);
+    let scope = params.scope()?.unwrap_or_else(Scope::all);
     let extra = ExchangeParams {
         username: params.optional("username")?.map(str::to_owned),
     };

@@ -12,13 +12,13 @@ pub mod grants;
 pub mod register;
 
 use actix_web::http::StatusCode;
-use shared::applications::Application;
-use shared::db::StorageError;
 use shared::oauth2::OAuth2Error;
-use shared::provider::Provider;
-use shared::scope::Scope;
-use shared::secret::Secret;
-use shared::tokens::{IssuedTokens, TokenError};
+use shared::oauth2::provider::Provider;
+use shared::security::scope::Scope;
+use shared::security::secret::Secret;
+use shared::storage::applications::Application;
+use shared::storage::db::StorageError;
+use shared::storage::tokens::{IssuedTokens, TokenError};
 use thiserror::Error;
 
 use crate::social::{AudienceCheck, Backends, ExchangeParams, ProviderClient, SocialError};
@@ -155,7 +155,9 @@ impl Exchanger {
                             return Err(ExchangeError::Inactive);
                         }
                         // The original replaced the user's previous token for the application.
-                        shared::tokens::delete_user_application_tokens(conn, user.id, app.id)?;
+                        shared::storage::tokens::delete_user_application_tokens(
+                            conn, user.id, app.id,
+                        )?;
                         Ok(tokens.issue(conn, user.id, &app, &scope, None)?)
                     })
                 };
@@ -165,7 +167,7 @@ impl Exchanger {
                 // then re-reads the link by that key and never creates a second account.
                 match attempt() {
                     Err(ExchangeError::Storage(StorageError::Query(e)))
-                        if shared::db::is_unique_violation(&e) =>
+                        if shared::storage::db::is_unique_violation(&e) =>
                     {
                         log::info!("a first login lost a race; reading the winner's link");
                         attempt()

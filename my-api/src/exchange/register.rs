@@ -8,12 +8,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
-use shared::applications::Application;
 use shared::oauth2::OAuth2Error;
 use shared::oauth2::form::Params;
+use shared::oauth2::provider::Provider;
 use shared::oauth2::response::TokenResponse;
-use shared::provider::Provider;
-use shared::scope::Scope;
+use shared::security::scope::Scope;
+use shared::storage::applications::Application;
 
 use super::{ExchangeError, Exchanger};
 use crate::social::{ExchangeParams, SocialError};
@@ -86,10 +86,10 @@ pub async fn register_by_token(
 }
 
 fn application_named(
-    conn: &mut shared::db::Connection,
+    conn: &mut shared::storage::db::Connection,
     name: &str,
 ) -> QueryResult<Option<Application>> {
-    use shared::schema::applications;
+    use shared::storage::schema::applications;
     applications::table
         .filter(applications::name.eq(name))
         .order(applications::id)

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde::Deserialize;
-use shared::secret::{Secret, sha256_hex};
+use shared::security::secret::{Secret, sha256_hex};
 
 use super::{ProviderClient, SocialError};
 

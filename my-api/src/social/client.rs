@@ -9,7 +9,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Response, StatusCode};
 use serde::Deserialize;
 use shared::profile::Profile;
-use shared::secret::Secret;
+use shared::security::secret::Secret;
 
 use super::SocialError;
 
@@ -211,7 +211,7 @@ fn bearer(access_token: &Secret) -> Result<HeaderValue, SocialError> {
     // Only an RFC 6750 §2.1 `b64token` can have been issued by the provider. Anything else
     // (empty, a newline, non-ASCII, spaces) it would refuse as a malformed request, which
     // must count as a rejected token, not as a provider fault.
-    if !shared::bearer::is_b64token(access_token.expose()) {
+    if !shared::oauth2::bearer::is_b64token(access_token.expose()) {
         return Err(SocialError::Rejected);
     }
     let mut value = HeaderValue::try_from(format!("Bearer {}", access_token.expose()))

@@ -2,7 +2,7 @@
 
 use futures_util::future::BoxFuture;
 use shared::profile::Profile;
-use shared::secret::Secret;
+use shared::security::secret::Secret;
 
 use super::{ExchangeParams, ProviderClient, SocialBackend, SocialError};
 

@@ -4,7 +4,7 @@
 use futures_util::future::BoxFuture;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use shared::profile::Profile;
-use shared::secret::Secret;
+use shared::security::secret::Secret;
 
 use super::{ExchangeParams, ProviderClient, SocialBackend, SocialError};
 

@@ -18,7 +18,7 @@ mod tests;
 use actix_web::http::StatusCode;
 use futures_util::future::BoxFuture;
 use shared::profile::Profile;
-use shared::secret::Secret;
+use shared::security::secret::Secret;
 
 pub use audience::AudienceCheck;
 pub use client::{ClientBuildError, ProviderClient, ProviderClientConfig};

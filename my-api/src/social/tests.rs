@@ -10,7 +10,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::json;
 use shared::profile::Profile;
-use shared::secret::Secret;
+use shared::security::secret::Secret;
 
 use super::fake_social_site_with_params::profile_path;
 use super::*;

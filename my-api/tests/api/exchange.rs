@@ -321,7 +321,7 @@ async fn an_exchange_never_joins_a_local_account_with_the_same_email_or_name() {
     // FSS's user1 is John Doe, jdoe@rest_oauth_social_test.com.
     let local = app.create_local_user("user1", "local-password");
     {
-        use shared::schema::users;
+        use shared::storage::schema::users;
         diesel::update(users::table.find(local.id))
             .set(users::email.eq("jdoe@rest_oauth_social_test.com"))
             .execute(&mut app.db())
@@ -343,7 +343,7 @@ async fn a_social_link_loaded_from_a_django_fixture_is_honoured() {
     let fixture = r#"[{"model": "social_django.usersocialauth", "pk": 7, "fields": {
         "user": ["admin"], "provider": "fake_social_site", "uid": "2",
         "extra_data": "{\"id\": 2}"}}]"#;
-    shared::fixtures::load_json(&mut app.db(), "link", fixture, my_api::fixtures::LOADERS)
+    shared::storage::fixtures::load_json(&mut app.db(), "link", fixture, my_api::fixtures::LOADERS)
         .expect("load the link");
     let fss_token = app.fss_token("user1", "user1").await;
     let token = app.exchange_token(&fss_token).await;
@@ -372,7 +372,7 @@ async fn an_exchange_into_a_deactivated_account_is_refused() {
     let token = app.exchange_token(&fss_token).await;
     let id = app.me(&token).await["id"].as_i64().expect("an id");
     {
-        use shared::schema::users;
+        use shared::storage::schema::users;
         diesel::update(users::table.find(id))
             .set(users::is_active.eq(false))
             .execute(&mut app.db())

@@ -12,10 +12,10 @@ use diesel::prelude::*;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, PRAGMA};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
-use shared::db::{Db, DbConfig};
-use shared::password::PasswordHasher;
-use shared::schema::users;
-use shared::secret::Secret;
+use shared::security::password::PasswordHasher;
+use shared::security::secret::Secret;
+use shared::storage::db::{Db, DbConfig};
+use shared::storage::schema::users;
 use tempfile::TempDir;
 
 /// My API's public client `my-api-app` (password, refresh, token exchange, convert_token).
@@ -142,7 +142,7 @@ fn spawn(hashes: Hashes, configure: impl FnOnce(&mut my_api::Settings)) -> TestA
         let db = Db::open(&DbConfig::new(&fss_db_path), &[]).expect("open FSS's database");
         let mut conn = db.get().expect("a connection to FSS's database");
         // Allowed to introspect: the exchange asks FSS about every token it is handed.
-        shared::applications::provision_confidential(
+        shared::storage::applications::provision_confidential(
             &mut conn,
             INTROSPECTION_CLIENT,
             "My API",
@@ -249,7 +249,7 @@ fn load_fixture(
     db_path: &Path,
     fixture: &str,
     migrations: &[diesel_migrations::EmbeddedMigrations],
-    loaders: &[&dyn shared::fixtures::ModelLoader],
+    loaders: &[&dyn shared::storage::fixtures::ModelLoader],
 ) {
     let config = DbConfig {
         pool_size: 1,
@@ -257,7 +257,7 @@ fn load_fixture(
     };
     let db = Db::open(&config, migrations).expect("open and migrate the test database");
     let mut conn = db.get().expect("a connection to the test database");
-    shared::fixtures::load_file(&mut conn, &fixture_path(fixture), loaders)
+    shared::storage::fixtures::load_file(&mut conn, &fixture_path(fixture), loaders)
         .unwrap_or_else(|e| panic!("load {fixture}: {e}"));
 }
 
@@ -568,12 +568,16 @@ impl TestApp {
     }
 
     /// A local My API user whose password is hashed at the test cost.
-    pub fn create_local_user(&self, username: &str, password: &str) -> shared::users::User {
+    pub fn create_local_user(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> shared::storage::users::User {
         create_user(&mut self.db(), username, password)
     }
 
     /// A Fake Social Site user whose password is hashed at the test cost.
-    pub fn create_fss_user(&self, username: &str, password: &str) -> shared::users::User {
+    pub fn create_fss_user(&self, username: &str, password: &str) -> shared::storage::users::User {
         create_user(&mut self.fss_db(), username, password)
     }
 
@@ -587,12 +591,16 @@ impl TestApp {
     }
 }
 
-fn create_user(conn: &mut SqliteConnection, username: &str, password: &str) -> shared::users::User {
-    let mut user = shared::users::NewUser::new(username, hash(password));
+fn create_user(
+    conn: &mut SqliteConnection,
+    username: &str,
+    password: &str,
+) -> shared::storage::users::User {
+    let mut user = shared::storage::users::NewUser::new(username, hash(password));
     user.first_name = "Test".to_owned();
     user.last_name = username.to_owned();
     user.email = format!("{username}@example.com");
-    shared::users::create(conn, &user).expect("create the user")
+    shared::storage::users::create(conn, &user).expect("create the user")
 }
 
 // --- assertions ---------------------------------------------------------------------------

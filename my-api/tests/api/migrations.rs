@@ -36,7 +36,7 @@ fn migrated(dir: &tempfile::TempDir, name: &str, own: bool) -> SqliteConnection 
     } else {
         vec![]
     };
-    shared::db::migrate(&path, &extra).expect("migrate");
+    shared::storage::db::migrate(&path, &extra).expect("migrate");
     connect(&path)
 }
 

@@ -111,7 +111,7 @@ async fn a_name_with_control_characters_is_a_field_error_and_never_a_500() {
             let errors = json_body(response, StatusCode::BAD_REQUEST).await;
             assert_eq!(
                 errors["name"][0],
-                shared::text::CONTROL_CHARACTERS,
+                shared::security::text::CONTROL_CHARACTERS,
                 "{path} {name:?}"
             );
         }

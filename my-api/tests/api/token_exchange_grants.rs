@@ -2,7 +2,7 @@
 //! drf-social-oauth2's `convert_token`, against the real Fake Social Site.
 
 use reqwest::StatusCode;
-use shared::applications::{self, NewApplication};
+use shared::storage::applications::{self, NewApplication};
 
 use crate::exchange::exchange_through_each_backend;
 use crate::helpers::*;

@@ -10,7 +10,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 
-use crate::db::StorageError;
+use crate::storage::db::StorageError;
 
 #[derive(Debug, Clone)]
 pub struct OAuth2Error {
@@ -141,7 +141,7 @@ pub fn no_store(builder: &mut HttpResponseBuilder) {
 
 impl From<StorageError> for OAuth2Error {
     fn from(e: StorageError) -> Self {
-        log_storage_error(&e);
+        e.log();
         match e {
             StorageError::Unavailable(_) | StorageError::Unhealthy(_) => {
                 OAuth2Error::temporarily_unavailable().with_retry_after(1)
@@ -157,11 +157,11 @@ impl From<diesel::result::Error> for OAuth2Error {
     }
 }
 
-impl From<crate::tokens::TokenError> for OAuth2Error {
-    fn from(e: crate::tokens::TokenError) -> Self {
+impl From<crate::storage::tokens::TokenError> for OAuth2Error {
+    fn from(e: crate::storage::tokens::TokenError) -> Self {
         match e {
-            crate::tokens::TokenError::Storage(e) => e.into(),
-            crate::tokens::TokenError::Signing(e) => {
+            crate::storage::tokens::TokenError::Storage(e) => e.into(),
+            crate::storage::tokens::TokenError::Signing(e) => {
                 log::error!("signing a token failed: {e}");
                 OAuth2Error::server_error()
             }
@@ -169,17 +169,9 @@ impl From<crate::tokens::TokenError> for OAuth2Error {
     }
 }
 
-impl From<crate::password::PasswordError> for OAuth2Error {
-    fn from(e: crate::password::PasswordError) -> Self {
+impl From<crate::security::password::PasswordError> for OAuth2Error {
+    fn from(e: crate::security::password::PasswordError) -> Self {
         log::error!("password hashing failed: {e}");
         OAuth2Error::server_error()
-    }
-}
-
-/// Logs a storage fault once, with its cause, at the boundary that turns it into an answer.
-pub fn log_storage_error(e: &StorageError) {
-    match e {
-        StorageError::Query(cause) => log::error!("{e}: {cause}"),
-        other => log::error!("{other}"),
     }
 }

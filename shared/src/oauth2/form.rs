@@ -11,7 +11,8 @@ use actix_web::http::header;
 use percent_encoding::percent_decode;
 
 use super::error::OAuth2Error;
-use crate::secret::Secret;
+use crate::security::scope::Scope;
+use crate::security::secret::Secret;
 
 /// Upper bound on a token-endpoint body; the largest legitimate one is a few kilobytes.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -71,6 +72,17 @@ impl Params {
                 "The {name} parameter was given more than once."
             ))),
         }
+    }
+
+    /// The `scope` parameter (RFC 6749 §3.3): absent is `None` (the caller decides what that
+    /// means); anything unknown or malformed is `invalid_scope`.
+    pub fn scope(&self) -> Result<Option<Scope>, OAuth2Error> {
+        let Some(value) = self.optional("scope")? else {
+            return Ok(None);
+        };
+        Scope::requested(value)
+            .map(Some)
+            .ok_or_else(OAuth2Error::invalid_scope)
     }
 
     pub fn required(&self, name: &str) -> Result<&str, OAuth2Error> {

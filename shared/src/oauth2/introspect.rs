@@ -6,10 +6,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::client_auth::{authenticate, credentials};
+use super::client_auth::authenticate;
+use super::credentials::credentials;
 use super::error::{OAuth2Error, no_store};
 use super::form::Params;
-use crate::provider::Provider;
+use crate::oauth2::provider::Provider;
 
 pub async fn introspect(
     req: HttpRequest,

@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::provider::Provider;
-use crate::scope;
+use crate::oauth2::provider::Provider;
+use crate::security::scope;
 
 pub async fn metadata(provider: web::Data<Provider>) -> HttpResponse {
     let issuer = &provider.issuer;

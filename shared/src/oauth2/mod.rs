@@ -1,14 +1,20 @@
-//! The OAuth2 endpoints both services serve under `/o/`, and their building blocks.
+//! The OAuth2 provider: its state ([`provider`]) and settings, the endpoints both services
+//! serve under `/o/`, and their building blocks: form parsing, client authentication, token
+//! answers and errors, and the RFC 6750 bearer-token extractor for resource routes.
 
+pub mod bearer;
 pub mod client_auth;
+pub mod credentials;
 pub mod error;
 pub mod form;
 pub mod introspect;
 pub mod metadata;
 pub mod password_grant;
+pub mod provider;
 pub mod refresh_grant;
 pub mod response;
 pub mod revoke;
+pub mod settings;
 pub mod token;
 
 use actix_web::web;

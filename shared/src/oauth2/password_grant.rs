@@ -6,16 +6,16 @@ use std::net::IpAddr;
 use actix_web::http::StatusCode;
 use actix_web::web;
 
-use super::client_auth::{ClientCredentials, authenticate, require_grant};
+use super::client_auth::{authenticate, require_grant};
+use super::credentials::ClientCredentials;
 use super::error::OAuth2Error;
 use super::form::Params;
 use super::response::TokenResponse;
-use super::token::requested_scope;
-use crate::applications::grant;
-use crate::password::Verified;
-use crate::provider::Provider;
-use crate::scope::Scope;
-use crate::users;
+use crate::oauth2::provider::Provider;
+use crate::security::password::Verified;
+use crate::security::scope::Scope;
+use crate::storage::applications::grant;
+use crate::storage::users;
 
 /// Django's limit; longer names cannot exist, so they need no lookup.
 const MAX_USERNAME: usize = 150;
@@ -32,7 +32,7 @@ pub async fn grant(
 ) -> Result<TokenResponse, OAuth2Error> {
     let username = params.required("username")?.to_owned();
     let password = params.required_secret("password")?;
-    let scope = requested_scope(params)?.unwrap_or_else(Scope::all);
+    let scope = params.scope()?.unwrap_or_else(Scope::all);
     if username.len() > MAX_USERNAME || password.expose().len() > MAX_PASSWORD {
         return Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS));
     }

@@ -2,14 +2,14 @@
 
 use actix_web::web;
 
-use super::client_auth::{ClientCredentials, authenticate, require_grant};
+use super::client_auth::{authenticate, require_grant};
+use super::credentials::ClientCredentials;
 use super::error::OAuth2Error;
 use super::form::Params;
 use super::response::TokenResponse;
-use super::token::requested_scope;
-use crate::applications::grant;
-use crate::provider::Provider;
-use crate::tokens::RefreshOutcome;
+use crate::oauth2::provider::Provider;
+use crate::storage::applications::grant;
+use crate::storage::tokens::RefreshOutcome;
 
 pub async fn grant(
     provider: web::Data<Provider>,
@@ -17,7 +17,7 @@ pub async fn grant(
     params: &Params,
 ) -> Result<TokenResponse, OAuth2Error> {
     let presented = params.required_secret("refresh_token")?;
-    let scope = requested_scope(params)?;
+    let scope = params.scope()?;
     let app = authenticate(&provider, client).await?;
     require_grant(&app, grant::REFRESH_TOKEN)?;
     let tokens = provider.tokens.clone();

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use serde::Serialize;
 
 use super::error::no_store;
-use crate::tokens::IssuedTokens;
+use crate::storage::tokens::IssuedTokens;
 
 /// RFC 8693 token type of the access tokens these services issue.
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";

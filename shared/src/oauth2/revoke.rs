@@ -2,11 +2,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::client_auth::{authenticate, credentials};
+use super::client_auth::authenticate;
+use super::credentials::credentials;
 use super::error::{OAuth2Error, no_store};
 use super::form::Params;
-use crate::provider::Provider;
-use crate::tokens::RevokeOutcome;
+use crate::oauth2::provider::Provider;
+use crate::storage::tokens::RevokeOutcome;
 
 pub async fn revoke(
     req: HttpRequest,

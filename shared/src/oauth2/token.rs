@@ -2,13 +2,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::client_auth::credentials;
+use super::credentials::credentials;
 use super::error::OAuth2Error;
 use super::form::Params;
 use super::{password_grant, refresh_grant};
-use crate::applications::grant;
-use crate::provider::Provider;
-use crate::scope::Scope;
+use crate::oauth2::provider::Provider;
+use crate::storage::applications::grant;
 
 pub async fn token(
     req: HttpRequest,
@@ -38,16 +37,4 @@ pub async fn token(
         (_, None) => refresh_grant::grant(provider, client, &params).await?,
     };
     Ok(response.into_response())
-}
-
-/// The `scope` parameter: absent means everything; anything unknown is `invalid_scope`.
-pub fn requested_scope(params: &Params) -> Result<Option<Scope>, OAuth2Error> {
-    let Some(value) = params.optional("scope")? else {
-        return Ok(None);
-    };
-    let scope = Scope::parse(value).ok_or_else(OAuth2Error::invalid_scope)?;
-    if !scope.is_subset(&Scope::all()) {
-        return Err(OAuth2Error::invalid_scope());
-    }
-    Ok(Some(scope))
 }

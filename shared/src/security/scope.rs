@@ -31,6 +31,11 @@ impl Scope {
         (!set.is_empty()).then_some(Scope(set))
     }
 
+    /// A requested `scope` value: well-formed and naming only scopes these services know.
+    pub fn requested(value: &str) -> Option<Self> {
+        Self::parse(value).filter(|scope| scope.is_subset(&Scope::all()))
+    }
+
     pub fn contains(&self, scope: &str) -> bool {
         self.0.contains(scope)
     }

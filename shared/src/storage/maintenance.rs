@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::db::{Db, StorageError};
+use crate::storage::db::{Db, StorageError};
 
 /// Default seconds between prunes: tokens are a few hundred bytes each, and an hour of them is
 /// nothing for SQLite, so pruning often buys nothing.
@@ -66,14 +66,15 @@ impl Drop for Maintenance {
 }
 
 /// Deletes expired and revoked tokens (rotated refresh tokens only once their whole family
-/// is dead, see [`crate::tokens::clear_token_batch`]), [`PRUNE_BATCH`] rows per transaction, each batch on
+/// is dead, see [`crate::storage::tokens::clear_token_batch`]), [`PRUNE_BATCH`] rows per transaction, each batch on
 /// its own trip to the blocking pool. Returns how many rows went.
 pub async fn prune(db: &Db) -> Result<usize, StorageError> {
     let mut total = 0;
     loop {
         let removed = db
             .exclusive(|conn| {
-                crate::tokens::clear_token_batch(conn, PRUNE_BATCH).map_err(StorageError::from)
+                crate::storage::tokens::clear_token_batch(conn, PRUNE_BATCH)
+                    .map_err(StorageError::from)
             })
             .await?;
         total += removed;

@@ -1,9 +1,9 @@
 //! Rotation, reuse detection, revocation and clean-up on a real (temporary) database.
 
 use super::*;
-use crate::applications::{self, NewApplication};
-use crate::db::{Db, DbConfig};
-use crate::users::{self, NewUser};
+use crate::storage::applications::{self, NewApplication};
+use crate::storage::db::{Db, DbConfig};
+use crate::storage::users::{self, NewUser};
 
 struct TestDb {
     _dir: tempfile::TempDir,
@@ -18,8 +18,11 @@ impl TestDb {
         let db = Db::open(&DbConfig::new(dir.path().join("tokens.sqlite3")), &[])
             .expect("open the database");
         let mut conn = db.get().expect("a connection");
-        let user = users::create(&mut conn, &NewUser::new("alice", crate::password::UNUSABLE))
-            .expect("create the user");
+        let user = users::create(
+            &mut conn,
+            &NewUser::new("alice", crate::security::password::UNUSABLE),
+        )
+        .expect("create the user");
         let keys = JwtKeys::new(&[7; 32], "http://issuer.test").expect("signing keys");
         TestDb {
             _dir: dir,

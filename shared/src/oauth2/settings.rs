@@ -2,7 +2,7 @@
 
 use clap::builder::RangedU64ValueParser;
 
-use crate::secret::Secret;
+use crate::security::secret::Secret;
 
 /// Bounds of the numeric settings, checked when they are read: a value outside is refused at
 /// start-up with the flag's name, never wrapped (a lifetime near `i64::MAX` overflowed `exp`).
@@ -24,7 +24,7 @@ pub struct ProviderSettings {
     pub signing_key: Option<Secret>,
 
     /// bcrypt cost for new password hashes.
-    #[arg(long, env = "BCRYPT_COST", default_value_t = crate::password::DEFAULT_COST,
+    #[arg(long, env = "BCRYPT_COST", default_value_t = crate::security::password::DEFAULT_COST,
           value_parser = clap::value_parser!(u32).range(4..=31))]
     pub bcrypt_cost: u32,
 
@@ -34,12 +34,12 @@ pub struct ProviderSettings {
     pub max_concurrent_hashes: Option<usize>,
 
     /// Access token lifetime in seconds, 1 to 31536000 (a year).
-    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_SECONDS", default_value_t = crate::tokens::DEFAULT_ACCESS_TTL,
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_SECONDS", default_value_t = crate::storage::tokens::DEFAULT_ACCESS_TTL,
           value_parser = clap::value_parser!(i64).range(1..=YEAR))]
     pub access_token_expire_seconds: i64,
 
     /// Refresh token lifetime in seconds, 1 to 31536000 (a year).
-    #[arg(long, env = "REFRESH_TOKEN_EXPIRE_SECONDS", default_value_t = crate::tokens::DEFAULT_REFRESH_TTL,
+    #[arg(long, env = "REFRESH_TOKEN_EXPIRE_SECONDS", default_value_t = crate::storage::tokens::DEFAULT_REFRESH_TTL,
           value_parser = clap::value_parser!(i64).range(1..=YEAR))]
     pub refresh_token_expire_seconds: i64,
 
@@ -55,7 +55,7 @@ pub struct ProviderSettings {
 
     /// Seconds between prunes of expired and revoked tokens while serving, up to 86400 (a
     /// day); 0 turns it off.
-    #[arg(long, env = "PRUNE_INTERVAL_SECONDS", default_value_t = crate::maintenance::DEFAULT_PRUNE_INTERVAL,
+    #[arg(long, env = "PRUNE_INTERVAL_SECONDS", default_value_t = crate::storage::maintenance::DEFAULT_PRUNE_INTERVAL,
           value_parser = clap::value_parser!(u64).range(0..=DAY as u64))]
     pub prune_interval_seconds: u64,
 
@@ -126,13 +126,13 @@ impl Default for ProviderSettings {
         ProviderSettings {
             public_url: None,
             signing_key: None,
-            bcrypt_cost: crate::password::DEFAULT_COST,
+            bcrypt_cost: crate::security::password::DEFAULT_COST,
             max_concurrent_hashes: None,
-            access_token_expire_seconds: crate::tokens::DEFAULT_ACCESS_TTL,
-            refresh_token_expire_seconds: crate::tokens::DEFAULT_REFRESH_TTL,
+            access_token_expire_seconds: crate::storage::tokens::DEFAULT_ACCESS_TTL,
+            refresh_token_expire_seconds: crate::storage::tokens::DEFAULT_REFRESH_TTL,
             workers: None,
             db_pool_size: 8,
-            prune_interval_seconds: crate::maintenance::DEFAULT_PRUNE_INTERVAL,
+            prune_interval_seconds: crate::storage::maintenance::DEFAULT_PRUNE_INTERVAL,
             cors_origins: Vec::new(),
             password_grant_enabled: true,
             login_failures_before_throttle: 5,
@@ -145,10 +145,10 @@ impl Default for ProviderSettings {
 }
 
 fn parse_secret(value: &str) -> Result<Secret, String> {
-    if value.len() < crate::tokens::keys::MIN_KEY_BYTES {
+    if value.len() < crate::storage::tokens::keys::MIN_KEY_BYTES {
         return Err(format!(
             "must be at least {} bytes",
-            crate::tokens::keys::MIN_KEY_BYTES
+            crate::storage::tokens::keys::MIN_KEY_BYTES
         ));
     }
     Ok(Secret::from(value))

@@ -3,9 +3,9 @@
 
 use diesel::prelude::*;
 
-use crate::db::Connection;
-use crate::schema::server_keys;
-use crate::secret::Secret;
+use crate::security::secret::Secret;
+use crate::storage::db::Connection;
+use crate::storage::schema::server_keys;
 
 const SIGNING_KEY_NAME: &str = "jwt_hs256_signing_key";
 /// HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).

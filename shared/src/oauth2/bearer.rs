@@ -19,9 +19,9 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::future::LocalBoxFuture;
 use serde_json::json;
 
-use crate::db::StorageError;
-use crate::provider::Provider;
-use crate::tokens::AccessGrant;
+use crate::oauth2::provider::Provider;
+use crate::storage::db::StorageError;
+use crate::storage::tokens::AccessGrant;
 
 pub const REALM: &str = "api";
 
@@ -98,7 +98,7 @@ impl ResponseError for BearerError {
 
 impl From<StorageError> for BearerError {
     fn from(e: StorageError) -> Self {
-        crate::oauth2::error::log_storage_error(&e);
+        e.log();
         match e {
             StorageError::Unavailable(_) => BearerError::Unavailable,
             _ => BearerError::Internal,

@@ -8,17 +8,17 @@ use actix_web::web;
 use diesel_migrations::EmbeddedMigrations;
 use futures_util::future::LocalBoxFuture;
 
-use crate::applications::grant;
-use crate::db::{Db, DbConfig};
-use crate::oauth2::client_auth::ClientCredentials;
+use crate::oauth2::credentials::ClientCredentials;
 use crate::oauth2::error::OAuth2Error;
 use crate::oauth2::form::Params;
 use crate::oauth2::response::TokenResponse;
-use crate::password::PasswordHasher;
-use crate::settings::ProviderSettings;
-use crate::throttle::{LoginThrottle, Policy};
-use crate::tokens::cache::TokenCache;
-use crate::tokens::{JwtKeys, TokenService};
+use crate::oauth2::settings::ProviderSettings;
+use crate::security::password::PasswordHasher;
+use crate::security::throttle::{LoginThrottle, Policy};
+use crate::storage::applications::grant;
+use crate::storage::db::{Db, DbConfig};
+use crate::storage::tokens::cache::TokenCache;
+use crate::storage::tokens::{JwtKeys, TokenService};
 
 /// A grant type a service adds to the token endpoint (My API's token exchange).
 pub trait ExtensionGrant: Send + Sync + std::fmt::Debug {
@@ -54,7 +54,8 @@ impl Provider {
     ) -> anyhow::Result<Provider> {
         let db = Db::open(db, extra_migrations)?;
         let mut conn = db.get()?;
-        let key = crate::tokens::keys::signing_key(&mut conn, settings.signing_key.as_ref())?;
+        let key =
+            crate::storage::tokens::keys::signing_key(&mut conn, settings.signing_key.as_ref())?;
         drop(conn);
         let keys = JwtKeys::new(&key, issuer)?;
         Ok(Provider {

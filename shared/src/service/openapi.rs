@@ -22,7 +22,7 @@ use utoipa::openapi::{
 };
 
 use crate::profile::Profile;
-use crate::tokens::Introspection;
+use crate::storage::tokens::Introspection;
 
 pub const FORM: &str = "application/x-www-form-urlencoded";
 pub const JSON: &str = "application/json";

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use diesel_migrations::EmbeddedMigrations;
 
-use crate::applications::{self, NewApplication, grant};
-use crate::db::{self, DbConfig};
-use crate::fixtures::{self, ModelLoader};
-use crate::password::PasswordHasher;
-use crate::secret::{Secret, random_alphanumeric};
-use crate::users::{self, NewUser};
+use crate::security::password::PasswordHasher;
+use crate::security::secret::{Secret, random_alphanumeric};
+use crate::storage::applications::{self, NewApplication, grant};
+use crate::storage::db::{self, DbConfig};
+use crate::storage::fixtures::{self, ModelLoader};
+use crate::storage::users::{self, NewUser};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
@@ -54,7 +54,7 @@ pub enum ManageCommand {
         #[arg(long, default_value = "")]
         last_name: String,
         /// bcrypt cost of the password hash.
-        #[arg(long, env = "BCRYPT_COST", default_value_t = crate::password::DEFAULT_COST,
+        #[arg(long, env = "BCRYPT_COST", default_value_t = crate::security::password::DEFAULT_COST,
               value_parser = clap::value_parser!(u32).range(4..=31))]
         bcrypt_cost: u32,
     },
@@ -112,7 +112,8 @@ pub fn run(
         } => {
             anyhow::ensure!(!password.is_empty(), "the password must not be empty");
             anyhow::ensure!(
-                !username.trim().is_empty() && !crate::text::has_control_characters(&username),
+                !username.trim().is_empty()
+                    && !crate::security::text::has_control_characters(&username),
                 "the username must not be empty or hold control characters"
             );
             let hash = PasswordHasher::new(bcrypt_cost, 1).hash_blocking(&password)?;
@@ -191,7 +192,7 @@ pub fn run(
             }
         }
         ManageCommand::Cleartokens => {
-            let removed = crate::tokens::clear_tokens(&mut conn, 10_000)?;
+            let removed = crate::storage::tokens::clear_tokens(&mut conn, 10_000)?;
             println!("Removed {removed} expired or revoked token(s).");
         }
     }

@@ -12,7 +12,7 @@ use thiserror::Error;
 use tokio::sync::Semaphore;
 
 use crate::blocking::{Cancelled, unblock};
-use crate::secret::{Secret, constant_time_eq};
+use crate::security::secret::{Secret, constant_time_eq};
 
 pub const DEFAULT_COST: u32 = 12;
 
@@ -153,7 +153,7 @@ impl PasswordHasher {
         if let Some(hash) = self.dummy.get() {
             return Ok(hash);
         }
-        let hash = bcrypt::hash(crate::secret::random_token(16), self.cost)?;
+        let hash = bcrypt::hash(crate::security::secret::random_token(16), self.cost)?;
         Ok(self.dummy.get_or_init(|| hash))
     }
 }
@@ -178,7 +178,7 @@ fn check(password: &str, stored: &str) -> Option<(bool, Option<u32>)> {
         "bcrypt" => Some((bcrypt::verify(password, rest).unwrap_or(false), None)),
         // Django's BCryptSHA256PasswordHasher: bcrypt of the hex SHA-256 of the password.
         "bcrypt_sha256" => {
-            let digest = crate::secret::sha256_hex(password);
+            let digest = crate::security::secret::sha256_hex(password);
             Some((bcrypt::verify(digest, rest).unwrap_or(false), None))
         }
         "pbkdf2_sha256" => Some((check_pbkdf2_sha256(password, rest)?, None)),

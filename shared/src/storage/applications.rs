@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 
-use crate::schema::applications;
-use crate::secret::{Secret, constant_time_eq, sha256_hex};
+use crate::security::secret::{Secret, constant_time_eq, sha256_hex};
+use crate::storage::schema::applications;
 
 pub mod grant {
     pub const PASSWORD: &str = "password";
@@ -103,7 +103,7 @@ fn verify_secret_hash(secret: &Secret, stored: &str) -> bool {
         return constant_time_eq(sha256_hex(secret.expose()).as_bytes(), hex.as_bytes());
     }
     // Django OAuth Toolkit 2+ stores secrets with Django's password hashers.
-    crate::password::matches(secret, stored)
+    crate::security::password::matches(secret, stored)
 }
 
 /// Compares against a fixed hash so that an unknown client costs what a wrong secret costs.
@@ -127,7 +127,7 @@ pub fn grants_for_django_type(authorization_grant_type: &str) -> String {
 }
 
 pub fn find_by_client_id(
-    conn: &mut crate::db::Connection,
+    conn: &mut crate::storage::db::Connection,
     client_id: &str,
 ) -> QueryResult<Option<Application>> {
     applications::table
@@ -137,7 +137,10 @@ pub fn find_by_client_id(
         .optional()
 }
 
-pub fn find(conn: &mut crate::db::Connection, id: i64) -> QueryResult<Option<Application>> {
+pub fn find(
+    conn: &mut crate::storage::db::Connection,
+    id: i64,
+) -> QueryResult<Option<Application>> {
     applications::table
         .find(id)
         .select(Application::as_select())
@@ -145,7 +148,10 @@ pub fn find(conn: &mut crate::db::Connection, id: i64) -> QueryResult<Option<App
         .optional()
 }
 
-pub fn create(conn: &mut crate::db::Connection, new: &NewApplication) -> QueryResult<Application> {
+pub fn create(
+    conn: &mut crate::storage::db::Connection,
+    new: &NewApplication,
+) -> QueryResult<Application> {
     diesel::insert_into(applications::table)
         .values(new)
         .returning(Application::as_returning())
@@ -155,7 +161,7 @@ pub fn create(conn: &mut crate::db::Connection, new: &NewApplication) -> QueryRe
 /// Replaces a client's stored secret hash, unless it changed since `old` was read (a secret
 /// rotated meanwhile wins). Returns whether it was replaced.
 pub fn replace_secret_hash(
-    conn: &mut crate::db::Connection,
+    conn: &mut crate::storage::db::Connection,
     id: i64,
     old: &str,
     new: &str,
@@ -170,7 +176,7 @@ pub fn replace_secret_hash(
     Ok(updated == 1)
 }
 
-pub fn upsert(conn: &mut crate::db::Connection, new: &NewApplication) -> QueryResult<()> {
+pub fn upsert(conn: &mut crate::storage::db::Connection, new: &NewApplication) -> QueryResult<()> {
     diesel::insert_into(applications::table)
         .values(new)
         .on_conflict(applications::id)
@@ -183,7 +189,7 @@ pub fn upsert(conn: &mut crate::db::Connection, new: &NewApplication) -> QueryRe
 /// Grants (or withdraws) the permission to introspect tokens. Kept apart from creating a
 /// client, so that granting it is always an explicit act. Returns whether the client exists.
 pub fn allow_introspection(
-    conn: &mut crate::db::Connection,
+    conn: &mut crate::storage::db::Connection,
     client_id: &str,
     allowed: bool,
 ) -> QueryResult<bool> {
@@ -198,12 +204,12 @@ pub fn allow_introspection(
 /// Used to provision one service's client at another (My API's introspection client at Fake
 /// Social Site).
 pub fn provision_confidential(
-    conn: &mut crate::db::Connection,
+    conn: &mut crate::storage::db::Connection,
     client_id: &str,
     name: &str,
     introspection: bool,
 ) -> QueryResult<Secret> {
-    let secret = Secret::new(crate::secret::random_alphanumeric(64));
+    let secret = Secret::new(crate::security::secret::random_alphanumeric(64));
     let hash = hash_secret(&secret);
     conn.immediate_transaction(|conn| {
         let updated =

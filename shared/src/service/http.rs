@@ -10,8 +10,8 @@ use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers,
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::db::StorageError;
-use crate::provider::Provider;
+use crate::oauth2::provider::Provider;
+use crate::storage::db::StorageError;
 
 /// Gives every error answer a JSON body, whatever produced it (actix's own 404, 405 and 413
 /// answers are plain text or empty otherwise). Answers that are JSON already pass through.
@@ -113,7 +113,7 @@ pub fn cors(origins: &[String]) -> Cors {
 }
 
 /// `GET /healthz`: 200 when the database answers, else 503 with the reason. The probe has its
-/// own short lock wait (see [`crate::db::Db::health`]), so a locked or vanished database is
+/// own short lock wait (see [`crate::storage::db::Db::health`]), so a locked or vanished database is
 /// a quick 503, not a request stuck behind the pool's five-second wait.
 pub async fn healthz(provider: web::Data<Provider>) -> HttpResponse {
     match provider.db.health().await {
@@ -181,7 +181,7 @@ pub fn public_url(configured: Option<&str>, listener: &TcpListener) -> anyhow::R
 /// connections anyway, and password hashes, which queue for their permits: more threads than
 /// that only cost memory (each thread that allocates gets its own malloc arena), and under a
 /// write storm actix's default of 512 lets hundreds of them pile up.
-pub fn blocking_threads(settings: &crate::settings::ProviderSettings) -> usize {
+pub fn blocking_threads(settings: &crate::oauth2::settings::ProviderSettings) -> usize {
     (settings.db_pool_size as usize + settings.hash_permits()).max(2)
 }
 

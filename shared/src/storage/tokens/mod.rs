@@ -16,13 +16,13 @@ use diesel::prelude::*;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::applications::Application;
 use crate::clock::now;
-use crate::db::Connection;
-use crate::schema::{access_tokens, applications, refresh_tokens, users};
-use crate::scope::Scope;
-use crate::secret::{Secret, random_token, sha256_hex};
-use crate::users::User;
+use crate::security::scope::Scope;
+use crate::security::secret::{Secret, random_token, sha256_hex};
+use crate::storage::applications::Application;
+use crate::storage::db::Connection;
+use crate::storage::schema::{access_tokens, applications, refresh_tokens, users};
+use crate::storage::users::User;
 pub use jwt::{Claims, JwtKeys};
 
 /// Django OAuth Toolkit's default access token lifetime, which the original demo returned.

@@ -11,10 +11,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
-use crate::applications::{self, NewApplication};
-use crate::db::Connection;
-use crate::secret::Secret;
-use crate::users::{self, NewUser};
+use crate::security::secret::Secret;
+use crate::storage::applications::{self, NewApplication};
+use crate::storage::db::Connection;
+use crate::storage::users::{self, NewUser};
 
 #[derive(Debug, Error)]
 pub enum FixtureError {
@@ -174,7 +174,7 @@ pub fn load_json(
 
 /// Hash formats a fixture may carry; a plaintext password would never verify.
 fn is_password_hash(value: &str) -> bool {
-    value == crate::password::UNUSABLE
+    value == crate::security::password::UNUSABLE
         || value.starts_with('!')
         || value.starts_with("$2")
         || ["bcrypt$", "bcrypt_sha256$", "pbkdf2_sha256$"]

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::schema::users;
+use crate::storage::schema::users;
 
 #[derive(Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -63,7 +63,7 @@ impl NewUser {
     }
 }
 
-pub fn find(conn: &mut crate::db::Connection, id: i64) -> QueryResult<Option<User>> {
+pub fn find(conn: &mut crate::storage::db::Connection, id: i64) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
@@ -72,7 +72,7 @@ pub fn find(conn: &mut crate::db::Connection, id: i64) -> QueryResult<Option<Use
 }
 
 pub fn find_by_username(
-    conn: &mut crate::db::Connection,
+    conn: &mut crate::storage::db::Connection,
     username: &str,
 ) -> QueryResult<Option<User>> {
     // `get_result` rather than `first`: a unique key needs no LIMIT, and a bound LIMIT makes
@@ -84,7 +84,7 @@ pub fn find_by_username(
         .optional()
 }
 
-pub fn create(conn: &mut crate::db::Connection, new: &NewUser) -> QueryResult<User> {
+pub fn create(conn: &mut crate::storage::db::Connection, new: &NewUser) -> QueryResult<User> {
     diesel::insert_into(users::table)
         .values(new)
         .returning(User::as_returning())
@@ -92,7 +92,7 @@ pub fn create(conn: &mut crate::db::Connection, new: &NewUser) -> QueryResult<Us
 }
 
 /// Inserts, or updates the row with the same `id` (fixtures are idempotent by primary key).
-pub fn upsert(conn: &mut crate::db::Connection, new: &NewUser) -> QueryResult<()> {
+pub fn upsert(conn: &mut crate::storage::db::Connection, new: &NewUser) -> QueryResult<()> {
     diesel::insert_into(users::table)
         .values(new)
         .on_conflict(users::id)
@@ -103,7 +103,7 @@ pub fn upsert(conn: &mut crate::db::Connection, new: &NewUser) -> QueryResult<()
 }
 
 pub fn set_password(
-    conn: &mut crate::db::Connection,
+    conn: &mut crate::storage::db::Connection,
     id: i64,
     password_hash: &str,
 ) -> QueryResult<()> {
@@ -115,7 +115,7 @@ pub fn set_password(
 
 /// Refreshes the names a social provider reports.
 pub fn set_names(
-    conn: &mut crate::db::Connection,
+    conn: &mut crate::storage::db::Connection,
     id: i64,
     first_name: &str,
     last_name: &str,

@@ -51,6 +51,16 @@ pub enum StorageError {
     Unhealthy(String),
 }
 
+impl StorageError {
+    /// Logs the fault once, with its cause, at the boundary that turns it into an answer.
+    pub fn log(&self) {
+        match self {
+            StorageError::Query(cause) => log::error!("{self}: {cause}"),
+            other => log::error!("{other}"),
+        }
+    }
+}
+
 impl From<r2d2::Error> for StorageError {
     fn from(e: r2d2::Error) -> Self {
         StorageError::Unavailable(e.to_string())
@@ -358,7 +368,7 @@ mod tests {
 
     #[test]
     fn upgrading_lets_only_the_grantless_confidential_clients_keep_introspecting() {
-        use crate::schema::applications;
+        use crate::storage::schema::applications;
         use diesel::{QueryDsl, RunQueryDsl};
 
         let dir = tempfile::tempdir().expect("create a temporary directory");

@@ -8,11 +8,11 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 
-use crate::body_deadline::BodyDeadline;
-use crate::db::Db;
-use crate::http;
-use crate::maintenance::Maintenance;
-use crate::settings::ProviderSettings;
+use crate::oauth2::settings::ProviderSettings;
+use crate::service::body_deadline::BodyDeadline;
+use crate::service::http;
+use crate::storage::db::Db;
+use crate::storage::maintenance::Maintenance;
 
 /// A bound, started service; it serves once awaited through [`Running::run_until_stopped`].
 pub struct Running {

@@ -1,0 +1,9 @@
+//! What a running service is: the HTTP server with its middleware and JSON errors, the
+//! request-body deadline, the manage.py-like commands, and the OpenAPI document's shared
+//! parts. Each service builds on these with its own routes.
+
+pub mod body_deadline;
+pub mod cli;
+pub mod http;
+pub mod openapi;
+pub mod server;

@@ -1,0 +1,11 @@
+//! What is stored, and how: the SQLite pool, its pragmas and migrations ([`db`]), the Diesel
+//! schema, users, applications, tokens and signing keys, Django fixtures, and the periodic
+//! prune. Everything here is synchronous and runs through [`crate::blocking`].
+
+pub mod applications;
+pub mod db;
+pub mod fixtures;
+pub mod maintenance;
+pub mod schema;
+pub mod tokens;
+pub mod users;
