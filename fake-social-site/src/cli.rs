@@ -40,19 +40,20 @@ pub struct ServeArgs {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut db = DbConfig::new(cli.global.db_path(DEFAULT_DATABASE));
+    let path = cli.global.db_path(DEFAULT_DATABASE);
     match cli.command {
         Command::Serve(args) => {
-            db.pool_size = args.provider.db_pool_size;
             let app = Application::build(Settings {
                 bind: args.bind,
-                db,
+                db: args.provider.db_config(path),
                 provider: args.provider,
             })?;
             log::info!("Fake Social Site listening on {}", app.url());
             app.run_until_stopped().await?;
             Ok(())
         }
-        Command::Manage(command) => shared::service::cli::run(command, &db, &[], &[]),
+        Command::Manage(command) => {
+            shared::service::cli::run(command, &DbConfig::new(path), &[], &[])
+        }
     }
 }

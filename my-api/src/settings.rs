@@ -7,10 +7,13 @@ use shared::storage::db::DbConfig;
 
 use shared::security::secret::Secret;
 
-use crate::social::{AudienceCheck, ProviderClientConfig};
+use crate::social::{AudienceCheck, ProviderClientConfig, client};
 
 /// Fake Social Site's `my-api-app`, the client My API's users log in with there.
 pub const DEFAULT_TRUSTED_CLIENT_ID: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
+
+/// The application the register route issues tokens for, as in the original's fixtures.
+pub const DEFAULT_EXCHANGE_APPLICATION: &str = "my-api-app";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SocialSettings {
@@ -18,7 +21,7 @@ pub struct SocialSettings {
     #[arg(
         long,
         env = "FAKE_SOCIAL_SITE_URL",
-        default_value = "http://127.0.0.1:8005"
+        default_value = client::DEFAULT_BASE_URL
     )]
     pub fake_social_site_url: String,
 
@@ -28,22 +31,22 @@ pub struct SocialSettings {
     pub fake_social_site_public_url: Option<String>,
 
     /// Time allowed to connect to the provider, in milliseconds, 1 to 60000.
-    #[arg(long, env = "SOCIAL_CONNECT_TIMEOUT_MS", default_value_t = 2_000,
+    #[arg(long, env = "SOCIAL_CONNECT_TIMEOUT_MS", default_value_t = client::DEFAULT_CONNECT_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub social_connect_timeout_ms: u64,
 
     /// Time allowed for a whole provider request, in milliseconds, 1 to 300000.
-    #[arg(long, env = "SOCIAL_TIMEOUT_MS", default_value_t = 5_000,
+    #[arg(long, env = "SOCIAL_TIMEOUT_MS", default_value_t = client::DEFAULT_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..=300_000))]
     pub social_timeout_ms: u64,
 
     /// Largest provider answer accepted, in bytes, 1 to 16777216 (16 MiB).
-    #[arg(long, env = "SOCIAL_MAX_RESPONSE_BYTES", default_value_t = 64 * 1024,
+    #[arg(long, env = "SOCIAL_MAX_RESPONSE_BYTES", default_value_t = client::DEFAULT_MAX_BODY_BYTES,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=16 * 1024 * 1024))]
     pub social_max_response_bytes: usize,
 
     /// Name of the application the register route issues tokens for.
-    #[arg(long, env = "EXCHANGE_APPLICATION", default_value = "my-api-app")]
+    #[arg(long, env = "EXCHANGE_APPLICATION", default_value = DEFAULT_EXCHANGE_APPLICATION)]
     pub exchange_application: String,
 
     /// My API's own (confidential) client id at Fake Social Site, used to introspect the
@@ -68,12 +71,12 @@ pub struct SocialSettings {
 impl Default for SocialSettings {
     fn default() -> Self {
         SocialSettings {
-            fake_social_site_url: "http://127.0.0.1:8005".to_owned(),
+            fake_social_site_url: client::DEFAULT_BASE_URL.to_owned(),
             fake_social_site_public_url: None,
-            social_connect_timeout_ms: 2_000,
-            social_timeout_ms: 5_000,
-            social_max_response_bytes: 64 * 1024,
-            exchange_application: "my-api-app".to_owned(),
+            social_connect_timeout_ms: client::DEFAULT_CONNECT_TIMEOUT_MS,
+            social_timeout_ms: client::DEFAULT_TIMEOUT_MS,
+            social_max_response_bytes: client::DEFAULT_MAX_BODY_BYTES,
+            exchange_application: DEFAULT_EXCHANGE_APPLICATION.to_owned(),
             fake_social_site_client_id: None,
             fake_social_site_client_secret: None,
             trusted_client_ids: vec![DEFAULT_TRUSTED_CLIENT_ID.to_owned()],

@@ -13,6 +13,12 @@ use shared::security::secret::Secret;
 
 use super::SocialError;
 
+// The defaults, written once: `ProviderClientConfig::default` and My API's flags read them.
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8005";
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 2_000;
+pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// Where the provider is and how long and how much we are willing to wait for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderClientConfig {
@@ -28,10 +34,10 @@ pub struct ProviderClientConfig {
 impl Default for ProviderClientConfig {
     fn default() -> Self {
         ProviderClientConfig {
-            base_url: "http://127.0.0.1:8005".to_owned(),
-            connect_timeout: Duration::from_secs(2),
-            timeout: Duration::from_secs(5),
-            max_body_bytes: 64 * 1024,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            connect_timeout: Duration::from_millis(DEFAULT_CONNECT_TIMEOUT_MS),
+            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }

@@ -9,7 +9,7 @@
 //! [`Backends::standard`]. Nothing else names the backends.
 
 mod audience;
-mod client;
+pub mod client;
 pub mod fake_social_site;
 pub mod fake_social_site_with_params;
 #[cfg(test)]

@@ -11,6 +11,14 @@ const YEAR: i64 = 365 * DAY;
 /// Workers, pool connections and concurrent hashes: far beyond any machine this runs on.
 const MAX_THREADS: u64 = 1024;
 
+// Each default is written once: the flags and `Default` both read these.
+const DEFAULT_PASSWORD_GRANT_ENABLED: bool = true;
+const DEFAULT_LOGIN_FAILURES_BEFORE_THROTTLE: u32 = 5;
+const DEFAULT_LOGIN_LOCKOUT_MAX_SECONDS: u64 = 900;
+const DEFAULT_TOKEN_CACHE_SECONDS: u64 = 2;
+const DEFAULT_REQUEST_BODY_TIMEOUT_MS: u64 = 10_000;
+const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProviderSettings {
     /// Public base URL of this service, used as the tokens' issuer and audience
@@ -49,7 +57,7 @@ pub struct ProviderSettings {
     pub workers: Option<usize>,
 
     /// Database connections in the pool, 1 to 1024.
-    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 8,
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = crate::storage::db::DEFAULT_POOL_SIZE,
           value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
     pub db_pool_size: u32,
 
@@ -69,37 +77,37 @@ pub struct ProviderSettings {
 
     /// Whether the password grant is offered at all (each application also lists the grants
     /// it may use). RFC 9700 deprecates it; it is on because the original demo uses it.
-    #[arg(long, env = "PASSWORD_GRANT_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "PASSWORD_GRANT_ENABLED", default_value_t = DEFAULT_PASSWORD_GRANT_ENABLED, action = clap::ArgAction::Set)]
     pub password_grant_enabled: bool,
 
     /// Failed logins allowed per (username, address) before attempts are delayed
     /// (an address gets 4×, a username 2×), up to 1000; 0 turns the throttle off.
-    #[arg(long, env = "LOGIN_FAILURES_BEFORE_THROTTLE", default_value_t = 5,
+    #[arg(long, env = "LOGIN_FAILURES_BEFORE_THROTTLE", default_value_t = DEFAULT_LOGIN_FAILURES_BEFORE_THROTTLE,
           value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub login_failures_before_throttle: u32,
 
     /// Longest delay imposed on an address or (username, address) pair, in seconds, 1 to
     /// 86400 (a day).
-    #[arg(long, env = "LOGIN_LOCKOUT_MAX_SECONDS", default_value_t = 900,
+    #[arg(long, env = "LOGIN_LOCKOUT_MAX_SECONDS", default_value_t = DEFAULT_LOGIN_LOCKOUT_MAX_SECONDS,
           value_parser = clap::value_parser!(u64).range(1..=DAY as u64))]
     pub login_lockout_max_seconds: u64,
 
     /// How long a validated access token is remembered in memory, in seconds (0 = off).
     /// Revocations made by this process take effect at once whatever this is; changes made
     /// to the database by other means (deactivating a user) within this time. At most 3600.
-    #[arg(long, env = "TOKEN_CACHE_SECONDS", default_value_t = 2,
+    #[arg(long, env = "TOKEN_CACHE_SECONDS", default_value_t = DEFAULT_TOKEN_CACHE_SECONDS,
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub token_cache_seconds: u64,
 
     /// Time allowed for a request's whole body to arrive after its head, in milliseconds;
     /// a slower client gets 408 and its connection is closed. 1 to 600000.
-    #[arg(long, env = "REQUEST_BODY_TIMEOUT_MS", default_value_t = 10_000,
+    #[arg(long, env = "REQUEST_BODY_TIMEOUT_MS", default_value_t = DEFAULT_REQUEST_BODY_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub request_body_timeout_ms: u64,
 
     /// Connections each HTTP worker holds open at once; more wait in the listen queue. Keep
     /// workers × this well under the open-file limit (`LimitNOFILE=`, `ulimit -n`). 1 to 65536.
-    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 256,
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=65_536))]
     pub max_connections: usize,
 }
@@ -110,6 +118,14 @@ fn cores() -> usize {
 }
 
 impl ProviderSettings {
+    /// The database at `path`, with this service's pool size.
+    pub fn db_config(&self, path: impl Into<std::path::PathBuf>) -> crate::storage::db::DbConfig {
+        crate::storage::db::DbConfig {
+            pool_size: self.db_pool_size,
+            ..crate::storage::db::DbConfig::new(path)
+        }
+    }
+
     /// Password hashes allowed to run at once: configured, or one per core.
     pub fn hash_permits(&self) -> usize {
         self.max_concurrent_hashes.unwrap_or_else(cores).max(1)
@@ -131,15 +147,15 @@ impl Default for ProviderSettings {
             access_token_expire_seconds: crate::storage::tokens::DEFAULT_ACCESS_TTL,
             refresh_token_expire_seconds: crate::storage::tokens::DEFAULT_REFRESH_TTL,
             workers: None,
-            db_pool_size: 8,
+            db_pool_size: crate::storage::db::DEFAULT_POOL_SIZE,
             prune_interval_seconds: crate::storage::maintenance::DEFAULT_PRUNE_INTERVAL,
             cors_origins: Vec::new(),
-            password_grant_enabled: true,
-            login_failures_before_throttle: 5,
-            login_lockout_max_seconds: 900,
-            token_cache_seconds: 2,
-            request_body_timeout_ms: 10_000,
-            max_connections: 256,
+            password_grant_enabled: DEFAULT_PASSWORD_GRANT_ENABLED,
+            login_failures_before_throttle: DEFAULT_LOGIN_FAILURES_BEFORE_THROTTLE,
+            login_lockout_max_seconds: DEFAULT_LOGIN_LOCKOUT_MAX_SECONDS,
+            token_cache_seconds: DEFAULT_TOKEN_CACHE_SECONDS,
+            request_body_timeout_ms: DEFAULT_REQUEST_BODY_TIMEOUT_MS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

@@ -57,18 +57,9 @@ impl PasswordHasher {
         }
     }
 
-    pub fn cost(&self) -> u32 {
-        self.cost
-    }
-
     /// Hashes synchronously (commands and fixtures, outside the server).
     pub fn hash_blocking(&self, password: &Secret) -> Result<String, PasswordError> {
         Ok(bcrypt::hash(password.expose(), self.cost)?)
-    }
-
-    pub async fn hash(&self, password: Secret) -> Result<String, PasswordError> {
-        let this = self.clone();
-        self.run(move || this.hash_blocking(&password)).await?
     }
 
     /// Runs slow hashing work on the blocking pool within the limit on concurrent hashes:

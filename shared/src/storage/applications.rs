@@ -137,17 +137,6 @@ pub fn find_by_client_id(
         .optional()
 }
 
-pub fn find(
-    conn: &mut crate::storage::db::Connection,
-    id: i64,
-) -> QueryResult<Option<Application>> {
-    applications::table
-        .find(id)
-        .select(Application::as_select())
-        .get_result(conn)
-        .optional()
-}
-
 pub fn create(
     conn: &mut crate::storage::db::Connection,
     new: &NewApplication,

@@ -88,11 +88,14 @@ pub struct DbConfig {
     pub pool_size: u32,
 }
 
+/// Connections in the pool unless configured (`DB_POOL_SIZE`); see [`DbConfig::pool_size`].
+pub const DEFAULT_POOL_SIZE: u32 = 8;
+
 impl DbConfig {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         DbConfig {
             path: path.into(),
-            pool_size: 8,
+            pool_size: DEFAULT_POOL_SIZE,
         }
     }
 }

@@ -1,10 +1,11 @@
 //! Housekeeping a serving process does on its own: pruning expired and revoked tokens, so
 //! the token tables stay bounded without an operator running `cleartokens` from cron.
 //!
-//! The task runs on the server's runtime, does its database work on the blocking pool through
-//! [`Db::run`], one batch per transaction (and per pooled connection), so a request waits at
-//! most for one batch, never for a whole prune. It is started by `Application::build` and
-//! stopped with the server (see [`Maintenance`]).
+//! The task runs on the server's runtime and does its database work on the blocking pool
+//! through [`Db::exclusive`]: one batch per transaction, each under this process's writer
+//! mutex, so a request's write waits at most for one batch, never for a whole prune. The
+//! shared server builder (`crate::service::server`) starts it with the server and stops it
+//! with the server (see [`Maintenance`]).
 
 use std::time::Duration;
 
@@ -45,11 +46,6 @@ impl Maintenance {
             }
         });
         Maintenance { task: Some(task) }
-    }
-
-    /// A handle that runs nothing.
-    pub fn disabled() -> Maintenance {
-        Maintenance { task: None }
     }
 
     pub fn stop(&mut self) {

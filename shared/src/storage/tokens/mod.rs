@@ -111,10 +111,6 @@ impl TokenService {
         &self.keys
     }
 
-    pub fn access_ttl(&self) -> i64 {
-        self.access_ttl
-    }
-
     /// Issues an access and refresh token pair; `family` continues an existing grant.
     pub fn issue(
         &self,
