@@ -273,9 +273,10 @@ impl TestApp {
                 id: None,
                 client_id: client_id.to_owned(),
                 name: format!("{client_id} (confidential)"),
-                client_type: applications::CONFIDENTIAL.to_owned(),
+                client_type: applications::ClientType::Confidential,
                 client_secret_hash: Some(hash.to_owned()),
-                grant_types: applications::grants_for_django_type("password"),
+                grant_types: applications::GrantTypes::from_django("password")
+                    .expect("a known grant"),
                 user_id: None,
                 created: shared::clock::now(),
             },

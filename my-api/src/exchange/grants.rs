@@ -13,7 +13,7 @@ use shared::oauth2::provider::{ExtensionGrant, Provider};
 use shared::oauth2::response::{ACCESS_TOKEN_TYPE, TokenResponse};
 use shared::security::scope::Scope;
 use shared::security::secret::Secret;
-use shared::storage::applications::grant;
+use shared::storage::applications::GrantType;
 
 use super::Exchanger;
 use crate::social::ExchangeParams;
@@ -25,8 +25,8 @@ pub struct TokenExchange(pub Arc<Exchanger>);
 pub struct ConvertToken(pub Arc<Exchanger>);
 
 impl ExtensionGrant for TokenExchange {
-    fn grant_type(&self) -> &'static str {
-        grant::TOKEN_EXCHANGE
+    fn grant_type(&self) -> GrantType {
+        GrantType::TokenExchange
     }
 
     fn handle<'a>(
@@ -62,7 +62,7 @@ impl ExtensionGrant for TokenExchange {
                 provider,
                 client,
                 params,
-                grant::TOKEN_EXCHANGE,
+                GrantType::TokenExchange,
                 backend,
                 token,
             )
@@ -73,8 +73,8 @@ impl ExtensionGrant for TokenExchange {
 }
 
 impl ExtensionGrant for ConvertToken {
-    fn grant_type(&self) -> &'static str {
-        grant::CONVERT_TOKEN
+    fn grant_type(&self) -> GrantType {
+        GrantType::ConvertToken
     }
 
     fn handle<'a>(
@@ -91,7 +91,7 @@ impl ExtensionGrant for ConvertToken {
                 provider,
                 client,
                 params,
-                grant::CONVERT_TOKEN,
+                GrantType::ConvertToken,
                 backend,
                 token,
             )
@@ -105,7 +105,7 @@ async fn run(
     provider: web::Data<Provider>,
     client: ClientCredentials,
     params: &Params,
-    grant_type: &'static str,
+    grant_type: GrantType,
     backend: &str,
     token: Secret,
 ) -> Result<TokenResponse, OAuth2Error> {

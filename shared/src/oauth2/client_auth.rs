@@ -5,7 +5,7 @@
 use super::credentials::ClientCredentials;
 use super::error::OAuth2Error;
 use crate::oauth2::provider::Provider;
-use crate::storage::applications::{self, Application};
+use crate::storage::applications::{self, Application, GrantType};
 use crate::storage::db::StorageError;
 
 /// Looks the client up and checks its secret, outside any transaction: a secret in one of
@@ -63,8 +63,8 @@ pub async fn authenticate(
 }
 
 /// Refuses a grant the client is not registered for.
-pub fn require_grant(app: &Application, grant_type: &str) -> Result<(), OAuth2Error> {
-    if app.allows_grant(grant_type) {
+pub fn require_grant(app: &Application, grant: GrantType) -> Result<(), OAuth2Error> {
+    if app.allows_grant(grant) {
         Ok(())
     } else {
         Err(OAuth2Error::unauthorized_client(

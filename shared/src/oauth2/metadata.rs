@@ -13,7 +13,7 @@ pub async fn metadata(provider: web::Data<Provider>) -> HttpResponse {
         "token_endpoint": format!("{issuer}/o/token/"),
         "revocation_endpoint": format!("{issuer}/o/revoke_token/"),
         "introspection_endpoint": format!("{issuer}/o/introspect/"),
-        "grant_types_supported": provider.grant_types(),
+        "grant_types_supported": provider.grant_types().iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         // No authorization endpoint: no response types.
         "response_types_supported": [],
         "scopes_supported": scope::ALL,

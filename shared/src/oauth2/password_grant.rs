@@ -14,7 +14,7 @@ use super::response::TokenResponse;
 use crate::oauth2::provider::Provider;
 use crate::security::password::Verified;
 use crate::security::scope::Scope;
-use crate::storage::applications::grant;
+use crate::storage::applications::GrantType;
 use crate::storage::users;
 
 /// Django's limit; longer names cannot exist, so they need no lookup.
@@ -37,7 +37,7 @@ pub async fn grant(
         return Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS));
     }
     let app = authenticate(&provider, client).await?;
-    require_grant(&app, grant::PASSWORD)?;
+    require_grant(&app, GrantType::Password)?;
     // Before any password hashing: a throttled attempt costs the server nothing, and an
     // admitted one counts as a failure until the password is known to be right.
     let attempt = provider

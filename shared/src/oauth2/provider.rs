@@ -15,14 +15,14 @@ use crate::oauth2::response::TokenResponse;
 use crate::oauth2::settings::ProviderSettings;
 use crate::security::password::PasswordHasher;
 use crate::security::throttle::{LoginThrottle, Policy};
-use crate::storage::applications::grant;
+use crate::storage::applications::GrantType;
 use crate::storage::db::{Db, DbConfig};
 use crate::storage::tokens::cache::TokenCache;
 use crate::storage::tokens::{JwtKeys, TokenService};
 
 /// A grant type a service adds to the token endpoint (My API's token exchange).
 pub trait ExtensionGrant: Send + Sync + std::fmt::Debug {
-    fn grant_type(&self) -> &'static str;
+    fn grant_type(&self) -> GrantType;
 
     fn handle<'a>(
         &'a self,
@@ -83,7 +83,7 @@ impl Provider {
         self
     }
 
-    pub fn extension(&self, grant_type: &str) -> Option<Arc<dyn ExtensionGrant>> {
+    pub fn extension(&self, grant_type: GrantType) -> Option<Arc<dyn ExtensionGrant>> {
         self.extensions
             .iter()
             .find(|e| e.grant_type() == grant_type)
@@ -91,12 +91,12 @@ impl Provider {
     }
 
     /// Every grant type the token endpoint accepts, for the metadata document.
-    pub fn grant_types(&self) -> Vec<&'static str> {
+    pub fn grant_types(&self) -> Vec<GrantType> {
         let mut all = Vec::new();
         if self.password_grant_enabled {
-            all.push(grant::PASSWORD);
+            all.push(GrantType::Password);
         }
-        all.push(grant::REFRESH_TOKEN);
+        all.push(GrantType::RefreshToken);
         all.extend(self.extensions.iter().map(|e| e.grant_type()));
         all
     }

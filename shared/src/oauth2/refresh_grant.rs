@@ -8,7 +8,7 @@ use super::error::OAuth2Error;
 use super::form::Params;
 use super::response::TokenResponse;
 use crate::oauth2::provider::Provider;
-use crate::storage::applications::grant;
+use crate::storage::applications::GrantType;
 use crate::storage::tokens::RefreshOutcome;
 
 pub async fn grant(
@@ -19,7 +19,7 @@ pub async fn grant(
     let presented = params.required_secret("refresh_token")?;
     let scope = params.scope()?;
     let app = authenticate(&provider, client).await?;
-    require_grant(&app, grant::REFRESH_TOKEN)?;
+    require_grant(&app, GrantType::RefreshToken)?;
     let tokens = provider.tokens.clone();
     let outcome = provider
         .db

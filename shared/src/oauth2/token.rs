@@ -7,7 +7,7 @@ use super::error::OAuth2Error;
 use super::form::Params;
 use super::{password_grant, refresh_grant};
 use crate::oauth2::provider::Provider;
-use crate::storage::applications::grant;
+use crate::storage::applications::GrantType;
 
 pub async fn token(
     req: HttpRequest,
@@ -15,12 +15,13 @@ pub async fn token(
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, OAuth2Error> {
     let params = Params::from_request(&req, &body)?;
-    let grant_type = params.required("grant_type")?;
-    let extension = match grant_type {
-        grant::PASSWORD if !provider.password_grant_enabled => {
+    let grant = GrantType::parse(params.required("grant_type")?)
+        .ok_or_else(OAuth2Error::unsupported_grant_type)?;
+    let extension = match grant {
+        GrantType::Password if !provider.password_grant_enabled => {
             return Err(OAuth2Error::unsupported_grant_type());
         }
-        grant::PASSWORD | grant::REFRESH_TOKEN => None,
+        GrantType::Password | GrantType::RefreshToken => None,
         other => Some(
             provider
                 .extension(other)
@@ -28,9 +29,9 @@ pub async fn token(
         ),
     };
     let client = credentials(&req, &params)?;
-    let response = match (grant_type, extension) {
+    let response = match (grant, extension) {
         (_, Some(extension)) => extension.handle(provider, client, &params).await?,
-        (grant::PASSWORD, None) => {
+        (GrantType::Password, None) => {
             let address = req.peer_addr().map(|a| a.ip());
             password_grant::grant(provider, client, &params, address).await?
         }

@@ -8,7 +8,7 @@ use diesel_migrations::EmbeddedMigrations;
 
 use crate::security::password::PasswordHasher;
 use crate::security::secret::{Secret, random_alphanumeric};
-use crate::storage::applications::{self, NewApplication, grant};
+use crate::storage::applications::{self, GrantTypes, NewApplication};
 use crate::storage::db::{self, DbConfig};
 use crate::storage::fixtures::{self, ModelLoader};
 use crate::storage::users::{self, NewUser};
@@ -26,10 +26,20 @@ impl GlobalArgs {
     }
 }
 
+/// `--client-type`: the stored [`applications::ClientType`], as a command-line choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ClientType {
     Public,
     Confidential,
+}
+
+impl From<ClientType> for applications::ClientType {
+    fn from(kind: ClientType) -> Self {
+        match kind {
+            ClientType::Public => applications::ClientType::Public,
+            ClientType::Confidential => applications::ClientType::Confidential,
+        }
+    }
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -68,7 +78,7 @@ pub enum ManageCommand {
         #[arg(long, value_enum, default_value_t = ClientType::Public)]
         client_type: ClientType,
         /// A grant the client may use; repeat for several (refresh_token comes with password).
-        #[arg(long = "grant-type", default_value = grant::PASSWORD)]
+        #[arg(long = "grant-type", default_value = "password")]
         grant_types: Vec<String>,
         /// For a confidential client that already exists: give it a new secret instead of
         /// failing (provisioning scripts run this on every deploy).
@@ -153,29 +163,20 @@ pub fn run(
             }
             let secret = (client_type == ClientType::Confidential)
                 .then(|| Secret::new(random_alphanumeric(64)));
-            let mut grants: Vec<String> = grant_types
+            let grants = grant_types
                 .iter()
-                .flat_map(|g| {
-                    applications::grants_for_django_type(g)
-                        .split(' ')
-                        .map(str::to_owned)
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            grants.dedup();
+                .map(|g| GrantTypes::from_django(g))
+                .collect::<Result<GrantTypes, String>>()
+                .map_err(anyhow::Error::msg)?;
             let app = applications::create(
                 &mut conn,
                 &NewApplication {
                     id: None,
                     client_id: client_id.unwrap_or_else(|| random_alphanumeric(40)),
                     name,
-                    client_type: match client_type {
-                        ClientType::Public => applications::PUBLIC,
-                        ClientType::Confidential => applications::CONFIDENTIAL,
-                    }
-                    .to_owned(),
+                    client_type: client_type.into(),
                     client_secret_hash: secret.as_ref().map(applications::hash_secret),
-                    grant_types: grants.join(" "),
+                    grant_types: grants,
                     user_id: None,
                     created: crate::clock::now(),
                 },

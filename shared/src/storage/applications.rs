@@ -1,21 +1,185 @@
 //! OAuth2 client applications (Django OAuth Toolkit's `oauth2_provider.application`).
 
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
 use diesel::prelude::*;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::Text;
+use diesel::sqlite::Sqlite;
 
 use crate::security::secret::{Secret, constant_time_eq, sha256_hex};
 use crate::storage::schema::applications;
 
-pub mod grant {
-    pub const PASSWORD: &str = "password";
-    pub const REFRESH_TOKEN: &str = "refresh_token";
-    /// RFC 8693.
-    pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-    /// drf-social-oauth2's grant for exchanging a social provider's token.
-    pub const CONVERT_TOKEN: &str = "convert_token";
+/// Who a client is (RFC 6749 §2.1): a confidential client can keep a secret, a public one
+/// (a browser or mobile app) cannot. Stored as Django OAuth Toolkit's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub enum ClientType {
+    Public,
+    Confidential,
 }
 
-pub const PUBLIC: &str = "public";
-pub const CONFIDENTIAL: &str = "confidential";
+impl ClientType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientType::Public => "public",
+            ClientType::Confidential => "confidential",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "public" => Some(ClientType::Public),
+            "confidential" => Some(ClientType::Confidential),
+            _ => None,
+        }
+    }
+}
+
+/// A grant a client may use at the token endpoint, by its RFC name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GrantType {
+    Password,
+    RefreshToken,
+    AuthorizationCode,
+    ClientCredentials,
+    /// RFC 8693.
+    TokenExchange,
+    /// drf-social-oauth2's grant for exchanging a social provider's token.
+    ConvertToken,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 6] = [
+        GrantType::Password,
+        GrantType::RefreshToken,
+        GrantType::AuthorizationCode,
+        GrantType::ClientCredentials,
+        GrantType::TokenExchange,
+        GrantType::ConvertToken,
+    ];
+
+    /// The `grant_type` value that names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::Password => "password",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+            GrantType::ConvertToken => "convert_token",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == value)
+    }
+}
+
+impl std::fmt::Display for GrantType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The grants one client may use; stored space-separated. A name this code does not know
+/// (from an imported database) is never a grant the client may use, so it is dropped when read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub struct GrantTypes(Vec<GrantType>);
+
+impl GrantTypes {
+    pub fn contains(&self, grant: GrantType) -> bool {
+        self.0.contains(&grant)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = GrantType> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Parses a space-separated list of grant names; an unknown name is an error.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        list.split(' ')
+            .filter(|g| !g.is_empty())
+            .map(|g| GrantType::parse(g).ok_or_else(|| format!("unknown grant type {g:?}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self::from)
+    }
+
+    /// Django OAuth Toolkit names one grant per application (`authorization_grant_type`, or
+    /// `--grant-type` here): the grants it implies. `none` is a client that only
+    /// authenticates, e.g. to introspect tokens.
+    pub fn from_django(authorization_grant_type: &str) -> Result<Self, String> {
+        Ok(Self::from(match authorization_grant_type {
+            "password" => vec![GrantType::Password, GrantType::RefreshToken],
+            "authorization-code" | "authorization_code" => {
+                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+            }
+            "client-credentials" | "client_credentials" => vec![GrantType::ClientCredentials],
+            "none" => Vec::new(),
+            other => {
+                let grant = GrantType::parse(other)
+                    .ok_or_else(|| format!("unknown grant type {other:?}"))?;
+                vec![grant]
+            }
+        }))
+    }
+}
+
+impl From<Vec<GrantType>> for GrantTypes {
+    /// In a stable order, each grant once.
+    fn from(mut grants: Vec<GrantType>) -> Self {
+        grants.sort_unstable();
+        grants.dedup();
+        GrantTypes(grants)
+    }
+}
+
+impl FromIterator<GrantTypes> for GrantTypes {
+    fn from_iter<I: IntoIterator<Item = GrantTypes>>(all: I) -> Self {
+        Self::from(all.into_iter().flat_map(|g| g.0).collect::<Vec<_>>())
+    }
+}
+
+impl std::fmt::Display for GrantTypes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.iter().map(GrantType::as_str).collect();
+        f.write_str(&names.join(" "))
+    }
+}
+
+impl ToSql<Text, Sqlite> for ClientType {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.as_str());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Text, Sqlite> for ClientType {
+    fn from_sql(value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
+        ClientType::parse(&text).ok_or_else(|| format!("unknown client type {text:?}").into())
+    }
+}
+
+impl ToSql<Text, Sqlite> for GrantTypes {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.to_string());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Text, Sqlite> for GrantTypes {
+    fn from_sql(value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
+        Ok(Self::from(
+            text.split(' ')
+                .filter_map(GrantType::parse)
+                .collect::<Vec<_>>(),
+        ))
+    }
+}
 
 #[derive(Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = applications)]
@@ -23,9 +187,9 @@ pub struct Application {
     pub id: i64,
     pub client_id: String,
     pub name: String,
-    pub client_type: String,
+    pub client_type: ClientType,
     pub client_secret_hash: Option<String>,
-    pub grant_types: String,
+    pub grant_types: GrantTypes,
     pub user_id: Option<i64>,
     pub created: i64,
     /// May call `/o/introspect/` (RFC 7662 §4); granted only by [`allow_introspection`].
@@ -47,11 +211,11 @@ impl std::fmt::Debug for Application {
 
 impl Application {
     pub fn is_confidential(&self) -> bool {
-        self.client_type == CONFIDENTIAL
+        self.client_type == ClientType::Confidential
     }
 
-    pub fn allows_grant(&self, grant_type: &str) -> bool {
-        self.grant_types.split(' ').any(|g| g == grant_type)
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(grant)
     }
 
     /// Constant-time check of a presented secret against the stored hash. Slow for a hash in
@@ -78,9 +242,9 @@ pub struct NewApplication {
     pub id: Option<i64>,
     pub client_id: String,
     pub name: String,
-    pub client_type: String,
+    pub client_type: ClientType,
     pub client_secret_hash: Option<String>,
-    pub grant_types: String,
+    pub grant_types: GrantTypes,
     pub user_id: Option<i64>,
     pub created: i64,
 }
@@ -112,18 +276,6 @@ pub fn verify_against_dummy(secret: &Secret) {
         secret,
         "sha256$0000000000000000000000000000000000000000000000000000000000000000",
     );
-}
-
-/// Django OAuth Toolkit names one grant per application; map it to the grants it implies.
-pub fn grants_for_django_type(authorization_grant_type: &str) -> String {
-    match authorization_grant_type {
-        "password" => format!("{} {}", grant::PASSWORD, grant::REFRESH_TOKEN),
-        "authorization-code" => format!("authorization_code {}", grant::REFRESH_TOKEN),
-        "client-credentials" => "client_credentials".to_owned(),
-        // A client that only authenticates, e.g. to introspect tokens.
-        "none" => String::new(),
-        other => other.replace('-', "_"),
-    }
 }
 
 pub fn find_by_client_id(
@@ -204,7 +356,7 @@ pub fn provision_confidential(
         let updated =
             diesel::update(applications::table.filter(applications::client_id.eq(client_id)))
                 .set((
-                    applications::client_type.eq(CONFIDENTIAL),
+                    applications::client_type.eq(ClientType::Confidential),
                     applications::client_secret_hash.eq(&hash),
                 ))
                 .execute(conn)?;
@@ -215,10 +367,10 @@ pub fn provision_confidential(
                     id: None,
                     client_id: client_id.to_owned(),
                     name: name.to_owned(),
-                    client_type: CONFIDENTIAL.to_owned(),
+                    client_type: ClientType::Confidential,
                     client_secret_hash: Some(hash.clone()),
                     // Introspection needs no grant.
-                    grant_types: String::new(),
+                    grant_types: GrantTypes::default(),
                     user_id: None,
                     created: crate::clock::now(),
                 },
@@ -228,4 +380,57 @@ pub fn provision_confidential(
         QueryResult::Ok(())
     })?;
     Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grant_lists_read_django_names_print_rfc_names_and_refuse_unknown_ones() {
+        let password = GrantTypes::from_django("password").expect("known");
+        assert_eq!(password.to_string(), "password refresh_token");
+        assert!(password.contains(GrantType::RefreshToken));
+        assert!(!password.contains(GrantType::AuthorizationCode));
+        assert_eq!(GrantTypes::from_django("none"), Ok(GrantTypes::default()));
+        assert_eq!(
+            GrantTypes::from_django("authorization-code")
+                .expect("known")
+                .to_string(),
+            "refresh_token authorization_code"
+        );
+        let both: GrantTypes = ["password", "convert_token", "password"]
+            .into_iter()
+            .map(|g| GrantTypes::from_django(g).expect("known"))
+            .collect();
+        assert_eq!(both.to_string(), "password refresh_token convert_token");
+        assert_eq!(GrantTypes::parse(&both.to_string()), Ok(both));
+        assert!(GrantTypes::parse("password implicit").is_err());
+        assert!(GrantTypes::from_django("openid-hybrid").is_err());
+        for grant in GrantType::ALL {
+            assert_eq!(GrantType::parse(grant.as_str()), Some(grant));
+        }
+    }
+
+    #[test]
+    fn a_stored_grant_this_code_does_not_know_is_never_allowed() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let db = crate::storage::db::Db::open(
+            &crate::storage::db::DbConfig::new(dir.path().join("a.sqlite3")),
+            &[],
+        )
+        .expect("open");
+        let mut conn = db.get().expect("a connection");
+        diesel::sql_query(
+            "INSERT INTO applications (client_id, name, client_type, grant_types, created) \
+             VALUES ('c', 'c', 'public', 'password openid_hybrid', 0)",
+        )
+        .execute(&mut conn)
+        .expect("insert");
+        let app = find_by_client_id(&mut conn, "c")
+            .expect("read")
+            .expect("found");
+        assert_eq!(app.client_type, ClientType::Public);
+        assert_eq!(app.grant_types.to_string(), "password");
+    }
 }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::security::secret::Secret;
-use crate::storage::applications::{self, NewApplication};
+use crate::storage::applications::{self, ClientType, GrantTypes, NewApplication};
 use crate::storage::db::Connection;
 use crate::storage::users::{self, NewUser};
 
@@ -222,35 +222,31 @@ impl ModelLoader for ApplicationLoader {
     }
 
     fn load(&self, conn: &mut Connection, pk: Option<i64>, f: &Fields<'_>) -> Result<(), String> {
-        let client_type = f.str("client_type")?.unwrap_or(applications::PUBLIC);
-        if client_type != applications::PUBLIC && client_type != applications::CONFIDENTIAL {
-            return Err(format!(
-                "client_type {client_type:?} is not public or confidential"
-            ));
-        }
+        let client_type = match f.str("client_type")? {
+            None => ClientType::Public,
+            Some(name) => ClientType::parse(name)
+                .ok_or_else(|| format!("client_type {name:?} is not public or confidential"))?,
+        };
         let grant_types = match f.str("grant_types")? {
             // This project's extension: several grants, space-separated.
-            Some(list) => list.to_owned(),
-            None => applications::grants_for_django_type(
-                f.str("authorization_grant_type")?.unwrap_or("password"),
-            ),
+            Some(list) => GrantTypes::parse(list)?,
+            None => {
+                GrantTypes::from_django(f.str("authorization_grant_type")?.unwrap_or("password"))?
+            }
         };
         // Public clients have no secret; a confidential one's is hashed unless it already is.
-        let client_secret_hash = match (client_type, f.str("client_secret")?) {
-            (applications::CONFIDENTIAL, Some(s)) if applications::is_hashed(s) => {
-                Some(s.to_owned())
-            }
-            (applications::CONFIDENTIAL, Some(s)) if !s.is_empty() => {
-                Some(applications::hash_secret(&Secret::from(s)))
-            }
-            (applications::CONFIDENTIAL, _) => {
+        let confidential = client_type == ClientType::Confidential;
+        let client_secret_hash = match (confidential, f.str("client_secret")?) {
+            (true, Some(s)) if applications::is_hashed(s) => Some(s.to_owned()),
+            (true, Some(s)) if !s.is_empty() => Some(applications::hash_secret(&Secret::from(s))),
+            (true, _) => {
                 return Err("a confidential application needs a client_secret".into());
             }
-            _ => None,
+            (false, _) => None,
         };
         // This project's extension (DESIGN.md §7): may the client introspect tokens?
         let introspection = f.bool("allow_introspection", false)?;
-        if introspection && client_type != applications::CONFIDENTIAL {
+        if introspection && !confidential {
             return Err("only a confidential application may introspect tokens".into());
         }
         let client_id = f.required_str("client_id")?;
@@ -258,7 +254,7 @@ impl ModelLoader for ApplicationLoader {
             id: pk,
             client_id: client_id.to_owned(),
             name: f.str("name")?.unwrap_or_default().to_owned(),
-            client_type: client_type.to_owned(),
+            client_type,
             client_secret_hash,
             grant_types,
             user_id: f.user(conn, "user")?,

@@ -43,9 +43,10 @@ impl TestDb {
                 id: None,
                 client_id: client_id.to_owned(),
                 name: client_id.to_owned(),
-                client_type: applications::PUBLIC.to_owned(),
+                client_type: applications::ClientType::Public,
                 client_secret_hash: None,
-                grant_types: applications::grants_for_django_type("password"),
+                grant_types: applications::GrantTypes::from_django("password")
+                    .expect("a known grant"),
                 user_id: None,
                 created: now(),
             },
