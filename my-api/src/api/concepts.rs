@@ -60,21 +60,27 @@ pub struct ConceptOut {
     parent: Option<i64>,
 }
 
-type Row = (i64, String, Option<i64>);
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = concepts)]
+struct Row {
+    id: i64,
+    name: String,
+    parent_id: Option<i64>,
+}
 
-fn render((id, name, parent): Row, base: &str) -> ConceptOut {
+fn render(row: Row, base: &str) -> ConceptOut {
     ConceptOut {
-        id,
-        url: format!("{base}/api/concepts/{id}/"),
-        name,
-        parent,
+        url: format!("{base}/api/concepts/{}/", row.id),
+        id: row.id,
+        name: row.name,
+        parent: row.parent_id,
     }
 }
 
 fn load_one(conn: &mut Connection, id: i64) -> Result<Row, ApiError> {
     Ok(concepts::table
         .find(id)
-        .select((concepts::id, concepts::name, concepts::parent_id))
+        .select(Row::as_select())
         .get_result(conn)?)
 }
 
@@ -131,7 +137,7 @@ async fn list(
                 query.check(count)?;
                 let rows = concepts::table
                     .order(concepts::id)
-                    .select((concepts::id, concepts::name, concepts::parent_id))
+                    .select(Row::as_select())
                     .limit(query.limit())
                     .offset(query.offset())
                     .load(conn)?;
@@ -204,7 +210,11 @@ async fn update(
     let row = provider
         .db
         .write(move |conn| {
-            let (_, old_name, old_parent) = load_one(conn, id)?;
+            let Row {
+                name: old_name,
+                parent_id: old_parent,
+                ..
+            } = load_one(conn, id)?;
             let parent = input.parent.unwrap_or(old_parent);
             check_parent(conn, Some(id), parent)?;
             diesel::update(concepts::table.find(id))

@@ -54,14 +54,25 @@ pub struct ItemOut {
     owner: String,
 }
 
-type Row = (i64, String, i64, String);
+/// An item with its owner's id (for the permission check) and username (for the answer).
+#[derive(Debug, Queryable)]
+struct Row {
+    id: i64,
+    name: String,
+    owner_id: i64,
+    owner: String,
+}
 
-fn render((id, name, _, owner): Row, base: &str) -> ItemOut {
+/// The columns of a [`Row`], in its order.
+type RowColumns = (items::id, items::name, items::owner_id, users::username);
+const ROW: RowColumns = (items::id, items::name, items::owner_id, users::username);
+
+fn render(row: Row, base: &str) -> ItemOut {
     ItemOut {
-        id,
-        url: format!("{base}/api/items/{id}/"),
-        name,
-        owner,
+        url: format!("{base}/api/items/{}/", row.id),
+        id: row.id,
+        name: row.name,
+        owner: row.owner,
     }
 }
 
@@ -69,7 +80,7 @@ fn load_one(conn: &mut shared::storage::db::Connection, id: i64) -> Result<Row, 
     Ok(items::table
         .inner_join(users::table)
         .filter(items::id.eq(id))
-        .select((items::id, items::name, items::owner_id, users::username))
+        .select(ROW)
         .get_result(conn)?)
 }
 
@@ -100,7 +111,7 @@ async fn list(
                 let rows = items::table
                     .inner_join(users::table)
                     .order(items::id)
-                    .select((items::id, items::name, items::owner_id, users::username))
+                    .select(ROW)
                     .limit(query.limit())
                     .offset(query.offset())
                     .load(conn)?;
@@ -175,7 +186,7 @@ fn owned(
     caller: i64,
 ) -> Result<Row, ApiError> {
     let row = load_one(conn, id)?;
-    if row.2 != caller {
+    if row.owner_id != caller {
         return Err(ApiError::Forbidden);
     }
     Ok(row)
