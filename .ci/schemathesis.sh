@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes both services against their own OpenAPI documents with schemathesis: starts the
-# debug binaries on loopback ports with fresh databases and the demo fixtures, waits for
+# debug binaries on loopback ports with fresh databases and the demo fixtures (My API in demo
+# mode, so that the test page its document describes is served), waits for
 # /healthz, runs every check (bounded examples per operation), then stops them by PID.
 # Fails on any 5xx, schema violation or other failed check. Needs `schemathesis` (PyPI).
 #
@@ -74,7 +75,7 @@ RUST_LOG=info start fss "$bin/fake-social-site" --database "$work/fss.sqlite3" s
 fss="$url"
 FAKE_SOCIAL_SITE_CLIENT_ID=my-api-introspection FAKE_SOCIAL_SITE_CLIENT_SECRET="$secret" \
   RUST_LOG=info start api "$bin/my-api" --database "$work/api.sqlite3" serve --bind 127.0.0.1:0 \
-  --fake-social-site-url "$fss"
+  --fake-social-site-url "$fss" --demo
 api="$url"
 
 fss_token="$(token "$fss" ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d)"
