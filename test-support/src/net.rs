@@ -1,7 +1,7 @@
 //! Loopback sockets for tests that play a peer by hand: a listener on a free port, a URL
-//! nothing listens on, and reading one HTTP request off a raw stream.
+//! nothing listens on, and reading one HTTP request off a raw stream and answering it.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
 /// A listener on a free loopback port, and its `http://127.0.0.1:<port>`.
@@ -51,4 +51,16 @@ pub fn read_request(stream: &mut TcpStream) -> Vec<u8> {
         }
     }
     head
+}
+
+/// Writes a whole `200 OK` answer with this JSON body and `connection: close`, ignoring a
+/// peer that has gone.
+pub fn write_json_answer(stream: &mut TcpStream, body: &str) {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
 }
