@@ -93,3 +93,32 @@ pub fn array(body: &Value) -> &Vec<Value> {
     body.as_array()
         .unwrap_or_else(|| panic!("not an array: {body}"))
 }
+
+/// POSTs `form` to `url`.
+///
+/// # Panics
+/// When the request gets no answer.
+pub async fn post_form(http: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> Response {
+    http.post(url)
+        .form(form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"))
+}
+
+/// Asserts the headers every answer of both services carries, errors and 404s included:
+/// no content-type sniffing, no referrer.
+pub fn assert_security_headers(response: &Response) {
+    let what = format!("{} {}", response.status(), response.url().path());
+    let headers = response.headers();
+    assert_eq!(
+        headers.get("x-content-type-options").map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..]),
+        "X-Content-Type-Options on {what}"
+    );
+    assert_eq!(
+        headers.get("referrer-policy").map(|v| v.as_bytes()),
+        Some(&b"no-referrer"[..]),
+        "Referrer-Policy on {what}"
+    );
+}

@@ -17,6 +17,7 @@ use shared::storage::schema::{
 };
 use tempfile::TempDir;
 pub use test_support::db::{TEST_COST, connect};
+use test_support::http::post_form;
 pub use test_support::http::{assert_json, assert_oauth2_error, header, json_body};
 
 /// The demo's public password-grant client `my-api-app`.
@@ -88,12 +89,7 @@ impl TestApp {
     // --- HTTP -------------------------------------------------------------------------
 
     pub async fn post_token(&self, form: &[(&str, &str)]) -> Response {
-        self.http
-            .post(self.url("/o/token/"))
-            .form(form)
-            .send()
-            .await
-            .expect("POST /o/token/")
+        post_form(&self.http, &self.url("/o/token/"), form).await
     }
 
     /// The password grant for the public client `my-api-app`.
@@ -129,12 +125,8 @@ impl TestApp {
 
     /// Revokes a token as `my-api-app`.
     pub async fn revoke(&self, token: &str) -> Response {
-        self.http
-            .post(self.url("/o/revoke_token/"))
-            .form(&[("token", token), ("client_id", MY_API_APP)])
-            .send()
-            .await
-            .expect("POST /o/revoke_token/")
+        let form = [("token", token), ("client_id", MY_API_APP)];
+        post_form(&self.http, &self.url("/o/revoke_token/"), &form).await
     }
 
     /// Introspects `token` as `client_id`, with HTTP Basic when a secret is given.

@@ -45,43 +45,45 @@ fn prepare_database(dir: &TempDir, users: &[String]) -> PathBuf {
     path
 }
 
-async fn password_grant(http: &reqwest::Client, url: &str, user: &str) -> Option<Tokens> {
+/// A `/o/token/` request that must succeed if it is answered at all; `None` when it is not
+/// (the service was killed).
+async fn tokens(
+    http: &reqwest::Client,
+    url: &str,
+    what: &str,
+    form: &[(&str, &str)],
+) -> Option<Tokens> {
     let response = http
         .post(format!("{url}/o/token/"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", user),
-            ("client_id", MY_API_APP),
-        ])
+        .form(form)
         .send()
         .await
         .ok()?;
     assert!(
         response.status() == StatusCode::OK,
-        "password grant: {}",
+        "{what}: {}",
         response.status()
     );
     response.json().await.ok()
 }
 
+async fn password_grant(http: &reqwest::Client, url: &str, user: &str) -> Option<Tokens> {
+    let form = [
+        ("grant_type", "password"),
+        ("username", user),
+        ("password", user),
+        ("client_id", MY_API_APP),
+    ];
+    tokens(http, url, "password grant", &form).await
+}
+
 async fn refresh(http: &reqwest::Client, url: &str, token: &str) -> Option<Tokens> {
-    let response = http
-        .post(format!("{url}/o/token/"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", token),
-            ("client_id", MY_API_APP),
-        ])
-        .send()
-        .await
-        .ok()?;
-    assert!(
-        response.status() == StatusCode::OK,
-        "refresh: {}",
-        response.status()
-    );
-    response.json().await.ok()
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", token),
+        ("client_id", MY_API_APP),
+    ];
+    tokens(http, url, "refresh", &form).await
 }
 
 /// Polls `/healthz` until it answers 200; returns how long that took.

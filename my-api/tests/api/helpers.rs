@@ -22,6 +22,7 @@ use tempfile::TempDir;
 pub use test_support::db::fixture_path;
 pub use test_support::db::{TEST_COST, connect};
 use test_support::db::{cheapen_passwords, create_user, load_fixture};
+use test_support::http::post_form;
 pub use test_support::http::{
     array, assert_json, assert_oauth2_error as assert_error, header, json_body, string,
 };
@@ -269,17 +270,14 @@ impl TestApp {
         username: &str,
         password: &str,
     ) -> Response {
-        self.http
-            .post(format!("{}/o/token/", self.fss().address))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", username),
-                ("password", password),
-                ("client_id", client_id),
-            ])
-            .send()
-            .await
-            .expect("POST FSS /o/token/")
+        let form = [
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+            ("client_id", client_id),
+        ];
+        let url = format!("{}/o/token/", self.fss().address);
+        post_form(&self.http, &url, &form).await
     }
 
     /// An FSS access token for `username`.
@@ -292,12 +290,7 @@ impl TestApp {
     // --- My API's token endpoint and the exchange -----------------------------------------
 
     pub async fn post_token(&self, form: &[(&str, &str)]) -> Response {
-        self.http
-            .post(self.url("/o/token/"))
-            .form(form)
-            .send()
-            .await
-            .expect("POST /o/token/")
+        post_form(&self.http, &self.url("/o/token/"), form).await
     }
 
     /// My API's password grant for its own users.
