@@ -103,6 +103,39 @@ impl TestApp {
         .await
     }
 
+    /// The password grant for `my-api-app`, asking for `scope`.
+    pub async fn password_grant_with_scope(
+        &self,
+        username: &str,
+        password: &str,
+        scope: &str,
+    ) -> Response {
+        self.post_token(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+            ("client_id", MY_API_APP),
+            ("scope", scope),
+        ])
+        .await
+    }
+
+    /// `/o/token/` as a confidential client authenticating with HTTP Basic.
+    pub async fn post_token_basic(
+        &self,
+        client_id: &str,
+        secret: &str,
+        form: &[(&str, &str)],
+    ) -> Response {
+        self.http
+            .post(self.url("/o/token/"))
+            .basic_auth(client_id, Some(secret))
+            .form(form)
+            .send()
+            .await
+            .expect("POST /o/token/")
+    }
+
     /// A password grant that must succeed.
     pub async fn login(&self, username: &str, password: &str) -> Tokens {
         let response = self.password_grant(username, password).await;
