@@ -20,6 +20,7 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::Value;
 use test_support::db::fixture_path as fixture;
+use test_support::http::password_form;
 use test_support::process::ChildService;
 
 const MY_API: &str = env!("CARGO_BIN_EXE_my-api");
@@ -145,23 +146,13 @@ impl Client {
     }
 
     async fn fss_grant(&self, user: &str, password: &str, expected: StatusCode) -> Option<Pair> {
-        let form = [
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", password),
-            ("client_id", FSS_CLIENT),
-        ];
+        let form = password_form(FSS_CLIENT, user, password);
         let url = format!("{}/o/token/", self.fss);
         pair(self.post("fss password grant", url, &form, expected).await)
     }
 
     async fn local_grant(&self, user: &str, password: &str, expected: StatusCode) -> Option<Pair> {
-        let form = [
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", password),
-            ("client_id", MY_API_CLIENT),
-        ];
+        let form = password_form(MY_API_CLIENT, user, password);
         let url = format!("{}/o/token/", self.api);
         pair(self.post("api password grant", url, &form, expected).await)
     }

@@ -122,3 +122,18 @@ pub fn assert_security_headers(response: &Response) {
         "Referrer-Policy on {what}"
     );
 }
+
+/// The form of an RFC 6749 password grant for the public client `client_id`; push a
+/// `scope` (or anything else) onto it as needed.
+pub fn password_form<'a>(
+    client_id: &'a str,
+    username: &'a str,
+    password: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "password"),
+        ("username", username),
+        ("password", password),
+        ("client_id", client_id),
+    ]
+}

@@ -17,8 +17,8 @@ use shared::storage::schema::{
 };
 use tempfile::TempDir;
 pub use test_support::db::{TEST_COST, connect};
-use test_support::http::post_form;
 pub use test_support::http::{assert_json, assert_oauth2_error, header, json_body};
+use test_support::http::{password_form, post_form};
 
 /// The demo's public password-grant client `my-api-app`.
 pub const MY_API_APP: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
@@ -94,13 +94,8 @@ impl TestApp {
 
     /// The password grant for the public client `my-api-app`.
     pub async fn password_grant(&self, username: &str, password: &str) -> Response {
-        self.post_token(&[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-            ("client_id", MY_API_APP),
-        ])
-        .await
+        self.post_token(&password_form(MY_API_APP, username, password))
+            .await
     }
 
     /// The password grant for `my-api-app`, asking for `scope`.
@@ -110,14 +105,9 @@ impl TestApp {
         password: &str,
         scope: &str,
     ) -> Response {
-        self.post_token(&[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-            ("client_id", MY_API_APP),
-            ("scope", scope),
-        ])
-        .await
+        let mut form = password_form(MY_API_APP, username, password);
+        form.push(("scope", scope));
+        self.post_token(&form).await
     }
 
     /// `/o/token/` as a confidential client authenticating with HTTP Basic.

@@ -68,12 +68,7 @@ async fn tokens(
 }
 
 async fn password_grant(http: &reqwest::Client, url: &str, user: &str) -> Option<Tokens> {
-    let form = [
-        ("grant_type", "password"),
-        ("username", user),
-        ("password", user),
-        ("client_id", MY_API_APP),
-    ];
+    let form = test_support::http::password_form(MY_API_APP, user, user);
     tokens(http, url, "password grant", &form).await
 }
 

@@ -22,10 +22,10 @@ use tempfile::TempDir;
 pub use test_support::db::fixture_path;
 pub use test_support::db::{TEST_COST, connect};
 use test_support::db::{cheapen_passwords, create_user, load_fixture};
-use test_support::http::post_form;
 pub use test_support::http::{
     array, assert_json, assert_oauth2_error as assert_error, header, json_body, string,
 };
+use test_support::http::{password_form, post_form};
 
 /// My API's public client `my-api-app` (password, refresh, token exchange, convert_token).
 pub const MY_API_CLIENT: &str = "UvIhfUE25cCw0dOWNzvST2ciOm30uO3IqsdZRgj1";
@@ -270,12 +270,7 @@ impl TestApp {
         username: &str,
         password: &str,
     ) -> Response {
-        let form = [
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-            ("client_id", client_id),
-        ];
+        let form = password_form(client_id, username, password);
         let url = format!("{}/o/token/", self.fss().address);
         post_form(&self.http, &url, &form).await
     }
@@ -295,13 +290,8 @@ impl TestApp {
 
     /// My API's password grant for its own users.
     pub async fn local_password_grant(&self, username: &str, password: &str) -> Response {
-        self.post_token(&[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-            ("client_id", MY_API_CLIENT),
-        ])
-        .await
+        self.post_token(&password_form(MY_API_CLIENT, username, password))
+            .await
     }
 
     pub async fn local_password_grant_with_scope(
@@ -310,14 +300,9 @@ impl TestApp {
         password: &str,
         scope: &str,
     ) -> Response {
-        self.post_token(&[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-            ("client_id", MY_API_CLIENT),
-            ("scope", scope),
-        ])
-        .await
+        let mut form = password_form(MY_API_CLIENT, username, password);
+        form.push(("scope", scope));
+        self.post_token(&form).await
     }
 
     /// A My API access token for a local user.
