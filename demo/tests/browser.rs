@@ -9,10 +9,11 @@
 //! `demo/tests/browser/node_modules`. Without them the test is skipped, except under CI,
 //! where it fails.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+use test_support::net::loopback_listener;
 
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
@@ -76,10 +77,6 @@ fn missing_requirements() -> Vec<String> {
     missing
 }
 
-fn loopback_listener() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port")
-}
-
 #[actix_rt::test]
 async fn test_page_in_headless_chromium() {
     let missing = missing_requirements();
@@ -114,17 +111,13 @@ async fn test_page_in_headless_chromium() {
     )
     .expect("prepare My API's database");
 
-    let fss_listener = loopback_listener();
-    let api_listener = loopback_listener();
-    let api_url = format!(
-        "http://{}",
-        api_listener.local_addr().expect("My API's address")
-    );
+    let (fss_listener, _) = loopback_listener();
+    let (api_listener, api_url) = loopback_listener();
 
     let mut fss_settings = fake_social_site::Settings::new(&fss_db, "");
     fss_settings.provider.cors_origins = vec![api_url.clone()];
     fss_settings.provider.workers = Some(1);
-    fss_settings.provider.bcrypt_cost = 4;
+    fss_settings.provider.bcrypt_cost = test_support::db::TEST_COST;
     let fss = fake_social_site::Application::build_with_listener(fss_settings, fss_listener)
         .expect("build Fake Social Site");
 
@@ -132,7 +125,7 @@ async fn test_page_in_headless_chromium() {
     demo::connect_my_api(&mut api_settings, fss.url(), &fss_db).expect("connect My API to FSS");
     api_settings.demo = true;
     api_settings.provider.workers = Some(1);
-    api_settings.provider.bcrypt_cost = 4;
+    api_settings.provider.bcrypt_cost = test_support::db::TEST_COST;
     let api =
         my_api::Application::build_with_listener(api_settings, api_listener).expect("build My API");
     assert_eq!(api.url(), api_url);

@@ -11,17 +11,17 @@
 //! compare settings; `LOAD_CLIENTS` changes the number of clients.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::Value;
-use shared::security::password::PasswordHasher;
-use shared::security::secret::Secret;
+use test_support::db::fixture_path as fixture;
+use test_support::http::password_form;
+use test_support::process::ChildService;
 
 const MY_API: &str = env!("CARGO_BIN_EXE_my-api");
 const FSS_CLIENT: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
@@ -43,12 +43,6 @@ fn fss_binary() -> PathBuf {
     path
 }
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(name)
-}
-
 /// Runs a management command to completion; returns its stdout.
 fn manage(binary: &Path, db: &Path, args: &[&str]) -> String {
     let output = Command::new(binary)
@@ -67,81 +61,17 @@ fn manage(binary: &Path, db: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// A service as a child process, its stderr collected.
-struct Service {
-    name: &'static str,
-    child: Child,
-    url: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Service {
-    fn start(name: &'static str, binary: &Path, db: &Path, env: &[(&str, String)]) -> Service {
-        let mut command = Command::new(binary);
-        command.env_clear().env("RUST_LOG", "info");
-        for name in PASSED_THROUGH {
-            if let Ok(value) = std::env::var(name) {
-                command.env(name, value);
-            }
-        }
-        let mut child = command
-            .envs(env.iter().map(|(k, v)| (k, v.as_str())))
-            .arg("--database")
-            .arg(db)
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start a service");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let pipe = child.stderr.take().expect("the stderr pipe");
-        let log = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let Some((_, url)) = line.split_once("listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-                let mut log = log
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("{name} did not start: {}", lock(&stderr)));
-        Service {
-            name,
-            child,
-            url,
-            stderr,
+/// A service's `serve` on a free loopback port, with the settings passed through and `env`.
+fn start(name: &'static str, binary: &Path, db: &Path, env: &[(&str, String)]) -> ChildService {
+    let mut command = Command::new(binary);
+    test_support::process::serve(&mut command, db, "127.0.0.1:0");
+    for name in PASSED_THROUGH {
+        if let Ok(value) = std::env::var(name) {
+            command.env(name, value);
         }
     }
-
-    /// SIGTERM, then the exit status and the whole log.
-    fn stop(mut self) -> String {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-        let status = self.child.wait().expect("wait for the service");
-        assert!(status.success(), "{} exited with {status}", self.name);
-        // The stderr reader ends with the pipe.
-        std::thread::sleep(Duration::from_millis(100));
-        lock(&self.stderr)
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    command.envs(env.iter().map(|(k, v)| (k, v.as_str())));
+    ChildService::start(name, &mut command)
 }
 
 fn lock<T: Clone>(m: &Mutex<T>) -> T {
@@ -216,23 +146,13 @@ impl Client {
     }
 
     async fn fss_grant(&self, user: &str, password: &str, expected: StatusCode) -> Option<Pair> {
-        let form = [
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", password),
-            ("client_id", FSS_CLIENT),
-        ];
+        let form = password_form(FSS_CLIENT, user, password);
         let url = format!("{}/o/token/", self.fss);
         pair(self.post("fss password grant", url, &form, expected).await)
     }
 
     async fn local_grant(&self, user: &str, password: &str, expected: StatusCode) -> Option<Pair> {
-        let form = [
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", password),
-            ("client_id", MY_API_CLIENT),
-        ];
+        let form = password_form(MY_API_CLIENT, user, password);
         let url = format!("{}/o/token/", self.api);
         pair(self.post("api password grant", url, &form, expected).await)
     }
@@ -483,16 +403,11 @@ async fn two_hundred_concurrent_clients_get_only_the_statuses_they_should() {
         &api_db,
         &["loaddata", &fixture("my-api.json").to_string_lossy()],
     );
-    let hasher = PasswordHasher::new(4, 1);
-    let create = |db: &Path, migrations, names: Vec<String>| {
-        let database =
-            shared::storage::db::Db::open(&shared::storage::db::DbConfig::new(db), migrations)
-                .expect("open a database");
-        let mut conn = database.get().expect("a connection");
+    // `loaddata` migrated both databases.
+    let create = |db: &Path, names: Vec<String>| {
+        let mut conn = test_support::db::connect(db);
         for name in names {
-            let hash = hasher
-                .hash_blocking(&Secret::from(name.as_str()))
-                .expect("hash");
+            let hash = test_support::db::hash(&name);
             shared::storage::users::create(
                 &mut conn,
                 &shared::storage::users::NewUser::new(name, hash),
@@ -500,14 +415,9 @@ async fn two_hundred_concurrent_clients_get_only_the_statuses_they_should() {
             .expect("create a user");
         }
     };
-    create(
-        &fss_db,
-        &[],
-        (0..clients).map(|i| format!("load-{i}")).collect(),
-    );
+    create(&fss_db, (0..clients).map(|i| format!("load-{i}")).collect());
     create(
         &api_db,
-        &[my_api::MIGRATIONS],
         (0..LOCAL_USERS).map(|i| format!("local-{i}")).collect(),
     );
     let printed = manage(
@@ -537,7 +447,7 @@ async fn two_hundred_concurrent_clients_get_only_the_statuses_they_should() {
         // wrong-password attempts of 200 different users for one attacker.
         ("LOGIN_FAILURES_BEFORE_THROTTLE", "0".to_owned()),
     ];
-    let fss = Service::start("fake-social-site", &fss_bin, &fss_db, &common);
+    let fss = start("fake-social-site", &fss_bin, &fss_db, &common);
     let mut api_env = common.to_vec();
     api_env.extend([
         ("FAKE_SOCIAL_SITE_URL", fss.url.clone()),
@@ -548,10 +458,9 @@ async fn two_hundred_concurrent_clients_get_only_the_statuses_they_should() {
         ("FAKE_SOCIAL_SITE_CLIENT_SECRET", secret),
         ("SOCIAL_TIMEOUT_MS", "30000".to_owned()),
     ]);
-    let api = Service::start("my-api", &api_bin, &api_db, &api_env);
+    let api = start("my-api", &api_bin, &api_db, &api_env);
 
-    let http = reqwest::Client::builder()
-        .no_proxy()
+    let http = test_support::http::builder()
         .timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(clients)
         .build()

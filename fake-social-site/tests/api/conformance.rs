@@ -31,15 +31,7 @@ async fn token_endpoint_refuses_credentials_in_the_query_string() {
 async fn an_empty_parameter_is_an_invalid_request_and_unknown_ones_are_ignored() {
     let app = spawn_app().await;
     app.create_user("alice", "pw");
-    let empty = app
-        .post_token(&[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", "pw"),
-            ("client_id", MY_API_APP),
-            ("scope", ""),
-        ])
-        .await;
+    let empty = app.password_grant_with_scope("alice", "pw", "").await;
     assert_oauth2_error(empty, StatusCode::BAD_REQUEST, "invalid_request").await;
     let unknown = app
         .post_token(&[
@@ -81,19 +73,13 @@ async fn unknown_and_wrong_confidential_clients_get_identical_answers() {
 async fn client_authentication_by_basic_and_body_together_is_an_invalid_request() {
     let app = spawn_app().await;
     app.create_confidential_client("backend", "right-secret");
-    let response = app
-        .http
-        .post(app.url("/o/token/"))
-        .basic_auth("backend", Some("right-secret"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "admin"),
-            ("password", "admin"),
-            ("client_secret", "right-secret"),
-        ])
-        .send()
-        .await
-        .expect("POST /o/token/");
+    let form = [
+        ("grant_type", "password"),
+        ("username", "admin"),
+        ("password", "admin"),
+        ("client_secret", "right-secret"),
+    ];
+    let response = app.post_token_basic("backend", "right-secret", &form).await;
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
 }
 

@@ -1,51 +1,14 @@
 //! No token, secret or password reaches the logs. A logger that keeps every record is
 //! installed for the whole test binary, so this test only looks for its own secrets.
 
-use std::sync::{Mutex, OnceLock};
-
 use base64::Engine;
 use reqwest::StatusCode;
 
 use crate::helpers::{json_body, spawn_app};
 
-static CAPTURED: Mutex<String> = Mutex::new(String::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        let line = format!("{} {}\n", record.target(), record.args());
-        CAPTURED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push_str(&line);
-    }
-
-    fn flush(&self) {}
-}
-
-fn capture_logs() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        log::set_logger(&Capture).expect("no other logger in this test binary");
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
-
-fn captured() -> String {
-    CAPTURED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
-}
-
 #[actix_rt::test]
 async fn no_token_secret_or_password_reaches_the_logs() {
-    capture_logs();
+    test_support::logs::capture();
     let app = spawn_app().await;
     let password = "correct-horse-battery-staple-7f3a9c";
     let wrong_password = "incorrect-donkey-battery-staple-2b8e1d";
@@ -85,7 +48,7 @@ async fn no_token_secret_or_password_reaches_the_logs() {
     assert_eq!(app.revoke(new_refresh).await.status(), StatusCode::OK);
     assert_eq!(app.revoke(new_access).await.status(), StatusCode::OK);
 
-    let logs = captured();
+    let logs = test_support::logs::captured();
     assert!(
         logs.contains(r#""POST /o/token/""#),
         "no access log line: {logs}"

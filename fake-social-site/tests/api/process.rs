@@ -2,137 +2,40 @@
 //! no token it answered with and leaves a sound database; stopped with SIGTERM, it finishes
 //! the request in flight, refuses new connections and exits 0.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
-use shared::security::password::PasswordHasher;
-use shared::security::secret::Secret;
 use tempfile::TempDir;
+use test_support::process::ChildService;
 
-use crate::helpers::{MY_API_APP, TEST_COST, Tokens, connect, fixture_path};
+use crate::helpers::{MY_API_APP, Tokens, connect};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_fake-social-site");
 
-/// The service as a child process, its stderr collected; killed if still running on drop.
-struct Service {
-    child: Child,
-    url: String,
-    port: u16,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Service {
-    /// Starts `serve` on `bind`; with port 0 a free loopback port, which the service logs.
-    fn start(db: &Path, bind: &str, env: &[(&str, &str)]) -> Service {
-        let mut child = Command::new(BINARY)
-            .env_clear()
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .arg("--database")
-            .arg(db)
-            .args(["serve", "--bind", bind])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start fake-social-site");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let pipe = child.stderr.take().expect("the stderr pipe");
-        let log = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let Some((_, url)) = line.split_once("listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-                let mut log = log
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("the service did not start: {}", lock(&stderr)));
-        let port = url
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("a port in the URL");
-        Service {
-            child,
-            url,
-            port,
-            stderr,
-        }
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.pid()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {signal} failed");
-    }
-
-    /// Waits up to `limit` for the process to exit.
-    fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("poll the child") {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
-    }
-
-    fn log(&self) -> String {
-        lock(&self.stderr)
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn lock(log: &Mutex<String>) -> String {
-    log.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
+/// Starts `serve` on `bind`; with port 0 a free loopback port, which the service logs.
+fn start(db: &Path, bind: &str, env: &[(&str, &str)]) -> ChildService {
+    let mut command = Command::new(BINARY);
+    test_support::process::serve(&mut command, db, bind).envs(env.iter().copied());
+    ChildService::start("fake-social-site", &mut command)
 }
 
 /// A fresh database in `dir` with the demo fixture and `users` (password = username) hashed
 /// at the test cost.
 fn prepare_database(dir: &TempDir, users: &[String]) -> PathBuf {
     let path = dir.path().join("fss.sqlite3");
-    shared::storage::db::migrate(&path, &[]).expect("migrate");
+    test_support::db::load_fixture(&path, "fake-social-site.json", &[], &[]);
     let mut conn = connect(&path);
-    shared::storage::fixtures::load_file(&mut conn, &fixture_path(), &[])
-        .expect("load the fixture");
-    let hasher = PasswordHasher::new(TEST_COST, 1);
     for name in users {
-        let hash = hasher
-            .hash_blocking(&Secret::from(name.as_str()))
-            .expect("hash");
+        let hash = test_support::db::hash(name);
         shared::storage::users::create(
             &mut conn,
             &shared::storage::users::NewUser::new(name.clone(), hash),
@@ -142,51 +45,40 @@ fn prepare_database(dir: &TempDir, users: &[String]) -> PathBuf {
     path
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("an HTTP client")
+/// A `/o/token/` request that must succeed if it is answered at all; `None` when it is not
+/// (the service was killed).
+async fn tokens(
+    http: &reqwest::Client,
+    url: &str,
+    what: &str,
+    form: &[(&str, &str)],
+) -> Option<Tokens> {
+    let response = http
+        .post(format!("{url}/o/token/"))
+        .form(form)
+        .send()
+        .await
+        .ok()?;
+    assert!(
+        response.status() == StatusCode::OK,
+        "{what}: {}",
+        response.status()
+    );
+    response.json().await.ok()
 }
 
 async fn password_grant(http: &reqwest::Client, url: &str, user: &str) -> Option<Tokens> {
-    let response = http
-        .post(format!("{url}/o/token/"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", user),
-            ("client_id", MY_API_APP),
-        ])
-        .send()
-        .await
-        .ok()?;
-    assert!(
-        response.status() == StatusCode::OK,
-        "password grant: {}",
-        response.status()
-    );
-    response.json().await.ok()
+    let form = test_support::http::password_form(MY_API_APP, user, user);
+    tokens(http, url, "password grant", &form).await
 }
 
 async fn refresh(http: &reqwest::Client, url: &str, token: &str) -> Option<Tokens> {
-    let response = http
-        .post(format!("{url}/o/token/"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", token),
-            ("client_id", MY_API_APP),
-        ])
-        .send()
-        .await
-        .ok()?;
-    assert!(
-        response.status() == StatusCode::OK,
-        "refresh: {}",
-        response.status()
-    );
-    response.json().await.ok()
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", token),
+        ("client_id", MY_API_APP),
+    ];
+    tokens(http, url, "refresh", &form).await
 }
 
 /// Polls `/healthz` until it answers 200; returns how long that took.
@@ -218,7 +110,7 @@ async fn write_load(
     stop: Arc<AtomicBool>,
     kept: Arc<Mutex<Vec<String>>>,
 ) {
-    let http = client();
+    let http = test_support::http::client();
     let mut round = 0_u32;
     while !stop.load(Ordering::SeqCst) {
         round += 1;
@@ -248,7 +140,7 @@ async fn a_sigkill_in_the_middle_of_writes_loses_no_answered_token_and_corrupts_
     let users: Vec<String> = (0..16).map(|i| format!("crash-user-{i}")).collect();
     let db = prepare_database(&dir, &users);
     let env = [("BCRYPT_COST", "4"), ("PRUNE_INTERVAL_SECONDS", "0")];
-    let service = Service::start(&db, "127.0.0.1:0", &env);
+    let service = start(&db, "127.0.0.1:0", &env);
 
     let stop = Arc::new(AtomicBool::new(false));
     let kept = Arc::new(Mutex::new(Vec::new()));
@@ -286,8 +178,8 @@ async fn a_sigkill_in_the_middle_of_writes_loses_no_answered_token_and_corrupts_
     );
 
     // On the same port: the address is the tokens' issuer and audience.
-    let restarted = Service::start(&db, &format!("127.0.0.1:{}", service.port), &env);
-    let http = client();
+    let restarted = start(&db, &format!("127.0.0.1:{}", service.port()), &env);
+    let http = test_support::http::client();
     wait_healthy(&http, &restarted.url, Duration::from_secs(30)).await;
     let recovered = killed_at.elapsed();
     let statuses = join_all(kept.iter().map(|token| {
@@ -327,15 +219,15 @@ async fn a_sigkill_in_the_middle_of_writes_loses_no_answered_token_and_corrupts_
 async fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_zero() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = prepare_database(&dir, &[]);
-    let mut service = Service::start(&db, "127.0.0.1:0", &[("PRUNE_INTERVAL_SECONDS", "60")]);
-    let http = client();
+    let mut service = start(&db, "127.0.0.1:0", &[("PRUNE_INTERVAL_SECONDS", "60")]);
+    let http = test_support::http::client();
     wait_healthy(&http, &service.url, Duration::from_secs(10)).await;
 
     // A login provably in flight, whatever the machine's speed: its head asks for
     // `100 Continue`, which the service sends once it has taken the request; the body follows
     // only after the signal, so the answer cannot come before it.
     let body = format!("grant_type=password&username=admin&password=admin&client_id={MY_API_APP}");
-    let mut login = TcpStream::connect(("127.0.0.1", service.port)).expect("connect");
+    let mut login = TcpStream::connect(("127.0.0.1", service.port())).expect("connect");
     login
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("a read timeout");
@@ -360,7 +252,7 @@ async fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exit
 
     // New connections are refused from shortly after the signal on (polled, with a deadline
     // far beyond what it takes).
-    let address = format!("127.0.0.1:{}", service.port);
+    let address = format!("127.0.0.1:{}", service.port());
     let refused_after = loop {
         if TcpStream::connect(&address).is_err() {
             break signalled.elapsed();

@@ -4,9 +4,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, PRAGMA};
 use serde_json::json;
 
-use crate::helpers::{
-    MY_API_APP, assert_json, header, json_body, spawn_app, spawn_app_with, www_authenticate,
-};
+use crate::helpers::{assert_json, header, json_body, spawn_app, spawn_app_with, www_authenticate};
 
 #[actix_rt::test]
 async fn the_seed_curl_session_gets_the_answers_the_blog_post_shows() {
@@ -160,15 +158,7 @@ async fn an_expired_access_token_is_refused_with_error_invalid_token() {
 async fn a_token_without_the_read_scope_cannot_read_profiles() {
     let app = spawn_app().await;
     app.create_user("alice", "pw");
-    let response = app
-        .post_token(&[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", "pw"),
-            ("client_id", MY_API_APP),
-            ("scope", "write"),
-        ])
-        .await;
+    let response = app.password_grant_with_scope("alice", "pw", "write").await;
     let body = json_body(response, StatusCode::OK).await;
     assert_eq!(body["scope"], "write");
     let token = body["access_token"].as_str().expect("an access token");

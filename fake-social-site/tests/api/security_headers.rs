@@ -1,24 +1,9 @@
 //! Every answer, errors and 404s included, tells browsers not to sniff content types and not
 //! to send a referrer.
 
-use reqwest::Response;
+use test_support::http::assert_security_headers;
 
 use crate::helpers::spawn_app;
-
-fn assert_security_headers(response: &Response) {
-    let what = format!("{} {}", response.status(), response.url().path());
-    let headers = response.headers();
-    assert_eq!(
-        headers.get("x-content-type-options").map(|v| v.as_bytes()),
-        Some(&b"nosniff"[..]),
-        "X-Content-Type-Options on {what}"
-    );
-    assert_eq!(
-        headers.get("referrer-policy").map(|v| v.as_bytes()),
-        Some(&b"no-referrer"[..]),
-        "Referrer-Policy on {what}"
-    );
-}
 
 #[actix_rt::test]
 async fn every_answer_carries_nosniff_and_no_referrer() {

@@ -4,16 +4,14 @@
 //! small open-file limit does not starve `/healthz`. The real binary runs here, configured by
 //! its environment variables, and under `ulimit -n 256` where the limit is the point.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use tempfile::TempDir;
-
-use crate::helpers::{connect, fixture_path};
+use test_support::process::ChildService;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_fake-social-site");
 
@@ -23,8 +21,7 @@ Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 105\r\n\r\ngr
 
 /// The service on a free loopback port, under `ulimit -n nofile`; killed on drop.
 struct Service {
-    child: Child,
-    address: String,
+    service: ChildService,
     _dir: TempDir,
 }
 
@@ -32,56 +29,28 @@ impl Service {
     fn start(nofile: u32, env: &[(&str, &str)]) -> Service {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let db = dir.path().join("fss.sqlite3");
-        shared::storage::db::migrate(&db, &[]).expect("migrate");
-        shared::storage::fixtures::load_file(&mut connect(&db), &fixture_path(), &[])
-            .expect("load the fixture");
-        let mut child = Command::new("sh")
+        test_support::db::load_fixture(&db, "fake-social-site.json", &[], &[]);
+        let mut command = Command::new("sh");
+        command
             .arg("-c")
             .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
-            .arg(BINARY)
-            .arg("--database")
-            .arg(&db)
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .env_clear()
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start fake-social-site");
-        let (tx, rx) = mpsc::channel();
-        let pipe = child.stderr.take().expect("the stderr pipe");
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let Some((_, url)) = line.split_once("listening on ") {
-                    let _ = tx.send(url.trim().trim_start_matches("http://").to_owned());
-                }
-            }
-        });
-        let address = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the service started");
+            .arg(BINARY);
+        test_support::process::serve(&mut command, &db, "127.0.0.1:0").envs(env.iter().copied());
         Service {
-            child,
-            address,
+            service: ChildService::start("fake-social-site", &mut command),
             _dir: dir,
         }
     }
 
+    fn address(&self) -> &str {
+        self.service.address()
+    }
+
     /// A connection that sent its headers and 5 of the 105 body bytes it announced.
     fn trickle(&self) -> TcpStream {
-        let mut stream = TcpStream::connect(&self.address).expect("connect");
+        let mut stream = TcpStream::connect(self.address()).expect("connect");
         stream.write_all(TRICKLE).expect("send the first bytes");
         stream
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -124,14 +93,13 @@ async fn healthz_answers_while_300_connections_trickle_their_bodies_under_a_smal
         ],
     );
     let slow: Vec<TcpStream> = (0..300).map(|_| service.trickle()).collect();
-    let http = reqwest::Client::builder()
-        .no_proxy()
+    let http = test_support::http::builder()
         .timeout(Duration::from_secs(20))
         .build()
         .expect("an HTTP client");
     let started = Instant::now();
     let response = http
-        .get(format!("http://{}/healthz", service.address))
+        .get(format!("http://{}/healthz", service.address()))
         .send()
         .await;
     let took = started.elapsed();

@@ -99,13 +99,7 @@ async fn an_unknown_scope_is_invalid_scope() {
     let app = spawn_app().await;
     app.create_user("alice", "pw");
     let response = app
-        .post_token(&[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", "pw"),
-            ("client_id", MY_API_APP),
-            ("scope", "read admin"),
-        ])
+        .password_grant_with_scope("alice", "pw", "read admin")
         .await;
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_scope").await;
 }
@@ -146,13 +140,8 @@ async fn a_confidential_client_authenticates_with_http_basic_or_in_the_body() {
     ];
 
     let response = app
-        .http
-        .post(app.url("/o/token/"))
-        .basic_auth("backend", Some("backend-secret"))
-        .form(&form)
-        .send()
-        .await
-        .expect("POST /o/token/");
+        .post_token_basic("backend", "backend-secret", &form)
+        .await;
     assert_eq!(
         json_body(response, StatusCode::OK).await["token_type"],
         "Bearer"
@@ -182,13 +171,8 @@ async fn a_confidential_client_without_its_secret_is_invalid_client() {
     ];
 
     let response = app
-        .http
-        .post(app.url("/o/token/"))
-        .basic_auth("backend", Some("not-the-secret"))
-        .form(&form)
-        .send()
-        .await
-        .expect("POST /o/token/");
+        .post_token_basic("backend", "not-the-secret", &form)
+        .await;
     assert!(!www_authenticate(&response).is_empty());
     assert_oauth2_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
 

@@ -1,8 +1,6 @@
 //! A social provider the test controls: a small actix-web server on a loopback port that
 //! answers every request the same chosen way, and records what it was asked.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,6 +8,8 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
+pub use test_support::net::refused_url;
+use test_support::net::{loopback_listener, read_request, write_json_answer};
 
 /// How the provider answers.
 #[derive(Debug, Clone)]
@@ -99,83 +99,24 @@ pub fn good_profile() -> Value {
 /// first `hang_ups` connections, then answers a good profile. Returns its URL and a count of
 /// the connections it accepted.
 pub fn hanging_up(hang_ups: usize) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the hanging-up provider");
-    let url = format!(
-        "http://{}",
-        listener.local_addr().expect("the bound address")
-    );
+    let (listener, url) = loopback_listener();
     let accepted = Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            if read_head(&mut stream).starts_with(b"POST /o/introspect/") {
-                answer_introspection(&mut stream);
+            if read_request(&mut stream).starts_with(b"POST /o/introspect/") {
+                write_json_answer(&mut stream, &introspection().to_string());
                 continue;
             }
             let n = counter.fetch_add(1, Ordering::SeqCst);
             if n >= hang_ups {
-                let body = good_profile().to_string();
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                     content-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(body.as_bytes());
+                write_json_answer(&mut stream, &good_profile().to_string());
                 return;
             }
         }
     });
     (url, accepted)
-}
-
-/// Reads a request head and, for a POST, its body, so that closing sends a FIN and not a
-/// reset. Returns what was read.
-fn read_head(stream: &mut TcpStream) -> Vec<u8> {
-    let mut head = Vec::new();
-    let mut buf = [0_u8; 1024];
-    let end = loop {
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return head,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    };
-    let text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
-    let length: usize = text
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    while head.len() < end + length {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    head
-}
-
-fn answer_introspection(stream: &mut TcpStream) {
-    let body = introspection().to_string();
-    let head = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body.as_bytes());
-}
-
-/// A URL nothing listens on: a port that was free a moment ago, its listener dropped.
-pub fn refused_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    let address = listener.local_addr().expect("the bound address");
-    drop(listener);
-    format!("http://{address}")
 }
 
 /// The introspection answer of a provider that issued the token to My API's trusted client

@@ -3,43 +3,13 @@
 //! failures, refresh, revocation and resource calls. A logger that keeps every record is
 //! installed for this whole test binary, so the test only looks for its own secrets.
 
-use std::sync::{Mutex, OnceLock};
-
 use reqwest::StatusCode;
 
 use crate::helpers::{Door, FSS, FSS_WITH_PARAMS, MY_API_CLIENT, json_body, spawn_app, string};
 
-static CAPTURED: Mutex<String> = Mutex::new(String::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        let line = format!("{} {}\n", record.target(), record.args());
-        CAPTURED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push_str(&line);
-    }
-
-    fn flush(&self) {}
-}
-
-fn capture_logs() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        log::set_logger(&Capture).expect("no other logger in this test binary");
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
-
 #[actix_rt::test]
 async fn no_token_secret_or_password_reaches_my_apis_logs() {
-    capture_logs();
+    test_support::logs::capture();
     let app = spawn_app().await;
     let fss_password = "fss-correct-horse-battery-3c9d";
     let local_password = "local-correct-horse-battery-8e1f";
@@ -104,10 +74,7 @@ async fn no_token_secret_or_password_reaches_my_apis_logs() {
     issued.push(local);
     issued.push(refreshed);
 
-    let logs = CAPTURED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
+    let logs = test_support::logs::captured();
     assert!(
         logs.contains(r#""GET /users/register-by-token/fake_social_site/""#),
         "no access log line for the exchange: {logs}"

@@ -3,7 +3,6 @@
 //! other requests (the workers only await the provider, they never block on it).
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -18,11 +17,7 @@ const TOKEN: &str = "provider-token-5c1e";
 /// A raw TCP provider that reads a request, sends a status line, then one byte of a header
 /// every 200 ms, forever (until the peer goes away or `stop`).
 fn trickling_headers(stop: Arc<AtomicBool>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the trickling provider");
-    let url = format!(
-        "http://{}",
-        listener.local_addr().expect("the bound address")
-    );
+    let (listener, url) = test_support::net::loopback_listener();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };

@@ -1,25 +1,11 @@
 //! Every answer carries nosniff and no-referrer; the test page may talk to itself and to Fake
 //! Social Site's public URL only.
 
+use reqwest::Method;
 use reqwest::header::HeaderName;
-use reqwest::{Method, Response};
+use test_support::http::assert_security_headers;
 
 use crate::helpers::*;
-
-fn assert_security_headers(response: &Response) {
-    let what = format!("{} {}", response.status(), response.url().path());
-    let headers = response.headers();
-    assert_eq!(
-        headers.get("x-content-type-options").map(|v| v.as_bytes()),
-        Some(&b"nosniff"[..]),
-        "X-Content-Type-Options on {what}"
-    );
-    assert_eq!(
-        headers.get("referrer-policy").map(|v| v.as_bytes()),
-        Some(&b"no-referrer"[..]),
-        "Referrer-Policy on {what}"
-    );
-}
 
 #[actix_rt::test]
 async fn every_answer_carries_nosniff_and_no_referrer() {

@@ -1,0 +1,97 @@
+//! Test databases: a fresh SQLite file migrated and holding one of the workspace's fixtures,
+//! our own connection to it beside a service's pool, and users whose passwords are hashed at
+//! the cheapest bcrypt cost so that logins stay quick in a debug build.
+
+use std::path::{Path, PathBuf};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel_migrations::EmbeddedMigrations;
+use shared::security::password::PasswordHasher;
+use shared::security::secret::Secret;
+use shared::storage::fixtures::ModelLoader;
+use shared::storage::schema::users;
+use shared::storage::users::{NewUser, User};
+
+/// bcrypt cost of the services under test and of every password the tests store: the
+/// lowest, so logins are cheap.
+pub const TEST_COST: u32 = 4;
+
+/// A fixture of the workspace's `fixtures/` folder, by file name.
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(name)
+}
+
+/// Migrates a fresh database at `path` (the shared migrations, then `migrations`) and loads
+/// the fixture `fixture` into it, as `loaddata` does.
+///
+/// # Panics
+/// When the database cannot be migrated or the fixture loaded.
+pub fn load_fixture(
+    path: &Path,
+    fixture: &str,
+    migrations: &[EmbeddedMigrations],
+    loaders: &[&dyn ModelLoader],
+) {
+    shared::storage::db::migrate(path, migrations).expect("migrate the test database");
+    shared::storage::fixtures::load_file(&mut connect(path), &fixture_path(fixture), loaders)
+        .unwrap_or_else(|e| panic!("load {fixture}: {e}"));
+}
+
+/// A connection of our own to a test database, beside the service's pool.
+///
+/// # Panics
+/// When the database cannot be opened.
+pub fn connect(path: &Path) -> SqliteConnection {
+    let url = path.to_str().expect("the temporary path is UTF-8");
+    let mut conn = SqliteConnection::establish(url).expect("open the test database");
+    conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
+        .expect("set the connection pragmas");
+    conn
+}
+
+/// `password` hashed at [`TEST_COST`].
+///
+/// # Panics
+/// When hashing fails.
+pub fn hash(password: &str) -> String {
+    PasswordHasher::new(TEST_COST, 1)
+        .hash_blocking(&Secret::from(password))
+        .expect("hash the password")
+}
+
+/// Stores each `(username, password)` again, hashed at [`TEST_COST`]: the fixtures' hashes
+/// cost 0.3 s per login in a debug build.
+///
+/// # Panics
+/// When a user is missing.
+pub fn cheapen_passwords(path: &Path, accounts: &[(&str, &str)]) {
+    let mut conn = connect(path);
+    for (username, password) in accounts {
+        let updated = diesel::update(users::table.filter(users::username.eq(username)))
+            .set(users::password.eq(hash(password)))
+            .execute(&mut conn)
+            .expect("store the cheaper hash");
+        assert_eq!(updated, 1, "no fixture user {username}");
+    }
+}
+
+/// An active user whose password is hashed at [`TEST_COST`].
+pub fn create_user(conn: &mut SqliteConnection, username: &str, password: &str) -> User {
+    create_user_with_hash(conn, username, &hash(password))
+}
+
+/// An active user "Test <username>" with this stored password hash (any format the services
+/// read).
+///
+/// # Panics
+/// When the user cannot be stored.
+pub fn create_user_with_hash(conn: &mut SqliteConnection, username: &str, hash: &str) -> User {
+    let mut user = NewUser::new(username, hash.to_owned());
+    user.first_name = "Test".to_owned();
+    user.last_name = username.to_owned();
+    user.email = format!("{username}@example.com");
+    shared::storage::users::create(conn, &user).expect("create the user")
+}
