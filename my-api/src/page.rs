@@ -3,6 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use shared::service::openapi::Detail;
 
 const INDEX: &str = include_str!("../static/index.html");
 const APP_JS: &str = include_str!("../static/app.js");
@@ -51,7 +52,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/static/style.css").route(web::get().to(style_css)));
 }
 
-async fn index(page: web::Data<TestPage>) -> HttpResponse {
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "page",
+    tag = "page",
+    summary = "The browser test page",
+    responses(
+        (status = 200, description = "The browser test page", body = String, content_type = "text/html"),
+        (status = 404, body = Detail,
+            description = "Not served: the test page needs demo mode (--demo, DEMO_MODE)."),
+    )
+)]
+pub(crate) async fn index(page: web::Data<TestPage>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -59,13 +72,37 @@ async fn index(page: web::Data<TestPage>) -> HttpResponse {
         .body(page.html.clone())
 }
 
-async fn app_js() -> HttpResponse {
+#[utoipa::path(
+    get,
+    path = "/static/app.js",
+    operation_id = "page_script",
+    tag = "page",
+    summary = "The test page's script",
+    responses(
+        (status = 200, description = "The test page's script", body = String, content_type = "text/javascript"),
+        (status = 404, body = Detail,
+            description = "Not served: the test page needs demo mode (--demo, DEMO_MODE)."),
+    )
+)]
+pub(crate) async fn app_js() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
         .body(APP_JS)
 }
 
-async fn style_css() -> HttpResponse {
+#[utoipa::path(
+    get,
+    path = "/static/style.css",
+    operation_id = "page_style",
+    tag = "page",
+    summary = "The test page's style sheet",
+    responses(
+        (status = 200, description = "The test page's style sheet", body = String, content_type = "text/css"),
+        (status = 404, body = Detail,
+            description = "Not served: the test page needs demo mode (--demo, DEMO_MODE)."),
+    )
+)]
+pub(crate) async fn style_css() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .body(STYLE_CSS)
