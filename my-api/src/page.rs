@@ -52,6 +52,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/static/style.css").route(web::get().to(style_css)));
 }
 
+/// Outside demo mode the page's paths answer GET with the documented 404, and, as every other
+/// route, another method with 405 and `Allow` (not the fallback's 404).
+pub fn routes_without_page(cfg: &mut web::ServiceConfig) {
+    for path in ["/", "/static/app.js", "/static/style.css"] {
+        cfg.service(web::resource(path).route(web::get().to(shared::service::http::not_found)));
+    }
+}
+
 #[utoipa::path(
     get,
     path = "/",
@@ -106,4 +114,26 @@ pub(crate) async fn style_css() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .body(STYLE_CSS)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::{Method, StatusCode};
+    use actix_web::{App, test};
+
+    #[actix_rt::test]
+    async fn outside_demo_mode_the_page_paths_refuse_other_methods_with_405() {
+        let app = test::init_service(App::new().configure(super::routes_without_page)).await;
+        for path in ["/", "/static/app.js", "/static/style.css"] {
+            let get = test::TestRequest::get().uri(path).to_request();
+            let response = test::call_service(&app, get).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+            let trace = test::TestRequest::default()
+                .method(Method::TRACE)
+                .uri(path)
+                .to_request();
+            let response = test::call_service(&app, trace).await;
+            assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        }
+    }
 }
