@@ -32,3 +32,35 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub fn document() -> utoipa::openapi::OpenApi {
     shared::service::openapi::with_provider(ProfileApi::openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_profile_routes_take_get_and_head_with_a_bearer_token() {
+        let json = super::document().to_json().expect("serialise");
+        let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        for path in ["/user_details/", "/user_details_by_username/{username}/"] {
+            for method in ["get", "head"] {
+                let op = &doc["paths"][path][method];
+                assert_eq!(
+                    op["security"],
+                    serde_json::json!([{ "bearer": [] }]),
+                    "{path}"
+                );
+                assert_eq!(
+                    op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/Profile"
+                );
+            }
+        }
+        let token = &doc["paths"]["/o/token/"]["post"];
+        let form = &doc["components"]["schemas"]["TokenRequest"];
+        assert_eq!(
+            form["properties"]["grant_type"]["enum"],
+            serde_json::json!(["password", "refresh_token"])
+        );
+        assert!(token["responses"]["502"].is_null(), "no exchange here");
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    }
+}
