@@ -5,8 +5,26 @@ use serde_json::json;
 use shared::oauth2::bearer::{BearerError, BearerUser};
 use shared::profile::Profile;
 use shared::security::scope;
+use shared::service::openapi::Detail;
 
 /// `GET|HEAD /user_details/`: the token owner's profile.
+#[utoipa::path(
+    method(get, head),
+    path = "/user_details/",
+    operation_id = "user_details",
+    tag = "profile",
+    summary = "The token owner's profile",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token owner's profile.", body = Profile),
+        (status = 400, body = Detail,
+            description = "A malformed Authorization header, or a token in the query string."),
+        (status = 401, description = "No token, or one that is invalid, expired or revoked.",
+            body = Detail),
+        (status = 403, description = "The token lacks the `read` scope.", body = Detail),
+        (status = 503, description = "The database is unavailable.", body = Detail),
+    )
+)]
 pub async fn user_details(caller: BearerUser) -> Result<HttpResponse, BearerError> {
     caller.require_scope(scope::READ)?;
     Ok(HttpResponse::Ok().json(profile_of(&caller)))
@@ -14,6 +32,25 @@ pub async fn user_details(caller: BearerUser) -> Result<HttpResponse, BearerErro
 
 /// `GET|HEAD /user_details_by_username/<username>/`: the same profile when `username` is the
 /// token's owner; 404 for anyone else, existing or not, so names cannot be enumerated.
+#[utoipa::path(
+    method(get, head),
+    path = "/user_details_by_username/{username}/",
+    operation_id = "user_details_by_username",
+    tag = "profile",
+    summary = "The profile, if `username` owns the token",
+    params(("username" = String, Path, min_length = 1)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token owner's profile.", body = Profile),
+        (status = 400, body = Detail,
+            description = "A malformed Authorization header, or a token in the query string."),
+        (status = 401, description = "No token, or one that is invalid, expired or revoked.",
+            body = Detail),
+        (status = 403, description = "The token lacks the `read` scope.", body = Detail),
+        (status = 404, description = "Not the token's owner (or no such user).", body = Detail),
+        (status = 503, description = "The database is unavailable.", body = Detail),
+    )
+)]
 pub async fn user_details_by_username(
     caller: BearerUser,
     username: web::Path<String>,

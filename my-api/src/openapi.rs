@@ -1,36 +1,74 @@
-//! My API's OpenAPI 3.1 document, served at `/openapi.json`: the shared `/o/` endpoints (with
-//! the exchange grants), the register-by-token route per backend, the resource API and the
-//! test page.
+//! My API's OpenAPI 3.1 document, served at `/openapi.json`. Each operation is described
+//! beside its handler; this module gathers them and adds what an attribute cannot say: one
+//! register-by-token path per backend of [`Backends::standard`], the exchange grants on
+//! `/o/token/`, the error answers every resource operation shares, and the schemas of pages
+//! and PATCH bodies, which are derived from other schemas.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::sync::OnceLock;
 
-use actix_web::{HttpResponse, web};
-use shared::service::openapi::{
-    self as doc, b64token, bearer, detail_error, json_body, json_response, no_store, oauth2_error,
-    operation, path_param, provider_paths, schema, text, with_common_errors,
-};
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{
-    AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
-};
-use utoipa::openapi::security::SecurityRequirement;
-use utoipa::openapi::{Content, OpenApi, PathItem, PathsBuilder, Required, ResponseBuilder};
+use actix_web::web;
+use shared::oauth2::error::OAuth2ErrorBody;
+use shared::oauth2::form::{TokenRequest, b64token, text};
+use shared::service::openapi::Detail;
+use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::{Content, Ref, RefOr, Required, Response, ResponseBuilder, Schema};
+use utoipa::{IntoResponses, OpenApi, PartialSchema, ToSchema};
 
-use crate::api::concepts::{ConceptInput, ConceptOut};
-use crate::api::items::{ItemInput, ItemOut};
-use crate::api::users::UserOut;
+use crate::api::{concepts, items, users};
+use crate::exchange::register;
+use crate::social::Backends;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "My API",
+        description = "An OAuth2 provider for its own users that also accepts Fake Social Site \
+                       users (token exchange), with a small resource API."
+    ),
+    paths(
+        crate::api::root,
+        users::list,
+        users::retrieve,
+        items::list,
+        items::create,
+        items::retrieve,
+        items::update,
+        items::partial_update,
+        items::destroy,
+        concepts::list,
+        concepts::create,
+        concepts::retrieve,
+        concepts::update,
+        concepts::partial_update,
+        concepts::destroy,
+        crate::page::index,
+        crate::page::app_js,
+        crate::page::style_css
+    ),
+    components(schemas(FieldErrors))
+)]
+struct ResourceApi;
+
+/// Only the register route's template: [`document`] turns it into one path per backend.
+#[derive(OpenApi)]
+#[openapi(paths(register::register_by_token))]
+struct RegisterApi;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/openapi.json").route(web::get().to(serve)));
-}
-
-async fn serve() -> HttpResponse {
     static JSON: OnceLock<String> = OnceLock::new();
-    doc::serve(JSON.get_or_init(|| {
-        document()
-            .to_json()
-            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-    }))
+    shared::service::openapi::routes(
+        cfg,
+        JSON.get_or_init(|| {
+            document()
+                .to_json()
+                .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+        }),
+    );
 }
 
 const EXCHANGE_GRANTS: [&str; 4] = [
@@ -51,414 +89,277 @@ const EXCHANGE_PARAMETERS: [&str; 7] = [
     "actor_token",
 ];
 
-/// `/users/register-by-token/<backend>/` for one backend: POST with a form body, or GET
-/// with the query string as the original did.
-fn register(backend: &str, needs_username: bool) -> PathItem {
-    let mut body = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .property("access_token", b64token())
-        .required("access_token");
-    if needs_username {
-        body = body.property("username", text()).required("username");
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = shared::service::openapi::with_provider(ResourceApi::openapi());
+    let template = RegisterApi::openapi()
+        .paths
+        .paths
+        .into_values()
+        .next()
+        .unwrap_or_default();
+    for backend in Backends::standard().iter() {
+        let path = format!("/users/register-by-token/{}/", backend.name());
+        let item = register_path(&template, backend.name(), backend.required_parameters());
+        doc.paths.paths.insert(path, item);
     }
-    let answers = |op: OperationBuilder| {
-        let op = op
-            .response(
-                "200",
-                no_store(json_response(
-                    "The My API tokens; the local user is created on first use.",
-                    "TokenResponse",
-                )),
-            )
-            .response(
-                "400",
-                oauth2_error("A missing, repeated or empty parameter, or a body that is no form."),
-            )
-            .response(
-                "401",
-                oauth2_error("unsuccessful_token_exchange: the provider refused the token."),
-            )
-            .response(
-                "502",
-                oauth2_error("social_provider_bad_response: the provider's answer is unusable."),
-            )
-            .response(
-                "504",
-                oauth2_error("social_provider_timeout: the provider did not answer in time."),
-            );
-        with_common_errors(op, true).build()
+    exchange_grants(&mut doc);
+    doc
+}
+
+/// The register route for one backend: its name in the path and operation ids, and the
+/// parameters it needs, in the form body (POST) or the query string (GET).
+fn register_path(
+    template: &utoipa::openapi::PathItem,
+    backend: &str,
+    needs: &[&str],
+) -> utoipa::openapi::PathItem {
+    let mut item = template.clone();
+    let names = || std::iter::once("access_token").chain(needs.iter().copied());
+    let property = |name: &str| {
+        if name == "access_token" {
+            b64token()
+        } else {
+            text()
+        }
     };
-    let id = |method: &str| format!("register_by_token_{backend}_{method}");
-    let post = operation(
-        &id("post"),
-        "exchange",
-        "Exchange a Fake Social Site access token for a My API token",
-    )
-    .request_body(Some(
-        utoipa::openapi::request_body::RequestBodyBuilder::new()
-            .content(doc::FORM, Content::new(Some(body)))
-            .required(Some(Required::True))
-            .build(),
-    ));
-    let mut get = operation(
-        &id("get"),
-        "exchange",
-        "The same with the token in the query string (the original's form; prefer POST)",
-    )
-    .parameter(
-        ParameterBuilder::new()
-            .name("access_token")
-            .parameter_in(ParameterIn::Query)
-            .required(Required::True)
-            .schema(Some(b64token())),
-    );
-    if needs_username {
-        get = get.parameter(
-            ParameterBuilder::new()
-                .name("username")
-                .parameter_in(ParameterIn::Query)
-                .required(Required::True)
-                .schema(Some(text())),
+    if let Some(post) = item.post.as_mut() {
+        post.operation_id = Some(format!("register_by_token_{backend}_post"));
+        post.summary = Some("Exchange a Fake Social Site access token for a My API token".into());
+        let body = names().fold(
+            ObjectBuilder::new().schema_type(Type::Object),
+            |body, name| body.property(name, property(name)).required(name),
+        );
+        post.request_body = Some(
+            RequestBodyBuilder::new()
+                .content(
+                    "application/x-www-form-urlencoded",
+                    Content::new(Some(body)),
+                )
+                .required(Some(Required::True))
+                .build(),
         );
     }
-    let mut item = PathItem::new(HttpMethod::Post, answers(post));
-    item.merge_operations(PathItem::new(HttpMethod::Get, answers(get)));
+    if let Some(get) = item.get.as_mut() {
+        get.operation_id = Some(format!("register_by_token_{backend}_get"));
+        get.summary = Some(
+            "The same with the token in the query string (the original's form; prefer POST)".into(),
+        );
+        get.parameters = Some(
+            names()
+                .map(|name| {
+                    ParameterBuilder::new()
+                        .name(name)
+                        .parameter_in(ParameterIn::Query)
+                        .required(Required::True)
+                        .schema(Some(property(name)))
+                        .build()
+                })
+                .collect(),
+        );
+    }
     item
 }
 
-/// The errors of the resource API; `auth` when the operation needs (or checks) a token.
-fn api_errors(op: OperationBuilder, auth: bool, write: bool) -> OperationBuilder {
-    let mut op = op.response(
-        "400",
+/// `/o/token/` also takes RFC 8693 token exchange and `convert_token`.
+fn exchange_grants(doc: &mut utoipa::openapi::OpenApi) {
+    if let Some(components) = doc.components.as_mut() {
+        components.schemas.insert(
+            TokenRequest::name().into_owned(),
+            TokenRequest::schema_for(&EXCHANGE_GRANTS, &EXCHANGE_PARAMETERS).into(),
+        );
+    }
+    let Some(token) = doc
+        .paths
+        .paths
+        .get_mut("/o/token/")
+        .and_then(|item| item.post.as_mut())
+    else {
+        return;
+    };
+    token.description = Some(
+        "Also RFC 8693 token exchange and convert_token: a Fake Social Site access token for a \
+         My API token. A provider fault is a 502, 503 or 504."
+            .into(),
+    );
+    let error = |description: &str| -> RefOr<Response> {
         ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name(OAuth2ErrorBody::name()))),
+            )
+            .build()
+            .into()
+    };
+    let responses = &mut token.responses.responses;
+    responses.insert(
+        "502".into(),
+        error("The social provider gave an unusable answer."),
+    );
+    responses.insert(
+        "504".into(),
+        error("The social provider did not answer in time."),
+    );
+}
+
+/// `{"field": ["message", ...]}`: DRF's answer to invalid fields.
+#[derive(Debug)]
+pub struct FieldErrors;
+
+impl ToSchema for FieldErrors {}
+
+impl PartialSchema for FieldErrors {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(
+                ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)),
+            ))
+            .into()
+    }
+}
+
+/// The errors any resource operation can answer: invalid fields or a malformed request, no
+/// token or a bad one, a missing scope or permission, a body past the limit, the database
+/// unavailable.
+#[derive(Debug)]
+pub struct ApiErrors;
+
+impl IntoResponses for ApiErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let detail = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    Content::new(Some(Ref::from_schema_name(Detail::name()))),
+                )
+                .build()
+                .into()
+        };
+        let invalid = ResponseBuilder::new()
             .description("Invalid fields (`{\"name\": [\"...\"]}`) or a malformed request.")
             .content(
-                doc::JSON,
+                "application/json",
                 Content::new(Some(
                     AnyOfBuilder::new()
-                        .item(schema("Detail"))
-                        .item(schema("FieldErrors")),
+                        .item(Ref::from_schema_name(Detail::name()))
+                        .item(Ref::from_schema_name(FieldErrors::name())),
                 )),
-            ),
-    );
-    if auth {
-        op = op
-            .response(
-                "401",
-                detail_error("No token, or one that is invalid, expired or revoked."),
             )
-            .response(
-                "403",
-                detail_error(
+            .build()
+            .into();
+        BTreeMap::from([
+            ("400".into(), invalid),
+            (
+                "401".into(),
+                detail("No token, or one that is invalid, expired or revoked."),
+            ),
+            (
+                "403".into(),
+                detail(
                     "The token lacks the scope, the caller does not own the item, or already \
                      owns the most items allowed (`MAX_ITEMS_PER_USER`).",
                 ),
-            );
+            ),
+            ("413".into(), detail("The body is too large.")),
+            (
+                "503".into(),
+                detail("The database is unavailable; retry later."),
+            ),
+        ])
     }
-    if write {
-        op = op.response("415", detail_error("The body is not JSON."));
-    }
-    with_common_errors(op, false)
 }
 
-/// `?page=` and `?page_size=` of a list (see `api::pagination`).
-fn page_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Query)
-        .required(Required::False)
-        .description(Some(description))
-        .schema(Some(
+/// [`ApiErrors`] and the answer to a body that is not JSON.
+#[derive(Debug)]
+pub struct ApiWriteErrors;
+
+impl IntoResponses for ApiWriteErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut responses = ApiErrors::responses();
+        responses.insert(
+            "415".into(),
+            ResponseBuilder::new()
+                .description("The body is not JSON.")
+                .content(
+                    "application/json",
+                    Content::new(Some(Ref::from_schema_name(Detail::name()))),
+                )
+                .build()
+                .into(),
+        );
+        responses
+    }
+}
+
+/// A page of `T`s: DRF's `{"count", "next", "previous", "results"}` (see `api::pagination`),
+/// named as drf-spectacular names it.
+#[derive(Debug)]
+pub struct Paginated<T>(PhantomData<T>);
+
+impl<T: ToSchema> ToSchema for Paginated<T> {
+    fn name() -> Cow<'static, str> {
+        format!("Paginated{}List", T::name()).into()
+    }
+}
+
+impl<T: ToSchema> PartialSchema for Paginated<T> {
+    fn schema() -> RefOr<Schema> {
+        let link = |description: &str| {
             ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-                .minimum(Some(1)),
-        ))
-        .build()
-}
-
-/// The component name of a page of `item`s, as drf-spectacular names it.
-fn paginated(item: &str) -> String {
-    format!("Paginated{item}List")
-}
-
-/// A page of `item`s: DRF's `{"count", "next", "previous", "results"}`.
-fn page_schema(item: &str) -> ObjectBuilder {
-    let link = |description: &str| {
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .description(Some(description))
+        };
         ObjectBuilder::new()
-            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-            .description(Some(description))
-    };
-    ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .property(
-            "count",
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .minimum(Some(0))
-                .description(Some("Objects in the whole list.")),
-        )
-        .property("next", link("The next page; null on the last."))
-        .property("previous", link("The previous page; null on the first."))
-        .property("results", ArrayBuilder::new().items(schema(item)))
-        .required("count")
-        .required("next")
-        .required("previous")
-        .required("results")
-}
-
-fn list(id: &str, summary: &str, item: &str, required: bool) -> OperationBuilder {
-    let op = operation(id, "api", summary)
-        .parameter(page_param(
-            "page",
-            "1-based page number; a page past the last is a 404 `Invalid page.`",
-        ))
-        .parameter(page_param(
-            "page_size",
-            "Objects per page (default `PAGE_SIZE`); above `MAX_PAGE_SIZE` gets `MAX_PAGE_SIZE`.",
-        ))
-        .response(
-            "200",
-            json_response("One page of them, in id order.", &paginated(item)),
-        )
-        .response("404", detail_error("Invalid page."));
-    let op = if required {
-        op.security(bearer())
-    } else {
-        op.security(SecurityRequirement::default())
-            .security(bearer())
-    };
-    api_errors(op, true, false)
-}
-
-/// `/api/<kind>/` and `/api/<kind>/{id}/`: list, create, retrieve, update, delete.
-fn collection(
-    kind: &str,
-    out: &str,
-    input: &str,
-    update: &str,
-    anyone_reads: bool,
-) -> (PathItem, PathItem) {
-    let read = |op: OperationBuilder| {
-        if anyone_reads {
-            op.security(SecurityRequirement::default())
-                .security(bearer())
-        } else {
-            op.security(bearer())
-        }
-    };
-    let created = json_response("Created.", out);
-    let create = api_errors(
-        operation(
-            &format!("{kind}_create"),
-            "api",
-            &format!("Create one of {kind}"),
-        )
-        .security(bearer())
-        .request_body(json_body(input))
-        .response("201", created),
-        true,
-        true,
-    )
-    .build();
-    let mut all = PathItem::new(
-        HttpMethod::Get,
-        list(
-            &format!("{kind}_list"),
-            &format!("List {kind}"),
-            out,
-            !anyone_reads,
-        )
-        .build(),
-    );
-    all.merge_operations(PathItem::new(HttpMethod::Post, create));
-
-    let id = || path_param("id", true);
-    let not_found = || detail_error("No such id.");
-    let retrieve = api_errors(
-        read(operation(
-            &format!("{kind}_retrieve"),
-            "api",
-            &format!("One of {kind}"),
-        ))
-        .parameter(id())
-        .response("200", json_response("It.", out))
-        .response("404", not_found()),
-        true,
-        false,
-    )
-    .build();
-    let change = |method: &str, summary: &str, body: &str| {
-        api_errors(
-            operation(&format!("{kind}_{method}"), "api", summary)
-                .security(bearer())
-                .parameter(id())
-                .request_body(json_body(body))
-                .response("200", json_response("Updated.", out))
-                .response("404", not_found()),
-            true,
-            true,
-        )
-        .build()
-    };
-    let delete = api_errors(
-        operation(
-            &format!("{kind}_delete"),
-            "api",
-            &format!("Delete one of {kind}"),
-        )
-        .security(bearer())
-        .parameter(id())
-        .response("204", ResponseBuilder::new().description("Deleted."))
-        .response("404", not_found()),
-        true,
-        false,
-    )
-    .build();
-    let mut one = PathItem::new(HttpMethod::Get, retrieve);
-    one.merge_operations(PathItem::new(
-        HttpMethod::Put,
-        change("update", "Replace it", update),
-    ));
-    one.merge_operations(PathItem::new(
-        HttpMethod::Patch,
-        change("partial_update", "Change it", &format!("{update}Patch")),
-    ));
-    one.merge_operations(PathItem::new(HttpMethod::Delete, delete));
-    (all, one)
-}
-
-fn static_file(id: &str, summary: &str, content_type: &str) -> PathItem {
-    PathItem::new(
-        HttpMethod::Get,
-        operation(id, "page", summary)
-            .response(
-                "200",
-                ResponseBuilder::new().description(summary).content(
-                    content_type,
-                    Content::new(Some(ObjectBuilder::new().schema_type(Type::String))),
-                ),
+            .schema_type(Type::Object)
+            .property(
+                "count",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .description(Some("Objects in the whole list.")),
             )
-            .response(
-                "404",
-                detail_error("Not served: the test page needs demo mode (--demo, DEMO_MODE)."),
+            .property("next", link("The next page; null on the last."))
+            .property("previous", link("The previous page; null on the first."))
+            .property(
+                "results",
+                ArrayBuilder::new().items(Ref::from_schema_name(T::name())),
             )
-            .build(),
-    )
+            .required("count")
+            .required("next")
+            .required("previous")
+            .required("results")
+            .into()
+    }
 }
+
+// The attributes name these, not `Paginated<T>` or `Patch<T>`: a generic type there would
+// need utoipa's derive-only composition.
+pub type PaginatedItemOutList = Paginated<crate::api::items::ItemOut>;
+pub type PaginatedConceptOutList = Paginated<crate::api::concepts::ConceptOut>;
+pub type PaginatedUserOutList = Paginated<crate::api::users::UserOut>;
+pub type ItemInputPatch = Patch<crate::api::items::ItemInput>;
+pub type ConceptInputPatch = Patch<crate::api::concepts::ConceptInput>;
 
 /// A PATCH body: the same fields as `T`, none of them required (absent means unchanged).
-fn partial<T: utoipa::PartialSchema>() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    let mut schema = T::schema();
-    if let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)) = &mut schema
-    {
-        object.required.clear();
+#[derive(Debug)]
+pub struct Patch<T>(PhantomData<T>);
+
+impl<T: ToSchema> ToSchema for Patch<T> {
+    fn name() -> Cow<'static, str> {
+        format!("{}Patch", T::name()).into()
     }
-    schema
 }
 
-pub fn document() -> OpenApi {
-    let mut paths = provider_paths(true);
-    let (items, item) = collection("items", "ItemOut", "ItemInput", "ItemInput", true);
-    let (concepts, concept) = collection(
-        "concepts",
-        "ConceptOut",
-        "ConceptInput",
-        "ConceptInput",
-        false,
-    );
-    let users = PathItem::new(
-        HttpMethod::Get,
-        list("users_list", "List active users", "UserOut", true).build(),
-    );
-    let user = PathItem::new(
-        HttpMethod::Get,
-        api_errors(
-            operation("users_retrieve", "api", "One active user")
-                .security(bearer())
-                .parameter(path_param("id", true))
-                .response("200", json_response("The user.", "UserOut"))
-                .response("404", detail_error("No such active user.")),
-            true,
-            false,
-        )
-        .build(),
-    );
-    let root = PathItem::new(
-        HttpMethod::Get,
-        operation("api_root", "api", "Links to the collections")
-            .response(
-                "200",
-                ResponseBuilder::new().description("The links.").content(
-                    doc::JSON,
-                    Content::new(Some(
-                        ObjectBuilder::new()
-                            .schema_type(Type::Object)
-                            .property("users", ObjectBuilder::new().schema_type(Type::String))
-                            .property("items", ObjectBuilder::new().schema_type(Type::String))
-                            .property("concepts", ObjectBuilder::new().schema_type(Type::String))
-                            .required("users")
-                            .required("items")
-                            .required("concepts"),
-                    )),
-                ),
-            )
-            .build(),
-    );
-    paths.merge(
-        PathsBuilder::new()
-            .path(
-                "/users/register-by-token/fake_social_site/",
-                register("fake_social_site", false),
-            )
-            .path(
-                "/users/register-by-token/fake_social_site_with_params/",
-                register("fake_social_site_with_params", true),
-            )
-            .path("/api/", root)
-            .path("/api/users/", users)
-            .path("/api/users/{id}/", user)
-            .path("/api/items/", items)
-            .path("/api/items/{id}/", item)
-            .path("/api/concepts/", concepts)
-            .path("/api/concepts/{id}/", concept)
-            .path(
-                "/",
-                static_file("page", "The browser test page", "text/html"),
-            )
-            .path(
-                "/static/app.js",
-                static_file("page_script", "The test page's script", "text/javascript"),
-            )
-            .path(
-                "/static/style.css",
-                static_file("page_style", "The test page's style sheet", "text/css"),
-            )
-            .build(),
-    );
-    let field_errors = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .additional_properties(Some(
-            ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)),
-        ));
-    doc::document(
-        "My API",
-        "An OAuth2 provider for its own users that also accepts Fake Social Site users (token \
-         exchange), with a small resource API.",
-        paths,
-        doc::components(&EXCHANGE_GRANTS, &EXCHANGE_PARAMETERS)
-            .schema_from::<ItemInput>()
-            .schema("ItemInputPatch", partial::<ItemInput>())
-            .schema_from::<ItemOut>()
-            .schema_from::<ConceptInput>()
-            .schema("ConceptInputPatch", partial::<ConceptInput>())
-            .schema_from::<ConceptOut>()
-            .schema_from::<UserOut>()
-            .schema(paginated("ItemOut"), page_schema("ItemOut"))
-            .schema(paginated("ConceptOut"), page_schema("ConceptOut"))
-            .schema(paginated("UserOut"), page_schema("UserOut"))
-            .schema("FieldErrors", field_errors),
-    )
+impl<T: ToSchema> PartialSchema for Patch<T> {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = T::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            object.required.clear();
+        }
+        schema
+    }
 }
 
 #[cfg(test)]
@@ -519,6 +420,37 @@ mod tests {
                 "{path}"
             );
             assert!(get["responses"]["404"].is_object(), "{path}");
+        }
+    }
+
+    #[test]
+    fn every_backend_has_a_register_path_asking_for_its_parameters() {
+        let json = super::document().to_json().expect("serialise");
+        let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        for backend in crate::social::Backends::standard().iter() {
+            let name = backend.name();
+            let item = &doc["paths"][format!("/users/register-by-token/{name}/")];
+            let wanted: Vec<&str> = std::iter::once("access_token")
+                .chain(backend.required_parameters().iter().copied())
+                .collect();
+            let query: Vec<&str> = item["get"]["parameters"]
+                .as_array()
+                .expect("GET parameters")
+                .iter()
+                .map(|p| p["name"].as_str().expect("a name"))
+                .collect();
+            assert_eq!(query, wanted, "{name}");
+            let form = &item["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"];
+            assert_eq!(
+                form["schema"]["required"],
+                serde_json::json!(wanted),
+                "{name}"
+            );
+            assert_eq!(
+                item["post"]["operationId"],
+                format!("register_by_token_{name}_post")
+            );
+            assert!(item["post"]["responses"]["504"].is_object(), "{name}");
         }
     }
 

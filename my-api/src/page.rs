@@ -3,6 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use shared::service::openapi::Detail;
 
 const INDEX: &str = include_str!("../static/index.html");
 const APP_JS: &str = include_str!("../static/app.js");
@@ -51,7 +52,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/static/style.css").route(web::get().to(style_css)));
 }
 
-async fn index(page: web::Data<TestPage>) -> HttpResponse {
+/// Outside demo mode the page's paths answer GET with the documented 404, and, as every other
+/// route, another method with 405 and `Allow` (not the fallback's 404).
+pub fn routes_without_page(cfg: &mut web::ServiceConfig) {
+    for path in ["/", "/static/app.js", "/static/style.css"] {
+        cfg.service(web::resource(path).route(web::get().to(shared::service::http::not_found)));
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "page",
+    tag = "page",
+    summary = "The browser test page",
+    responses(
+        (status = 200, description = "The browser test page", body = String, content_type = "text/html"),
+        (status = 404, body = Detail,
+            description = "Not served: the test page needs demo mode (--demo, DEMO_MODE)."),
+    )
+)]
+pub(crate) async fn index(page: web::Data<TestPage>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -59,14 +80,60 @@ async fn index(page: web::Data<TestPage>) -> HttpResponse {
         .body(page.html.clone())
 }
 
-async fn app_js() -> HttpResponse {
+#[utoipa::path(
+    get,
+    path = "/static/app.js",
+    operation_id = "page_script",
+    tag = "page",
+    summary = "The test page's script",
+    responses(
+        (status = 200, description = "The test page's script", body = String, content_type = "text/javascript"),
+        (status = 404, body = Detail,
+            description = "Not served: the test page needs demo mode (--demo, DEMO_MODE)."),
+    )
+)]
+pub(crate) async fn app_js() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
         .body(APP_JS)
 }
 
-async fn style_css() -> HttpResponse {
+#[utoipa::path(
+    get,
+    path = "/static/style.css",
+    operation_id = "page_style",
+    tag = "page",
+    summary = "The test page's style sheet",
+    responses(
+        (status = 200, description = "The test page's style sheet", body = String, content_type = "text/css"),
+        (status = 404, body = Detail,
+            description = "Not served: the test page needs demo mode (--demo, DEMO_MODE)."),
+    )
+)]
+pub(crate) async fn style_css() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .body(STYLE_CSS)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::{Method, StatusCode};
+    use actix_web::{App, test};
+
+    #[actix_rt::test]
+    async fn outside_demo_mode_the_page_paths_refuse_other_methods_with_405() {
+        let app = test::init_service(App::new().configure(super::routes_without_page)).await;
+        for path in ["/", "/static/app.js", "/static/style.css"] {
+            let get = test::TestRequest::get().uri(path).to_request();
+            let response = test::call_service(&app, get).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+            let trace = test::TestRequest::default()
+                .method(Method::TRACE)
+                .uri(path)
+                .to_request();
+            let response = test::call_service(&app, trace).await;
+            assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        }
+    }
 }

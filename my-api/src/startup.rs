@@ -98,6 +98,8 @@ impl Application {
             if let Some(page) = &page {
                 cfg.app_data(page.clone());
                 crate::page::routes(cfg);
+            } else {
+                crate::page::routes_without_page(cfg);
             }
         };
         let origins = settings.provider.cors_origins.clone();

@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 use shared::oauth2::bearer::BearerUser;
 use shared::oauth2::provider::Provider;
 use shared::security::scope;
+use shared::service::openapi::Detail;
 use shared::storage::db::Connection;
 
 use super::error::{ApiError, Object, name_field, present};
-use super::pagination::PageRequest;
+use super::pagination::{PageParams, PageRequest};
 use super::{PublicUrl, base_url};
+use crate::openapi::{ApiErrors, ApiWriteErrors, ConceptInputPatch, PaginatedConceptOutList};
 use crate::schema::concepts;
 use crate::settings::ApiSettings;
 
@@ -27,7 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/concepts/{id}/")
             .route(web::get().to(retrieve))
             .route(web::put().to(update))
-            .route(web::patch().to(update))
+            .route(web::patch().to(partial_update))
             .route(web::delete().to(destroy)),
     );
 }
@@ -119,7 +121,21 @@ fn check_parent(
     Ok(())
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/concepts/",
+    operation_id = "concepts_list",
+    tag = "api",
+    summary = "List concepts",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of them, in id order.", body = PaginatedConceptOutList),
+        (status = 404, description = "Invalid page.", body = Detail),
+        ApiErrors
+    )
+)]
+pub(crate) async fn list(
     caller: BearerUser,
     request: HttpRequest,
     info: PublicUrl,
@@ -150,7 +166,21 @@ async fn list(
     Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/concepts/"))))
 }
 
-async fn retrieve(
+#[utoipa::path(
+    get,
+    path = "/api/concepts/{id}/",
+    operation_id = "concepts_retrieve",
+    tag = "api",
+    summary = "One of concepts",
+    params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "It.", body = ConceptOut),
+        (status = 404, description = "No such id.", body = Detail),
+        ApiErrors
+    )
+)]
+pub(crate) async fn retrieve(
     caller: BearerUser,
     id: web::Path<i64>,
     info: PublicUrl,
@@ -162,7 +192,20 @@ async fn retrieve(
     Ok(HttpResponse::Ok().json(render(row, &base_url(&info))))
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/concepts/",
+    operation_id = "concepts_create",
+    tag = "api",
+    summary = "Create one of concepts",
+    request_body = ConceptInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created.", body = ConceptOut),
+        ApiWriteErrors
+    )
+)]
+pub(crate) async fn create(
     caller: BearerUser,
     input: web::Json<Object<ConceptInput>>,
     info: PublicUrl,
@@ -193,7 +236,22 @@ async fn create(
         .json(out))
 }
 
-async fn update(
+#[utoipa::path(
+    put,
+    path = "/api/concepts/{id}/",
+    operation_id = "concepts_update",
+    tag = "api",
+    summary = "Replace it",
+    params(("id" = i64, Path)),
+    request_body = ConceptInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Updated.", body = ConceptOut),
+        (status = 404, description = "No such id.", body = Detail),
+        ApiWriteErrors
+    )
+)]
+pub(crate) async fn update(
     caller: BearerUser,
     method: Method,
     id: web::Path<i64>,
@@ -229,7 +287,48 @@ async fn update(
     Ok(HttpResponse::Ok().json(render(row, &base_url(&info))))
 }
 
-async fn destroy(
+#[utoipa::path(
+    patch,
+    path = "/api/concepts/{id}/",
+    operation_id = "concepts_partial_update",
+    tag = "api",
+    summary = "Change it",
+    params(("id" = i64, Path)),
+    request_body = ConceptInputPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Updated.", body = ConceptOut),
+        (status = 404, description = "No such id.", body = Detail),
+        ApiWriteErrors
+    )
+)]
+// Its own handler so that PATCH has its own operation; `update` reads the method.
+pub(crate) async fn partial_update(
+    caller: BearerUser,
+    method: Method,
+    id: web::Path<i64>,
+    input: web::Json<Object<ConceptInput>>,
+    info: PublicUrl,
+    provider: web::Data<Provider>,
+) -> Result<HttpResponse, ApiError> {
+    update(caller, method, id, input, info, provider).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/concepts/{id}/",
+    operation_id = "concepts_delete",
+    tag = "api",
+    summary = "Delete one of concepts",
+    params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such id.", body = Detail),
+        ApiErrors
+    )
+)]
+pub(crate) async fn destroy(
     caller: BearerUser,
     id: web::Path<i64>,
     provider: web::Data<Provider>,

@@ -9,10 +9,12 @@ use serde::{Deserialize, Serialize};
 use shared::oauth2::bearer::{BearerUser, MaybeBearerUser};
 use shared::oauth2::provider::Provider;
 use shared::security::scope;
+use shared::service::openapi::Detail;
 
 use super::error::{ApiError, Object, name_field, present};
-use super::pagination::PageRequest;
+use super::pagination::{PageParams, PageRequest};
 use super::{PublicUrl, base_url};
+use crate::openapi::{ApiErrors, ApiWriteErrors, ItemInputPatch, PaginatedItemOutList};
 use crate::schema::{items, users};
 use crate::settings::ApiSettings;
 
@@ -26,7 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/items/{id}/")
             .route(web::get().to(retrieve))
             .route(web::put().to(update))
-            .route(web::patch().to(update))
+            .route(web::patch().to(partial_update))
             .route(web::delete().to(destroy)),
     );
 }
@@ -91,7 +93,21 @@ fn check_reader(caller: &MaybeBearerUser) -> Result<(), ApiError> {
     }
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/items/",
+    operation_id = "items_list",
+    tag = "api",
+    summary = "List items",
+    params(PageParams),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of them, in id order.", body = PaginatedItemOutList),
+        (status = 404, description = "Invalid page.", body = Detail),
+        ApiErrors
+    )
+)]
+pub(crate) async fn list(
     caller: MaybeBearerUser,
     request: HttpRequest,
     info: PublicUrl,
@@ -124,7 +140,21 @@ async fn list(
     Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/items/"))))
 }
 
-async fn retrieve(
+#[utoipa::path(
+    get,
+    path = "/api/items/{id}/",
+    operation_id = "items_retrieve",
+    tag = "api",
+    summary = "One of items",
+    params(("id" = i64, Path)),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "It.", body = ItemOut),
+        (status = 404, description = "No such id.", body = Detail),
+        ApiErrors
+    )
+)]
+pub(crate) async fn retrieve(
     caller: MaybeBearerUser,
     id: web::Path<i64>,
     info: PublicUrl,
@@ -136,7 +166,20 @@ async fn retrieve(
     Ok(HttpResponse::Ok().json(render(row, &base_url(&info))))
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/items/",
+    operation_id = "items_create",
+    tag = "api",
+    summary = "Create one of items",
+    request_body = ItemInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created.", body = ItemOut),
+        ApiWriteErrors
+    )
+)]
+pub(crate) async fn create(
     caller: BearerUser,
     input: web::Json<Object<ItemInput>>,
     info: PublicUrl,
@@ -192,7 +235,22 @@ fn owned(
     Ok(row)
 }
 
-async fn update(
+#[utoipa::path(
+    put,
+    path = "/api/items/{id}/",
+    operation_id = "items_update",
+    tag = "api",
+    summary = "Replace it",
+    params(("id" = i64, Path)),
+    request_body = ItemInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Updated.", body = ItemOut),
+        (status = 404, description = "No such id.", body = Detail),
+        ApiWriteErrors
+    )
+)]
+pub(crate) async fn update(
     caller: BearerUser,
     method: Method,
     id: web::Path<i64>,
@@ -220,7 +278,48 @@ async fn update(
     Ok(HttpResponse::Ok().json(render(row, &base_url(&info))))
 }
 
-async fn destroy(
+#[utoipa::path(
+    patch,
+    path = "/api/items/{id}/",
+    operation_id = "items_partial_update",
+    tag = "api",
+    summary = "Change it",
+    params(("id" = i64, Path)),
+    request_body = ItemInputPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Updated.", body = ItemOut),
+        (status = 404, description = "No such id.", body = Detail),
+        ApiWriteErrors
+    )
+)]
+// Its own handler so that PATCH has its own operation; `update` reads the method.
+pub(crate) async fn partial_update(
+    caller: BearerUser,
+    method: Method,
+    id: web::Path<i64>,
+    input: web::Json<Object<ItemInput>>,
+    info: PublicUrl,
+    provider: web::Data<Provider>,
+) -> Result<HttpResponse, ApiError> {
+    update(caller, method, id, input, info, provider).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/items/{id}/",
+    operation_id = "items_delete",
+    tag = "api",
+    summary = "Delete one of items",
+    params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such id.", body = Detail),
+        ApiErrors
+    )
+)]
+pub(crate) async fn destroy(
     caller: BearerUser,
     id: web::Path<i64>,
     provider: web::Data<Provider>,

@@ -11,7 +11,7 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
 use shared::oauth2::provider::Provider;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -54,11 +54,27 @@ pub fn base_url(url: &PublicUrl) -> String {
     url.0.clone()
 }
 
-async fn root(info: PublicUrl) -> HttpResponse {
+// The links of `GET /api/`.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Links {
+    users: String,
+    items: String,
+    concepts: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/",
+    operation_id = "api_root",
+    tag = "api",
+    summary = "Links to the collections",
+    responses((status = 200, description = "The links.", body = inline(Links)))
+)]
+pub(crate) async fn root(info: PublicUrl) -> HttpResponse {
     let base = base_url(&info);
-    HttpResponse::Ok().json(json!({
-        "users": format!("{base}/api/users/"),
-        "items": format!("{base}/api/items/"),
-        "concepts": format!("{base}/api/concepts/"),
-    }))
+    HttpResponse::Ok().json(Links {
+        users: format!("{base}/api/users/"),
+        items: format!("{base}/api/items/"),
+        concepts: format!("{base}/api/concepts/"),
+    })
 }

@@ -17,6 +17,20 @@ use crate::settings::ApiSettings;
 pub const PAGE: &str = "page";
 pub const PAGE_SIZE: &str = "page_size";
 
+/// `?page=` and `?page_size=` as the OpenAPI document describes them; [`PageRequest::parse`]
+/// reads them.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "only its description is used")]
+pub struct PageParams {
+    /// 1-based page number; a page past the last is a 404 `Invalid page.`
+    #[param(minimum = 1)]
+    page: Option<i64>,
+    /// Objects per page (default `PAGE_SIZE`); above `MAX_PAGE_SIZE` gets `MAX_PAGE_SIZE`.
+    #[param(minimum = 1)]
+    page_size: Option<i64>,
+}
+
 /// Which page a list request asks for.
 #[derive(Debug, Clone)]
 pub struct PageRequest {

@@ -7,12 +7,14 @@ use serde::Serialize;
 use shared::oauth2::bearer::BearerUser;
 use shared::oauth2::provider::Provider;
 use shared::security::scope;
+use shared::service::openapi::Detail;
 use shared::storage::schema::users;
 use shared::storage::users::User;
 
 use super::error::ApiError;
-use super::pagination::PageRequest;
+use super::pagination::{PageParams, PageRequest};
 use super::{PublicUrl, base_url};
+use crate::openapi::{ApiErrors, PaginatedUserOutList};
 use crate::settings::ApiSettings;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -43,7 +45,21 @@ fn render(user: User, caller: &BearerUser, base: &str) -> UserOut {
     }
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/users/",
+    operation_id = "users_list",
+    tag = "api",
+    summary = "List active users",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of them, in id order.", body = PaginatedUserOutList),
+        (status = 404, description = "Invalid page.", body = Detail),
+        ApiErrors
+    )
+)]
+pub(crate) async fn list(
     caller: BearerUser,
     request: HttpRequest,
     info: PublicUrl,
@@ -79,7 +95,21 @@ async fn list(
     Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/users/"))))
 }
 
-async fn retrieve(
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}/",
+    operation_id = "users_retrieve",
+    tag = "api",
+    summary = "One active user",
+    params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user.", body = UserOut),
+        (status = 404, description = "No such active user.", body = Detail),
+        ApiErrors
+    )
+)]
+pub(crate) async fn retrieve(
     caller: BearerUser,
     id: web::Path<i64>,
     info: PublicUrl,

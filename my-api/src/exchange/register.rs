@@ -9,6 +9,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use shared::oauth2::OAuth2Error;
+use shared::oauth2::error::OAuth2ErrorBody;
 use shared::oauth2::form::Params;
 use shared::oauth2::provider::Provider;
 use shared::oauth2::response::TokenResponse;
@@ -39,6 +40,28 @@ fn register_error(e: ExchangeError) -> OAuth2Error {
     }
 }
 
+/// Documented once for every backend: `openapi::document` adds each backend's path, operation
+/// ids and parameters.
+#[utoipa::path(
+    method(get, post),
+    path = "/users/register-by-token/{backend}/",
+    tag = "exchange",
+    responses(
+        (status = 200, body = TokenResponse, headers(("Cache-Control" = String), ("Pragma" = String)),
+            description = "The My API tokens; the local user is created on first use."),
+        (status = 400, body = OAuth2ErrorBody,
+            description = "A missing, repeated or empty parameter, or a body that is no form."),
+        (status = 401, body = OAuth2ErrorBody,
+            description = "unsuccessful_token_exchange: the provider refused the token."),
+        (status = 413, description = "The body is too large.", body = OAuth2ErrorBody),
+        (status = 502, body = OAuth2ErrorBody,
+            description = "social_provider_bad_response: the provider's answer is unusable."),
+        (status = 503, description = "The database is unavailable; retry later.",
+            body = OAuth2ErrorBody),
+        (status = 504, body = OAuth2ErrorBody,
+            description = "social_provider_timeout: the provider did not answer in time."),
+    )
+)]
 pub async fn register_by_token(
     req: HttpRequest,
     body: web::Bytes,

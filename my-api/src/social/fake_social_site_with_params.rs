@@ -25,6 +25,10 @@ impl SocialBackend for FakeSocialSiteWithParams {
         "fake_social_site_with_params"
     }
 
+    fn required_parameters(&self) -> &'static [&'static str] {
+        &["username"]
+    }
+
     fn fetch_profile<'a>(
         &'a self,
         client: &'a ProviderClient,

@@ -35,6 +35,12 @@ pub trait SocialBackend: Send + Sync + std::fmt::Debug {
     /// The backend's name in URLs and in stored social links, e.g. "fake_social_site".
     fn name(&self) -> &'static str;
 
+    /// The request parameters this backend needs besides `access_token` (see
+    /// [`ExchangeParams`]); the OpenAPI document lists them as required.
+    fn required_parameters(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Fetches the profile of the token's owner.
     fn fetch_profile<'a>(
         &'a self,
@@ -78,6 +84,11 @@ impl Backends {
             .iter()
             .find(|backend| backend.name() == name)
             .map(|backend| backend.as_ref())
+    }
+
+    /// The registered backends, in registration order.
+    pub fn iter(&self) -> impl Iterator<Item = &dyn SocialBackend> {
+        self.backends.iter().map(|backend| backend.as_ref())
     }
 
     /// The registered names, in registration order.

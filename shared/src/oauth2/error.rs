@@ -22,6 +22,15 @@ pub struct OAuth2Error {
     pub retry_after: Option<u64>,
 }
 
+// The schema of [`Body`], which borrows.
+/// RFC 6749 §5.2 error body, as every `/o/` endpoint and the exchange answer it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OAuth2ErrorBody {
+    /// An RFC 6749, 7009, 8693 code, or one of the exchange's `social_provider_*` codes.
+    pub error: String,
+    pub error_description: String,
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'a str,

@@ -9,10 +9,89 @@ use std::collections::HashMap;
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use percent_encoding::percent_decode;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 use super::error::OAuth2Error;
 use crate::security::scope::Scope;
 use crate::security::secret::Secret;
+use crate::storage::applications::grant;
+
+/// RFC 7009 / RFC 7662 form: the token, an optional hint, and the client's credentials (in
+/// the body or as HTTP Basic).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenForm {
+    #[schema(min_length = 1)]
+    pub token: String,
+    #[schema(min_length = 1)]
+    pub token_type_hint: Option<String>,
+    #[schema(min_length = 1)]
+    pub client_id: Option<String>,
+    #[schema(min_length = 1)]
+    pub client_secret: Option<String>,
+}
+
+/// Parameters that carry an access token another server issued (RFC 6750 §2.1 `b64token`).
+const B64TOKENS: [&str; 3] = ["subject_token", "token", "access_token"];
+
+/// An RFC 6750 `b64token`: the only form a bearer access token takes.
+pub fn b64token() -> ObjectBuilder {
+    text().pattern(Some(r"^[A-Za-z0-9._~+/-]+=*$"))
+}
+
+/// A non-empty string property (the form parser refuses empty parameters).
+pub fn text() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+}
+
+/// The `/o/token/` form: every parameter any grant takes; which are needed depends on
+/// `grant_type` (RFC 6749 §4.3, §6; RFC 8693; drf-social-oauth2's `convert_token`). Its schema
+/// is code, not a derive: a service with extension grants documents their grant types and
+/// parameters with [`TokenRequest::schema_for`].
+#[derive(Debug)]
+pub struct TokenRequest;
+
+impl utoipa::ToSchema for TokenRequest {}
+
+impl utoipa::PartialSchema for TokenRequest {
+    fn schema() -> RefOr<Schema> {
+        Self::schema_for(&[grant::PASSWORD, grant::REFRESH_TOKEN], &[]).into()
+    }
+}
+
+impl TokenRequest {
+    /// The form with these `grant_type`s and, besides the standard parameters, `extra`.
+    pub fn schema_for(grant_types: &[&str], extra: &[&str]) -> Schema {
+        let mut object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "grant_type",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(grant_types.iter().copied())),
+            )
+            .required("grant_type");
+        let common = [
+            "username",
+            "password",
+            "refresh_token",
+            "scope",
+            "client_id",
+            "client_secret",
+        ];
+        for name in common.iter().chain(extra) {
+            let property = if B64TOKENS.contains(name) {
+                b64token()
+            } else {
+                text()
+            };
+            object = object.property(*name, property);
+        }
+        object.into()
+    }
+}
 
 /// Upper bound on a token-endpoint body; the largest legitimate one is a few kilobytes.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;

@@ -4,14 +4,57 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::client_auth::authenticate;
 use super::credentials::credentials;
-use super::error::{OAuth2Error, no_store};
-use super::form::Params;
+use super::error::{OAuth2Error, OAuth2ErrorBody, no_store};
+use super::form::{Params, TokenForm};
 use crate::oauth2::provider::Provider;
+use crate::storage::tokens::Introspection;
 
+/// RFC 7662 answer for a token that is unknown, expired or revoked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InactiveToken {
+    pub active: bool,
+}
+
+// What introspection answers: the claims of an active token, or only `active: false`.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per answer and serialised at once"
+)]
+enum Answer {
+    Active(Introspection),
+    Inactive(InactiveToken),
+}
+
+#[utoipa::path(
+    post,
+    path = "/o/introspect/",
+    operation_id = "introspect",
+    tag = "oauth2",
+    summary = "Introspect a token, for confidential clients allowed to (RFC 7662)",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, body = inline(Answer), headers(("Cache-Control" = String), ("Pragma" = String)),
+            description = "RFC 7662: the token's claims if it is active, else only `active: false`."),
+        (status = 400, description = "invalid_request or unauthorized_client.",
+            body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String))),
+        (status = 401, description = "invalid_client: client authentication failed.",
+            body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String))),
+        (status = 403, body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String)),
+            description = "unauthorized_client: the client authenticated but may not introspect."),
+        (status = 413, description = "The body is too large.", body = OAuth2ErrorBody),
+        (status = 415, description = "The body is not application/x-www-form-urlencoded.",
+            body = OAuth2ErrorBody),
+        (status = 503, description = "The database is unavailable; retry later.",
+            body = OAuth2ErrorBody),
+    )
+)]
 pub async fn introspect(
     req: HttpRequest,
     body: web::Bytes,
@@ -41,8 +84,8 @@ pub async fn introspect(
         .await?;
     let mut builder = HttpResponse::Ok();
     no_store(&mut builder);
-    Ok(match answer {
-        Some(active) => builder.json(active),
-        None => builder.json(json!({ "active": false })),
-    })
+    Ok(builder.json(match answer {
+        Some(active) => Answer::Active(active),
+        None => Answer::Inactive(InactiveToken { active: false }),
+    }))
 }

@@ -4,11 +4,31 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::client_auth::authenticate;
 use super::credentials::credentials;
-use super::error::{OAuth2Error, no_store};
-use super::form::Params;
+use super::error::{OAuth2Error, OAuth2ErrorBody, no_store};
+use super::form::{Params, TokenForm};
 use crate::oauth2::provider::Provider;
 use crate::storage::tokens::RevokeOutcome;
 
+#[utoipa::path(
+    post,
+    path = "/o/revoke_token/",
+    operation_id = "revoke_token",
+    tag = "oauth2",
+    summary = "Revoke an access or refresh token (RFC 7009)",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or unknown (RFC 7009 §2.2).", headers(("Cache-Control" = String), ("Pragma" = String))),
+        (status = 400, description = "invalid_request or unauthorized_client.",
+            body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String))),
+        (status = 401, description = "invalid_client: client authentication failed.",
+            body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String))),
+        (status = 413, description = "The body is too large.", body = OAuth2ErrorBody),
+        (status = 415, description = "The body is not application/x-www-form-urlencoded.",
+            body = OAuth2ErrorBody),
+        (status = 503, description = "The database is unavailable; retry later.",
+            body = OAuth2ErrorBody),
+    )
+)]
 pub async fn revoke(
     req: HttpRequest,
     body: web::Bytes,

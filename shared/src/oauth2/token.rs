@@ -3,12 +3,36 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::credentials::credentials;
-use super::error::OAuth2Error;
-use super::form::Params;
+use super::error::{OAuth2Error, OAuth2ErrorBody};
+use super::form::{Params, TokenRequest};
+use super::response::TokenResponse;
 use super::{password_grant, refresh_grant};
 use crate::oauth2::provider::Provider;
 use crate::storage::applications::GrantType;
 
+#[utoipa::path(
+    post,
+    path = "/o/token/",
+    operation_id = "token",
+    tag = "oauth2",
+    summary = "Issue tokens: password and refresh_token grants (RFC 6749)",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The issued tokens.", body = TokenResponse,
+            headers(("Cache-Control" = String), ("Pragma" = String))),
+        (status = 400, body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String)),
+            description = "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope."),
+        (status = 401, description = "invalid_client: client authentication failed.",
+            body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String))),
+        (status = 413, description = "The body is too large.", body = OAuth2ErrorBody),
+        (status = 415, description = "The body is not application/x-www-form-urlencoded.",
+            body = OAuth2ErrorBody),
+        (status = 429, description = "Too many failed logins; retry after Retry-After.",
+            body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String))),
+        (status = 503, description = "The database is unavailable; retry later.",
+            body = OAuth2ErrorBody),
+    )
+)]
 pub async fn token(
     req: HttpRequest,
     body: web::Bytes,

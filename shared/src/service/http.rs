@@ -112,9 +112,30 @@ pub fn cors(origins: &[String]) -> Cors {
     cors
 }
 
+/// `/healthz`'s answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: String,
+    /// `ok`, or why the database cannot serve.
+    pub database: String,
+}
+
 /// `GET /healthz`: 200 when the database answers, else 503 with the reason. The probe has its
 /// own short lock wait (see [`crate::storage::db::Db::health`]), so a locked or vanished database is
 /// a quick 503, not a request stuck behind the pool's five-second wait.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    summary = "Whether the service and its database answer",
+    responses(
+        (status = 200, description = "Healthy.", body = Health),
+        (status = 503, body = Health,
+            description = "The database is locked, missing or failing; the reason is given."),
+    )
+)]
 pub async fn healthz(provider: web::Data<Provider>) -> HttpResponse {
     match provider.db.health().await {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok" })),
