@@ -15,7 +15,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use super::error::OAuth2Error;
 use crate::security::scope::Scope;
 use crate::security::secret::Secret;
-use crate::storage::applications::grant;
+use crate::storage::applications::GrantType;
 
 /// RFC 7009 / RFC 7662 form: the token, an optional hint, and the client's credentials (in
 /// the body or as HTTP Basic).
@@ -57,7 +57,14 @@ impl utoipa::ToSchema for TokenRequest {}
 
 impl utoipa::PartialSchema for TokenRequest {
     fn schema() -> RefOr<Schema> {
-        Self::schema_for(&[grant::PASSWORD, grant::REFRESH_TOKEN], &[]).into()
+        Self::schema_for(
+            &[
+                GrantType::Password.as_str(),
+                GrantType::RefreshToken.as_str(),
+            ],
+            &[],
+        )
+        .into()
     }
 }
 
