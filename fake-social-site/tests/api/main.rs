@@ -13,6 +13,7 @@ mod metadata;
 mod process;
 mod profile;
 mod prune;
+mod readme_promises;
 mod refresh_revoke;
 mod security;
 mod security_headers;

@@ -17,6 +17,7 @@ mod provider_stalls;
 mod public_urls;
 mod resources;
 mod security_headers;
+mod settings_promises;
 mod settings_ranges;
 mod substitution;
 mod token_exchange_grants;

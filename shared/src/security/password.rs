@@ -236,6 +236,46 @@ mod tests {
         assert_eq!(wrong, Verified::No);
     }
 
+    /// Django's `bcrypt_sha256$`, built as Django builds it: bcrypt of the hex SHA-256.
+    fn django_bcrypt_sha256(password: &str, cost: u32) -> String {
+        use sha2::Digest;
+        let digest: String = sha2::Sha256::digest(password.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!(
+            "bcrypt_sha256${}",
+            bcrypt::hash(digest, cost).expect("hash")
+        )
+    }
+
+    #[test]
+    fn django_bcrypt_hashes_verify_and_ask_for_a_plain_bcrypt_rehash() {
+        let hasher = PasswordHasher::new(4, 1);
+        let plain = bcrypt::hash("s3cret", 4).expect("hash");
+        for stored in [format!("bcrypt${plain}"), django_bcrypt_sha256("s3cret", 4)] {
+            match hasher
+                .verify_blocking(&Secret::from("s3cret"), Some(&stored))
+                .expect("verify")
+            {
+                Verified::Yes { rehash: Some(new) } => {
+                    assert!(new.starts_with("$2"), "{new}");
+                    assert!(bcrypt::verify("s3cret", &new).expect("verify the rehash"));
+                }
+                other => panic!("{stored}: expected a rehash, got {other:?}"),
+            }
+            let wrong = hasher
+                .verify_blocking(&Secret::from("nope"), Some(&stored))
+                .expect("verify");
+            assert_eq!(wrong, Verified::No, "{stored}");
+        }
+        // bcrypt_sha256 hashes the digest, not the password: the two are not interchangeable.
+        let digest_of_other = django_bcrypt_sha256("other", 4);
+        assert!(!matches(&Secret::from("s3cret"), &digest_of_other));
+        let swapped = django_bcrypt_sha256("s3cret", 4).replacen("bcrypt_sha256$", "bcrypt$", 1);
+        assert!(!matches(&Secret::from("s3cret"), &swapped));
+    }
+
     #[test]
     fn bcrypt_hash_at_the_configured_cost_needs_no_rehash() {
         let hasher = PasswordHasher::new(4, 1);

@@ -326,6 +326,20 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn database_urls_accept_plain_paths_and_the_sqlite_url_forms() {
+        for (url, path) in [
+            ("data/my-api.sqlite3", "data/my-api.sqlite3"),
+            ("/var/lib/x.sqlite3", "/var/lib/x.sqlite3"),
+            ("sqlite:///var/lib/x.sqlite3", "/var/lib/x.sqlite3"),
+            ("sqlite://data/x.sqlite3", "data/x.sqlite3"),
+            ("sqlite:data/x.sqlite3", "data/x.sqlite3"),
+            ("sqlite:/var/lib/x.sqlite3", "/var/lib/x.sqlite3"),
+        ] {
+            assert_eq!(path_from_url(url), PathBuf::from(path), "{url}");
+        }
+    }
+
     #[derive(QueryableByName)]
     struct Name {
         #[diesel(sql_type = Text)]
