@@ -95,3 +95,32 @@ pub fn create_user_with_hash(conn: &mut SqliteConnection, username: &str, hash: 
     user.email = format!("{username}@example.com");
     shared::storage::users::create(conn, &user).expect("create the user")
 }
+
+/// The tables of the database at `path`, by name.
+pub fn tables(path: &Path) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .load::<Name>(&mut connect(path))
+        .expect("list the tables")
+        .into_iter()
+        .map(|n| n.name)
+        .collect()
+}
+
+/// Rows in (access_tokens, refresh_tokens).
+pub fn count_tokens(conn: &mut SqliteConnection) -> (i64, i64) {
+    use shared::storage::schema::{access_tokens, refresh_tokens};
+    let access = access_tokens::table
+        .count()
+        .get_result(conn)
+        .expect("count access tokens");
+    let refresh = refresh_tokens::table
+        .count()
+        .get_result(conn)
+        .expect("count refresh tokens");
+    (access, refresh)
+}

@@ -327,16 +327,7 @@ impl TestApp {
 
     /// Rows in (access_tokens, refresh_tokens).
     pub fn count_tokens(&self) -> (i64, i64) {
-        let mut conn = self.db();
-        let access = access_tokens::table
-            .count()
-            .get_result(&mut conn)
-            .expect("count access tokens");
-        let refresh = refresh_tokens::table
-            .count()
-            .get_result(&mut conn)
-            .expect("count refresh tokens");
-        (access, refresh)
+        test_support::db::count_tokens(&mut self.db())
     }
 }
 

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use diesel::prelude::*;
 use fake_social_site::{Application, Settings};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
@@ -18,8 +17,7 @@ use shared::security::secret::{Secret, sha256_hex};
 use shared::storage::db::DbConfig;
 
 use crate::helpers::{
-    MY_API_APP, TEST_COST, TestApp, assert_oauth2_error, connect, json_body, spawn_app,
-    spawn_app_with,
+    MY_API_APP, TEST_COST, TestApp, assert_oauth2_error, json_body, spawn_app, spawn_app_with,
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_fake-social-site");
@@ -71,22 +69,8 @@ fn succeeded(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn tables(path: &Path) -> Vec<String> {
-    #[derive(QueryableByName)]
-    struct Name {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        name: String,
-    }
-    diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .load::<Name>(&mut connect(path))
-        .expect("list the tables")
-        .into_iter()
-        .map(|n| n.name)
-        .collect()
-}
-
 fn assert_migrated(path: &Path) {
-    let tables = tables(path);
+    let tables = test_support::db::tables(path);
     for table in ["users", "applications", "access_tokens", "refresh_tokens"] {
         assert!(tables.iter().any(|t| t == table), "no {table}: {tables:?}");
     }

@@ -167,6 +167,15 @@ async fn fetch(
         .await
 }
 
+/// The provider's answer at `path` is refused as unusable (a 502 for My API's caller).
+async fn assert_bad_response(fake: &FakeProvider, path: &str) {
+    let result = fake.get(path).await;
+    assert!(
+        matches!(result, Err(SocialError::BadResponse(_))),
+        "{path}: {result:?}"
+    );
+}
+
 #[actix_rt::test]
 async fn fake_social_site_returns_the_token_owners_profile() {
     let fake = FakeProvider::start().await;
@@ -297,22 +306,14 @@ async fn an_empty_token_is_rejected_without_asking_the_provider() {
 #[actix_rt::test]
 async fn a_500_from_the_provider_is_a_bad_response() {
     let fake = FakeProvider::start().await;
-    let result = fake.get("/status/500").await;
-    assert!(
-        matches!(result, Err(SocialError::BadResponse(_))),
-        "{result:?}"
-    );
+    assert_bad_response(&fake, "/status/500").await;
     fake.stop().await;
 }
 
 #[actix_rt::test]
 async fn a_redirect_is_not_followed_so_the_token_goes_nowhere_else() {
     let fake = FakeProvider::start().await;
-    let result = fake.get("/redirect").await;
-    assert!(
-        matches!(result, Err(SocialError::BadResponse(_))),
-        "{result:?}"
-    );
+    assert_bad_response(&fake, "/redirect").await;
     assert_eq!(fake.seen().len(), 1);
     fake.stop().await;
 }
@@ -320,11 +321,7 @@ async fn a_redirect_is_not_followed_so_the_token_goes_nowhere_else() {
 #[actix_rt::test]
 async fn a_provider_answering_html_is_a_bad_response() {
     let fake = FakeProvider::start().await;
-    let result = fake.get("/html").await;
-    assert!(
-        matches!(result, Err(SocialError::BadResponse(_))),
-        "{result:?}"
-    );
+    assert_bad_response(&fake, "/html").await;
     fake.stop().await;
 }
 
@@ -332,11 +329,7 @@ async fn a_provider_answering_html_is_a_bad_response() {
 async fn a_profile_without_a_numeric_id_is_a_bad_response() {
     let fake = FakeProvider::start().await;
     for path in ["/no-id", "/string-id", "/null-id"] {
-        let result = fake.get(path).await;
-        assert!(
-            matches!(result, Err(SocialError::BadResponse(_))),
-            "{path}: {result:?}"
-        );
+        assert_bad_response(&fake, path).await;
     }
     fake.stop().await;
 }
@@ -344,11 +337,7 @@ async fn a_profile_without_a_numeric_id_is_a_bad_response() {
 #[actix_rt::test]
 async fn a_profile_with_an_empty_username_is_a_bad_response() {
     let fake = FakeProvider::start().await;
-    let result = fake.get("/empty-username").await;
-    assert!(
-        matches!(result, Err(SocialError::BadResponse(_))),
-        "{result:?}"
-    );
+    assert_bad_response(&fake, "/empty-username").await;
     fake.stop().await;
 }
 

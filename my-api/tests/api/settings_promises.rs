@@ -8,11 +8,9 @@ use std::process::{Command, Output};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use diesel::prelude::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::storage::applications::{self, NewApplication};
-use shared::storage::schema::{access_tokens, refresh_tokens};
 
 use crate::helpers::*;
 
@@ -22,19 +20,6 @@ const BINARY: &str = env!("CARGO_BIN_EXE_my-api");
 fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).expect("a JWT");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("claims")
-}
-
-fn count_tokens(app: &TestApp) -> (i64, i64) {
-    let mut conn = app.db();
-    let access = access_tokens::table
-        .count()
-        .get_result(&mut conn)
-        .expect("count access tokens");
-    let refresh = refresh_tokens::table
-        .count()
-        .get_result(&mut conn)
-        .expect("count refresh tokens");
-    (access, refresh)
 }
 
 #[actix_rt::test]
@@ -72,7 +57,10 @@ async fn a_missing_exchange_application_is_a_json_503_that_writes_nothing() {
     })
     .await;
     let fss_token = app.fss_token("admin", "admin").await;
-    let (accounts, tokens) = (app.accounts(), count_tokens(&app));
+    let (accounts, tokens) = (
+        app.accounts(),
+        test_support::db::count_tokens(&mut app.db()),
+    );
 
     for backend in BACKENDS {
         let response = app.register_by_token(backend, &fss_token, None).await;
@@ -85,7 +73,7 @@ async fn a_missing_exchange_application_is_a_json_503_that_writes_nothing() {
     }
 
     assert_eq!(app.accounts(), accounts);
-    assert_eq!(count_tokens(&app), tokens);
+    assert_eq!(test_support::db::count_tokens(&mut app.db()), tokens);
 }
 
 #[actix_rt::test]
@@ -113,20 +101,6 @@ fn run(args: &[&str], dir: &Path) -> Output {
         .expect("run my-api")
 }
 
-fn tables(path: &Path) -> Vec<String> {
-    #[derive(QueryableByName)]
-    struct Name {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        name: String,
-    }
-    diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .load::<Name>(&mut connect(path))
-        .expect("list the tables")
-        .into_iter()
-        .map(|n| n.name)
-        .collect()
-}
-
 #[test]
 fn migrate_creates_my_apis_tables_in_a_fresh_file_and_may_run_twice() {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -141,7 +115,7 @@ fn migrate_creates_my_apis_tables_in_a_fresh_file_and_may_run_twice() {
         );
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(stdout.contains("Migrations applied"), "{stdout}");
-        let tables = tables(&db);
+        let tables = test_support::db::tables(&db);
         for table in [
             "users",
             "applications",
