@@ -3,7 +3,6 @@
 
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::Connection as _;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use shared::oauth2::bearer::BearerUser;
@@ -13,7 +12,7 @@ use shared::service::openapi::Detail;
 use shared::storage::db::Connection;
 
 use super::error::{ApiError, Object, name_field, present};
-use super::pagination::{PageParams, PageRequest};
+use super::pagination::{PageParams, PageRequest, read_page};
 use super::{PublicUrl, base_url};
 use crate::openapi::{ApiErrors, ApiWriteErrors, ConceptInputPatch, PaginatedConceptOutList};
 use crate::schema::concepts;
@@ -144,23 +143,20 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::READ)?;
     let wanted = PageRequest::parse(request.query_string(), &api)?;
-    let query = wanted.clone();
-    let (count, rows): (i64, Vec<Row>) = provider
-        .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                let count = concepts::table.count().get_result(conn)?;
-                query.check(count)?;
-                let rows = concepts::table
-                    .order(concepts::id)
-                    .select(Row::as_select())
-                    .limit(query.limit())
-                    .offset(query.offset())
-                    .load(conn)?;
-                Ok::<_, ApiError>((count, rows))
-            })
-        })
-        .await?;
+    let (count, rows) = read_page(
+        &provider.db,
+        &wanted,
+        |conn| concepts::table.count().get_result(conn),
+        |conn, limit, offset| {
+            concepts::table
+                .order(concepts::id)
+                .select(Row::as_select())
+                .limit(limit)
+                .offset(offset)
+                .load(conn)
+        },
+    )
+    .await?;
     let base = base_url(&info);
     let out: Vec<ConceptOut> = rows.into_iter().map(|r| render(r, &base)).collect();
     Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/concepts/"))))

@@ -12,7 +12,7 @@ use shared::security::scope;
 use shared::service::openapi::Detail;
 
 use super::error::{ApiError, Object, name_field, present};
-use super::pagination::{PageParams, PageRequest};
+use super::pagination::{PageParams, PageRequest, read_page};
 use super::{PublicUrl, base_url};
 use crate::openapi::{ApiErrors, ApiWriteErrors, ItemInputPatch, PaginatedItemOutList};
 use crate::schema::{items, users};
@@ -116,25 +116,21 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     check_reader(&caller)?;
     let wanted = PageRequest::parse(request.query_string(), &api)?;
-    let query = wanted.clone();
-    let (count, rows): (i64, Vec<Row>) = provider
-        .db
-        .run(move |conn| {
-            // One read transaction: the count and the rows agree.
-            conn.transaction(|conn| {
-                let count = items::table.count().get_result(conn)?;
-                query.check(count)?;
-                let rows = items::table
-                    .inner_join(users::table)
-                    .order(items::id)
-                    .select(ROW)
-                    .limit(query.limit())
-                    .offset(query.offset())
-                    .load(conn)?;
-                Ok::<_, ApiError>((count, rows))
-            })
-        })
-        .await?;
+    let (count, rows) = read_page(
+        &provider.db,
+        &wanted,
+        |conn| items::table.count().get_result(conn),
+        |conn, limit, offset| {
+            items::table
+                .inner_join(users::table)
+                .order(items::id)
+                .select(ROW)
+                .limit(limit)
+                .offset(offset)
+                .load(conn)
+        },
+    )
+    .await?;
     let base = base_url(&info);
     let out: Vec<ItemOut> = rows.into_iter().map(|r| render(r, &base)).collect();
     Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/items/"))))

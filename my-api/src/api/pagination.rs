@@ -8,7 +8,9 @@
 //! `page` that is not a page of the list is a 404 `{"detail": "Invalid page."}` (as DRF), a
 //! `page_size` that is not a positive integer is a 400 (DRF would use the default size).
 
+use diesel::{Connection as _, QueryResult};
 use serde::Serialize;
+use shared::storage::db::{Connection, Db};
 
 use super::error::ApiError;
 use crate::settings::ApiSettings;
@@ -48,6 +50,32 @@ pub struct Page<T> {
     pub next: Option<String>,
     pub previous: Option<String>,
     pub results: Vec<T>,
+}
+
+/// Reads the page `wanted` of a list in one read transaction, so that the count and the rows
+/// agree: `count` counts the whole list, `load(conn, limit, offset)` reads the page's rows in
+/// the list's order. A page past the end is [`ApiError::InvalidPage`].
+pub async fn read_page<R, C, L>(
+    db: &Db,
+    wanted: &PageRequest,
+    count: C,
+    load: L,
+) -> Result<(i64, Vec<R>), ApiError>
+where
+    R: Send + 'static,
+    C: FnOnce(&mut Connection) -> QueryResult<i64> + Send + 'static,
+    L: FnOnce(&mut Connection, i64, i64) -> QueryResult<Vec<R>> + Send + 'static,
+{
+    let query = wanted.clone();
+    db.run(move |conn| {
+        conn.transaction(|conn| {
+            let total = count(conn)?;
+            query.check(total)?;
+            let rows = load(conn, query.limit(), query.offset())?;
+            Ok::<_, ApiError>((total, rows))
+        })
+    })
+    .await
 }
 
 impl PageRequest {

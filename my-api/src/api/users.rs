@@ -12,7 +12,7 @@ use shared::storage::schema::users;
 use shared::storage::users::User;
 
 use super::error::ApiError;
-use super::pagination::{PageParams, PageRequest};
+use super::pagination::{PageParams, PageRequest, read_page};
 use super::{PublicUrl, base_url};
 use crate::openapi::{ApiErrors, PaginatedUserOutList};
 use crate::settings::ApiSettings;
@@ -68,25 +68,22 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::READ)?;
     let wanted = PageRequest::parse(request.query_string(), &api)?;
-    let query = wanted.clone();
-    let (count, rows): (i64, Vec<User>) = provider
-        .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                let active = users::is_active.eq(true);
-                let count = users::table.filter(active).count().get_result(conn)?;
-                query.check(count)?;
-                let rows = users::table
-                    .filter(active)
-                    .order(users::id)
-                    .select(User::as_select())
-                    .limit(query.limit())
-                    .offset(query.offset())
-                    .load(conn)?;
-                Ok::<_, ApiError>((count, rows))
-            })
-        })
-        .await?;
+    let active = users::is_active.eq(true);
+    let (count, rows) = read_page(
+        &provider.db,
+        &wanted,
+        move |conn| users::table.filter(active).count().get_result(conn),
+        move |conn, limit, offset| {
+            users::table
+                .filter(active)
+                .order(users::id)
+                .select(User::as_select())
+                .limit(limit)
+                .offset(offset)
+                .load(conn)
+        },
+    )
+    .await?;
     let base = base_url(&info);
     let out: Vec<UserOut> = rows
         .into_iter()
