@@ -39,10 +39,7 @@ pub struct Tokens {
     pub refresh_token: String,
 }
 
-#[allow(
-    dead_code,
-    reason = "no test reads the fixture by path today; the name stays for those that will"
-)]
+/// The demo fixture this suite loads.
 pub fn fixture_path() -> PathBuf {
     test_support::db::fixture_path(FIXTURE)
 }

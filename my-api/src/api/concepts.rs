@@ -11,7 +11,7 @@ use shared::security::scope;
 use shared::service::openapi::Detail;
 use shared::storage::db::Connection;
 
-use super::error::{ApiError, Object, name_field, present};
+use super::error::{ApiError, Object, name_field, present, required_name};
 use super::pagination::{PageParams, PageRequest, read_page};
 use super::{PublicUrl, base_url};
 use crate::openapi::{ApiErrors, ApiWriteErrors, ConceptInputPatch, PaginatedConceptOutList};
@@ -158,7 +158,7 @@ pub(crate) async fn list(
     )
     .await?;
     let base = base_url(&info);
-    let out: Vec<ConceptOut> = rows.into_iter().map(|r| render(r, &base)).collect();
+    let out: Vec<ConceptOut> = rows.into_iter().map(|r| render(r, base)).collect();
     Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/concepts/"))))
 }
 
@@ -185,7 +185,7 @@ pub(crate) async fn retrieve(
     caller.require_scope(scope::READ)?;
     let id = id.into_inner();
     let row = provider.db.run(move |conn| load_one(conn, id)).await?;
-    Ok(HttpResponse::Ok().json(render(row, &base_url(&info))))
+    Ok(HttpResponse::Ok().json(render(row, base_url(&info))))
 }
 
 #[utoipa::path(
@@ -208,8 +208,7 @@ pub(crate) async fn create(
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;
-    let name =
-        name_field(input.0.0.name.as_ref().map(Option::as_deref), false)?.unwrap_or_default();
+    let name = required_name(&input.0.0.name)?;
     let parent = input.0.0.parent.flatten();
     let row = provider
         .db
@@ -226,7 +225,7 @@ pub(crate) async fn create(
             load_one(conn, id)
         })
         .await?;
-    let out = render(row, &base_url(&info));
+    let out = render(row, base_url(&info));
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, out.url.clone()))
         .json(out))
@@ -260,7 +259,7 @@ pub(crate) async fn update(
     let input = input.into_inner().0;
     // PUT replaces, so the name is required; a PATCH without one keeps it.
     let partial = method == Method::PATCH;
-    let name = name_field(input.name.as_ref().map(Option::as_deref), partial)?;
+    let name = name_field(&input.name, partial)?;
     let row = provider
         .db
         .write(move |conn| {
@@ -280,7 +279,7 @@ pub(crate) async fn update(
             load_one(conn, id)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(render(row, &base_url(&info))))
+    Ok(HttpResponse::Ok().json(render(row, base_url(&info))))
 }
 
 #[utoipa::path(

@@ -184,15 +184,23 @@ where
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
-/// The `name` field of a create or update: required unless the change is `partial` (a
-/// PATCH, where absent means unchanged), never `null`, and a [`valid_name`].
-pub fn name_field(name: Option<Option<&str>>, partial: bool) -> Result<Option<String>, ApiError> {
+/// The `name` field of an update: required unless the change is `partial` (a PATCH, where
+/// absent means unchanged), never `null`, and a [`valid_name`].
+pub fn name_field(
+    name: &Option<Option<String>>,
+    partial: bool,
+) -> Result<Option<String>, ApiError> {
     match name {
         None if partial => Ok(None),
         None => Err(ApiError::field("name", "This field is required.")),
         Some(None) => Err(ApiError::field("name", "This field may not be null.")),
-        Some(name) => valid_name(name).map(Some),
+        Some(Some(name)) => valid_name(Some(name)).map(Some),
     }
+}
+
+/// The `name` field of a create: as [`name_field`] for a full change.
+pub fn required_name(name: &Option<Option<String>>) -> Result<String, ApiError> {
+    name_field(name, false)?.ok_or_else(|| ApiError::field("name", "This field is required."))
 }
 
 #[cfg(test)]

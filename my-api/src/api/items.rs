@@ -11,7 +11,7 @@ use shared::oauth2::provider::Provider;
 use shared::security::scope;
 use shared::service::openapi::Detail;
 
-use super::error::{ApiError, Object, name_field, present};
+use super::error::{ApiError, Object, name_field, present, required_name};
 use super::pagination::{PageParams, PageRequest, read_page};
 use super::{PublicUrl, base_url};
 use crate::openapi::{ApiErrors, ApiWriteErrors, ItemInputPatch, PaginatedItemOutList};
@@ -132,7 +132,7 @@ pub(crate) async fn list(
     )
     .await?;
     let base = base_url(&info);
-    let out: Vec<ItemOut> = rows.into_iter().map(|r| render(r, &base)).collect();
+    let out: Vec<ItemOut> = rows.into_iter().map(|r| render(r, base)).collect();
     Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/items/"))))
 }
 
@@ -159,7 +159,7 @@ pub(crate) async fn retrieve(
     check_reader(&caller)?;
     let id = id.into_inner();
     let row = provider.db.run(move |conn| load_one(conn, id)).await?;
-    Ok(HttpResponse::Ok().json(render(row, &base_url(&info))))
+    Ok(HttpResponse::Ok().json(render(row, base_url(&info))))
 }
 
 #[utoipa::path(
@@ -183,8 +183,7 @@ pub(crate) async fn create(
     api: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(scope::WRITE)?;
-    let name =
-        name_field(input.0.0.name.as_ref().map(Option::as_deref), false)?.unwrap_or_default();
+    let name = required_name(&input.0.0.name)?;
     let owner = caller.user.id;
     let max = api.max_items_per_user;
     let row = provider
@@ -212,7 +211,7 @@ pub(crate) async fn create(
             load_one(conn, id)
         })
         .await?;
-    let out = render(row, &base_url(&info));
+    let out = render(row, base_url(&info));
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, out.url.clone()))
         .json(out))
@@ -257,7 +256,7 @@ pub(crate) async fn update(
     caller.require_scope(scope::WRITE)?;
     // PUT replaces, so the name is required; a PATCH without one changes nothing.
     let partial = method == Method::PATCH;
-    let name = name_field(input.0.0.name.as_ref().map(Option::as_deref), partial)?;
+    let name = name_field(&input.0.0.name, partial)?;
     let (id, owner) = (id.into_inner(), caller.user.id);
     let row = provider
         .db
@@ -271,7 +270,7 @@ pub(crate) async fn update(
             load_one(conn, id)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(render(row, &base_url(&info))))
+    Ok(HttpResponse::Ok().json(render(row, base_url(&info))))
 }
 
 #[utoipa::path(

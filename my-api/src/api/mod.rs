@@ -50,8 +50,8 @@ impl FromRequest for PublicUrl {
 
 /// `scheme://host[:port]` for the `url` of each object (as DRF builds them), from the
 /// configured public URL only.
-pub fn base_url(url: &PublicUrl) -> String {
-    url.0.clone()
+pub fn base_url(url: &PublicUrl) -> &str {
+    &url.0
 }
 
 // The links of `GET /api/`.

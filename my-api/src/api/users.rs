@@ -85,10 +85,7 @@ pub(crate) async fn list(
     )
     .await?;
     let base = base_url(&info);
-    let out: Vec<UserOut> = rows
-        .into_iter()
-        .map(|u| render(u, &caller, &base))
-        .collect();
+    let out: Vec<UserOut> = rows.into_iter().map(|u| render(u, &caller, base)).collect();
     Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/users/"))))
 }
 
@@ -120,5 +117,5 @@ pub(crate) async fn retrieve(
         .await?
         .filter(|u| u.is_active)
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(render(user, &caller, &base_url(&info))))
+    Ok(HttpResponse::Ok().json(render(user, &caller, base_url(&info))))
 }

@@ -15,11 +15,6 @@ use shared::security::secret::Secret;
 use shared::storage::db::{Db, DbConfig};
 use shared::storage::schema::users;
 use tempfile::TempDir;
-#[allow(
-    unused_imports,
-    reason = "no test reads a fixture by path today; the name stays for those that will"
-)]
-pub use test_support::db::fixture_path;
 pub use test_support::db::{TEST_COST, connect};
 use test_support::db::{cheapen_passwords, create_user, load_fixture};
 pub use test_support::http::{
