@@ -1,6 +1,7 @@
 //! The command line: `serve` plus the shared manage.py-like commands.
 
 use clap::{Parser, Subcommand};
+use shared::oauth2::oidc::OidcSettings;
 use shared::oauth2::settings::ProviderSettings;
 use shared::service::cli::{GlobalArgs, ManageCommand};
 use shared::storage::db::DbConfig;
@@ -37,6 +38,8 @@ pub struct ServeArgs {
     pub bind: String,
     #[command(flatten)]
     pub provider: ProviderSettings,
+    #[command(flatten)]
+    pub oidc: OidcSettings,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -47,6 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 bind: args.bind,
                 db: args.provider.db_config(path),
                 provider: args.provider,
+                oidc: args.oidc,
             })?;
             log::info!("Fake Social Site listening on {}", app.url());
             app.run_until_stopped().await?;

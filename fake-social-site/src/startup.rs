@@ -3,7 +3,11 @@
 
 use std::net::TcpListener;
 
+use std::sync::Arc;
+
 use actix_web::web;
+use shared::oauth2::code_grant::AuthorizationCodeGrant;
+use shared::oauth2::oidc::OidcSettings;
 use shared::oauth2::provider::Provider;
 use shared::oauth2::settings::ProviderSettings;
 use shared::service::server::Running;
@@ -19,6 +23,8 @@ pub struct Settings {
     pub bind: String,
     pub db: DbConfig,
     pub provider: ProviderSettings,
+    /// The OpenID Connect provider's own settings (codes, login sessions).
+    pub oidc: OidcSettings,
 }
 
 impl Settings {
@@ -28,12 +34,15 @@ impl Settings {
             bind: bind.into(),
             db: DbConfig::new(db_path),
             provider: ProviderSettings::default(),
+            oidc: OidcSettings::default(),
         }
     }
 }
 
 /// The route table, shared by the binary, the tests and the demo.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut web::ServiceConfig, oidc: &OidcSettings) {
+    // Before the `/o` scope of the shared routes, which would answer 404 for these.
+    shared::oauth2::oidc_routes(cfg, oidc);
     shared::oauth2::routes(cfg);
     crate::openapi::routes(cfg);
     cfg.service(web::resource("/healthz").route(web::get().to(shared::service::http::healthz)))
@@ -75,7 +84,10 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let url =
             shared::service::http::public_url(settings.provider.public_url.as_deref(), &listener)?;
-        let provider = web::Data::new(Provider::open(&settings.provider, &settings.db, &url, &[])?);
+        let provider = web::Data::new(
+            Provider::open(&settings.provider, &settings.db, &url, &[])?
+                .with_extension(Arc::new(AuthorizationCodeGrant)),
+        );
         let db = provider.db.clone();
         let origins = if settings.provider.cors_origins.is_empty() {
             DEFAULT_CORS_ORIGINS
@@ -85,9 +97,10 @@ impl Application {
         } else {
             settings.provider.cors_origins.clone()
         };
+        let oidc = settings.oidc.clone();
         let configure = move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(provider.clone());
-            routes(cfg);
+            routes(cfg, &oidc);
         };
         let running = Running::start(listener, url, &settings.provider, origins, db, configure)?;
         Ok(Application(running))

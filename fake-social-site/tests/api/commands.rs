@@ -152,6 +152,8 @@ fn createapplication(
         grant_types: vec!["none".to_owned()],
         rotate_secret,
         allow_introspection,
+        redirect_uris: Vec::new(),
+        id_token_alg: "ES256".to_owned(),
     }
 }
 

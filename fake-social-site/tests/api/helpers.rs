@@ -65,6 +65,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ProviderSettings)) -> Te
         bind: "127.0.0.1:0".to_owned(),
         db: DbConfig::new(db_path.clone()),
         provider,
+        oidc: Default::default(),
     })
     .expect("build the application");
     let address = app.url().to_owned();

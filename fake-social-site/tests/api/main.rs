@@ -1,8 +1,10 @@
 //! Fake Social Site over real HTTP: each test starts the service on port 0 with its own
 //! SQLite file and talks to it with `reqwest`.
 
+mod authorize;
 mod bad_input;
 mod client_secrets;
+mod code_grant;
 mod commands;
 mod conformance;
 mod cors;
@@ -10,6 +12,7 @@ mod health;
 mod helpers;
 mod logs;
 mod metadata;
+mod oidc_flow;
 mod process;
 mod profile;
 mod prune;

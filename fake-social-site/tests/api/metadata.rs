@@ -16,9 +16,12 @@ async fn metadata_lists_the_endpoints_and_the_grant_types() {
     assert_eq!(body["introspection_endpoint"], app.url("/o/introspect/"));
     assert_eq!(
         body["grant_types_supported"],
-        json!(["password", "refresh_token"])
+        json!(["password", "refresh_token", "authorization_code"])
     );
-    assert_eq!(body["scopes_supported"], json!(["read", "write"]));
+    assert_eq!(
+        body["scopes_supported"],
+        json!(["openid", "profile", "email", "read", "write"])
+    );
 }
 
 #[actix_rt::test]

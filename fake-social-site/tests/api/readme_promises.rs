@@ -249,6 +249,7 @@ async fn instance(app: &TestApp, configure: impl FnOnce(&mut ProviderSettings)) 
         bind: "127.0.0.1:0".to_owned(),
         db: DbConfig::new(app.db_path.clone()),
         provider,
+        oidc: Default::default(),
     };
     let other = Application::build_with_listener(settings, listener).expect("build the instance");
     actix_rt::spawn(other.run_until_stopped());
@@ -377,6 +378,7 @@ async fn a_signing_key_under_32_bytes_stops_the_service_at_start_up_with_a_clear
             signing_key: Some(Secret::from("k".repeat(32).as_str())),
             ..ProviderSettings::default()
         },
+        oidc: Default::default(),
     };
     Application::build(settings).expect("a 32-byte key is accepted");
 }

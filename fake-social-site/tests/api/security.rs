@@ -150,6 +150,6 @@ async fn the_password_grant_can_be_switched_off_and_the_metadata_says_so() {
     let metadata = json_body(app.metadata().await, StatusCode::OK).await;
     assert_eq!(
         metadata["grant_types_supported"],
-        serde_json::json!(["refresh_token"])
+        serde_json::json!(["refresh_token", "authorization_code"])
     );
 }

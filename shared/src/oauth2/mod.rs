@@ -1,25 +1,38 @@
 //! The OAuth2 provider: its state ([`provider`]) and settings, the endpoints both services
 //! serve under `/o/`, and their building blocks: form parsing, client authentication, token
-//! answers and errors, and the RFC 6750 bearer-token extractor for resource routes.
+//! answers and errors, and the RFC 6750 bearer-token extractor for resource routes. An
+//! OpenID Connect provider adds the authorization code flow ([`oidc`]): the authorization
+//! endpoint, login and consent pages, codes, ID tokens, userinfo and discovery.
 
+pub mod authorize;
 pub mod bearer;
 pub mod client_auth;
+pub mod code_grant;
 pub mod credentials;
+pub mod discovery;
 pub mod error;
 pub mod form;
+pub mod id_token;
 pub mod introspect;
+pub mod login;
 pub mod metadata;
+pub mod oidc;
+pub mod pages;
 pub mod password_grant;
+pub mod pkce;
 pub mod provider;
 pub mod refresh_grant;
 pub mod response;
 pub mod revoke;
+pub mod session;
 pub mod settings;
 pub mod token;
+pub mod userinfo;
 
 use actix_web::web;
 
 pub use error::OAuth2Error;
+pub use oidc::routes as oidc_routes;
 
 /// Registers `/o/token/`, `/o/revoke_token/`, `/o/introspect/` and the RFC 8414 metadata.
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -14,8 +14,9 @@ use super::response::TokenResponse;
 use crate::oauth2::provider::Provider;
 use crate::security::password::Verified;
 use crate::security::scope::Scope;
+use crate::security::secret::Secret;
 use crate::storage::applications::GrantType;
-use crate::storage::users;
+use crate::storage::users::{self, User};
 
 /// Django's limit; longer names cannot exist, so they need no lookup.
 const MAX_USERNAME: usize = 150;
@@ -38,6 +39,34 @@ pub async fn grant(
     }
     let app = authenticate(&provider, client).await?;
     require_grant(&app, GrantType::Password)?;
+    let (user, rehash) = check_credentials(&provider, username, password, address).await?;
+    let tokens = provider.tokens.clone();
+    let issued = provider
+        .db
+        .write(move |conn| {
+            if let Some(hash) = rehash {
+                users::set_password(conn, user.id, &hash)?;
+            }
+            Ok::<_, OAuth2Error>(tokens.issue(conn, user.id, &app, &scope, None)?)
+        })
+        .await?;
+    Ok(issued.into())
+}
+
+/// Checks a username and password behind the login throttle: the password grant and the
+/// provider's login page both log users in through here. Returns the active user and, when
+/// the stored hash is in an old format, its replacement for the caller to store.
+/// `invalid_grant` for wrong credentials (an unknown user costs what a wrong password does),
+/// 429 `temporarily_unavailable` with `Retry-After` while throttled.
+pub async fn check_credentials(
+    provider: &Provider,
+    username: String,
+    password: Secret,
+    address: Option<IpAddr>,
+) -> Result<(User, Option<String>), OAuth2Error> {
+    if username.len() > MAX_USERNAME || password.expose().len() > MAX_PASSWORD {
+        return Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS));
+    }
     // Before any password hashing: a throttled attempt costs the server nothing, and an
     // admitted one counts as a failure until the password is known to be right.
     let attempt = provider
@@ -51,25 +80,16 @@ pub async fn grant(
     // An unknown user is verified against a dummy hash: same time as a wrong password.
     let stored = user.as_ref().map(|u| u.password.clone());
     let verified = provider.hasher.verify(password, stored).await?;
-    let (user, rehash) = match (verified, user) {
-        (Verified::Yes { rehash }, Some(user)) if user.is_active => (user, rehash),
+    match (verified, user) {
+        (Verified::Yes { rehash }, Some(user)) if user.is_active => {
+            provider.throttle.succeeded(attempt);
+            Ok((user, rehash))
+        }
         _ => {
             provider.throttle.failed(attempt);
-            return Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS));
+            Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS))
         }
-    };
-    provider.throttle.succeeded(attempt);
-    let tokens = provider.tokens.clone();
-    let issued = provider
-        .db
-        .write(move |conn| {
-            if let Some(hash) = rehash {
-                users::set_password(conn, user.id, &hash)?;
-            }
-            Ok::<_, OAuth2Error>(tokens.issue(conn, user.id, &app, &scope, None)?)
-        })
-        .await?;
-    Ok(issued.into())
+    }
 }
 
 /// 429 with `Retry-After`: too many failed attempts for this username or address.

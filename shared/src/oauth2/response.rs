@@ -19,6 +19,9 @@ pub struct TokenResponse {
     scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     issued_token_type: Option<&'static str>,
+    /// OpenID Connect Core §3.1.3.3: with the `openid` scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -34,6 +37,12 @@ impl TokenResponse {
     /// The answer to an RFC 8693 exchange also names the issued token's type.
     pub fn with_issued_token_type(mut self) -> Self {
         self.issued_token_type = Some(ACCESS_TOKEN_TYPE);
+        self
+    }
+
+    /// The answer to an OpenID Connect code exchange also carries the ID token.
+    pub fn with_id_token(mut self, id_token: Option<String>) -> Self {
+        self.id_token = id_token;
         self
     }
 
@@ -53,6 +62,7 @@ impl From<IssuedTokens> for TokenResponse {
             refresh_token: issued.refresh_token.expose().to_owned(),
             scope: issued.scope,
             issued_token_type: None,
+            id_token: None,
         }
     }
 }

@@ -4,8 +4,15 @@ use std::collections::BTreeSet;
 
 pub const READ: &str = "read";
 pub const WRITE: &str = "write";
-/// Every scope these services know, granted by default when a request names none.
+/// The API scopes, granted by default when a request names none.
 pub const ALL: &[&str] = &[READ, WRITE];
+/// OpenID Connect Core §5.4: `openid` asks for an ID token, `profile` and `email` for claims.
+pub const OPENID: &str = "openid";
+pub const PROFILE: &str = "profile";
+pub const EMAIL: &str = "email";
+/// Every scope an OpenID Connect provider (Fake Social Site) knows: the API scopes and the
+/// OpenID Connect ones. Only its authorization endpoint grants the latter.
+pub const OPENID_PROVIDER: &[&str] = &[OPENID, PROFILE, EMAIL, READ, WRITE];
 
 /// A validated set of scopes, printed in a stable order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +41,22 @@ impl Scope {
     /// A requested `scope` value: well-formed and naming only scopes these services know.
     pub fn requested(value: &str) -> Option<Self> {
         Self::parse(value).filter(|scope| scope.is_subset(&Scope::all()))
+    }
+
+    /// A requested `scope` value at an OpenID Connect authorization endpoint: well-formed and
+    /// naming only [`OPENID_PROVIDER`] scopes.
+    pub fn requested_openid(value: &str) -> Option<Self> {
+        Self::parse(value).filter(|scope| {
+            scope
+                .0
+                .iter()
+                .all(|s| OPENID_PROVIDER.contains(&s.as_str()))
+        })
+    }
+
+    /// The scopes, in the stable order they print in.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
     }
 
     pub fn contains(&self, scope: &str) -> bool {
@@ -71,5 +94,13 @@ mod tests {
         assert!(!Scope::parse("admin").expect("valid").is_subset(&s));
         assert!(Scope::parse("re\"ad").is_none());
         assert!(Scope::parse("  ").is_none());
+    }
+
+    #[test]
+    fn openid_scopes_are_known_only_to_an_openid_provider() {
+        assert!(Scope::requested("openid read").is_none());
+        let s = Scope::requested_openid("openid email profile read").expect("known");
+        assert!(s.contains(OPENID) && s.contains(EMAIL));
+        assert!(Scope::requested_openid("openid phone").is_none());
     }
 }

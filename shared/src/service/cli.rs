@@ -89,6 +89,14 @@ pub enum ManageCommand {
         /// what this command says.
         #[arg(long)]
         allow_introspection: bool,
+        /// A redirect URI for the authorization code flow, matched exactly; repeat for
+        /// several.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// The algorithm of this client's ID tokens (OpenID Connect
+        /// `id_token_signed_response_alg`).
+        #[arg(long, value_parser = ["ES256", "RS256"], default_value = "ES256")]
+        id_token_alg: String,
     },
     /// Delete expired and revoked tokens.
     Cleartokens,
@@ -141,6 +149,8 @@ pub fn run(
             grant_types,
             rotate_secret,
             allow_introspection,
+            redirect_uris,
+            id_token_alg,
         } => {
             anyhow::ensure!(
                 !allow_introspection || client_type == ClientType::Confidential,
@@ -168,6 +178,14 @@ pub fn run(
                 .map(|g| GrantTypes::from_django(g))
                 .collect::<Result<GrantTypes, String>>()
                 .map_err(anyhow::Error::msg)?;
+            for uri in &redirect_uris {
+                applications::check_redirect_uri(uri).map_err(anyhow::Error::msg)?;
+            }
+            anyhow::ensure!(
+                !grants.contains(applications::GrantType::AuthorizationCode)
+                    || !redirect_uris.is_empty(),
+                "the authorization_code grant needs at least one --redirect-uri"
+            );
             let app = applications::create(
                 &mut conn,
                 &NewApplication {
@@ -185,6 +203,13 @@ pub fn run(
             if allow_introspection {
                 applications::allow_introspection(&mut conn, &app.client_id, true)?;
             }
+            applications::set_openid_client(
+                &mut conn,
+                &app.client_id,
+                &redirect_uris,
+                &id_token_alg,
+            )
+            .map_err(anyhow::Error::msg)?;
             println!("client_id: {}", app.client_id);
             if let Some(secret) = secret {
                 // Shown once on the operator's terminal, never logged; only its hash is kept.

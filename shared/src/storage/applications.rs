@@ -194,6 +194,11 @@ pub struct Application {
     pub created: i64,
     /// May call `/o/introspect/` (RFC 7662 §4); granted only by [`allow_introspection`].
     pub allow_introspection: bool,
+    /// Django OAuth Toolkit's space-separated redirect URIs, matched exactly; set by
+    /// [`set_openid_client`].
+    pub redirect_uris: String,
+    /// The JWS algorithm of this client's ID tokens (`ES256` or `RS256`).
+    pub id_token_alg: String,
 }
 
 impl std::fmt::Debug for Application {
@@ -205,6 +210,8 @@ impl std::fmt::Debug for Application {
             .field("client_type", &self.client_type)
             .field("grant_types", &self.grant_types)
             .field("allow_introspection", &self.allow_introspection)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("id_token_alg", &self.id_token_alg)
             .finish_non_exhaustive()
     }
 }
@@ -216,6 +223,14 @@ impl Application {
 
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.contains(grant)
+    }
+
+    /// Whether `uri` is one of the registered redirect URIs, compared exactly (RFC 9700
+    /// §4.1.3: no prefix or pattern matching).
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris
+            .split(' ')
+            .any(|registered| registered == uri)
     }
 
     /// Constant-time check of a presented secret against the stored hash. Slow for a hash in
@@ -337,6 +352,62 @@ pub fn allow_introspection(
     let updated = diesel::update(applications::table.filter(applications::client_id.eq(client_id)))
         .set(applications::allow_introspection.eq(allowed))
         .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// The ID-token algorithms a client may choose.
+pub const ID_TOKEN_ALGS: [&str; 2] = ["ES256", "RS256"];
+
+/// Checks a redirect URI before it is registered: absolute (a scheme and something after
+/// it), no fragment (RFC 6749 §3.1.2), no spaces or control characters (the list is
+/// space-separated).
+pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    let scheme_ok = uri.split_once(':').is_some_and(|(scheme, rest)| {
+        !rest.is_empty()
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    if !scheme_ok {
+        return Err(format!("redirect URI {uri:?} is not an absolute URI"));
+    }
+    if uri.contains('#') {
+        return Err(format!("redirect URI {uri:?} has a fragment"));
+    }
+    if !uri.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "redirect URI {uri:?} holds a space, a control or a non-ASCII character \
+             (percent-encode it)"
+        ));
+    }
+    Ok(())
+}
+
+/// Sets a client's redirect URIs and ID-token algorithm (OpenID Connect registration),
+/// checking both. Kept apart from creating a client, as [`allow_introspection`] is. Returns
+/// whether the client exists.
+pub fn set_openid_client(
+    conn: &mut crate::storage::db::Connection,
+    client_id: &str,
+    redirect_uris: &[String],
+    id_token_alg: &str,
+) -> Result<bool, String> {
+    for uri in redirect_uris {
+        check_redirect_uri(uri)?;
+    }
+    if !ID_TOKEN_ALGS.contains(&id_token_alg) {
+        return Err(format!(
+            "ID-token algorithm {id_token_alg:?} is not ES256 or RS256"
+        ));
+    }
+    let updated = diesel::update(applications::table.filter(applications::client_id.eq(client_id)))
+        .set((
+            applications::redirect_uris.eq(redirect_uris.join(" ")),
+            applications::id_token_alg.eq(id_token_alg),
+        ))
+        .execute(conn)
+        .map_err(|e| e.to_string())?;
     Ok(updated == 1)
 }
 

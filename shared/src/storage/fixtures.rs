@@ -266,7 +266,16 @@ impl ModelLoader for ApplicationLoader {
         };
         result
             .and_then(|()| applications::allow_introspection(conn, client_id, introspection))
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        // Django OAuth Toolkit's space-separated `redirect_uris`, and this project's
+        // `id_token_alg` (DESIGN.md §7).
+        let redirect_uris: Vec<String> = f
+            .str("redirect_uris")?
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let id_token_alg = f.str("id_token_alg")?.unwrap_or("ES256");
+        applications::set_openid_client(conn, client_id, &redirect_uris, id_token_alg).map(|_| ())
     }
 }

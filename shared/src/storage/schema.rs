@@ -26,6 +26,8 @@ diesel::table! {
         user_id -> Nullable<BigInt>,
         created -> BigInt,
         allow_introspection -> Bool,
+        redirect_uris -> Text,
+        id_token_alg -> Text,
     }
 }
 
@@ -63,6 +65,53 @@ diesel::table! {
         created -> BigInt,
     }
 }
+
+// OpenID Connect (migration 2026-12-06-000200_openid_connect).
+diesel::table! {
+    authorization_codes (code_hash) {
+        code_hash -> Text,
+        application_id -> BigInt,
+        user_id -> BigInt,
+        redirect_uri -> Text,
+        scope -> Text,
+        code_challenge -> Text,
+        nonce -> Nullable<Text>,
+        auth_time -> BigInt,
+        created -> BigInt,
+        expires -> BigInt,
+        family -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    login_sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> BigInt,
+        auth_time -> BigInt,
+        expires -> BigInt,
+    }
+}
+
+diesel::table! {
+    consents (user_id, application_id, scope) {
+        user_id -> BigInt,
+        application_id -> BigInt,
+        scope -> Text,
+        created -> BigInt,
+    }
+}
+
+diesel::joinable!(authorization_codes -> users (user_id));
+diesel::joinable!(authorization_codes -> applications (application_id));
+diesel::joinable!(login_sessions -> users (user_id));
+diesel::joinable!(consents -> users (user_id));
+diesel::joinable!(consents -> applications (application_id));
+// Pairs only: the core tables are listed together below.
+diesel::allow_tables_to_appear_in_same_query!(authorization_codes, users);
+diesel::allow_tables_to_appear_in_same_query!(authorization_codes, applications);
+diesel::allow_tables_to_appear_in_same_query!(login_sessions, users);
+diesel::allow_tables_to_appear_in_same_query!(consents, users);
+diesel::allow_tables_to_appear_in_same_query!(consents, applications);
 
 diesel::joinable!(access_tokens -> users (user_id));
 diesel::joinable!(access_tokens -> applications (application_id));

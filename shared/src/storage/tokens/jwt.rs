@@ -63,6 +63,17 @@ impl JwtKeys {
         jsonwebtoken::encode(&header, claims, &self.encoding)
     }
 
+    /// Signs any claims with the service's key, with `typ` in the header.
+    pub fn sign<C: Serialize>(
+        &self,
+        typ: &str,
+        claims: &C,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+    }
+
     /// The claims of an access token this service signed and that has not expired.
     pub fn decode(&self, token: &str) -> Option<Claims> {
         decode_access_token(token, &self.decoding, &self.validation)
