@@ -335,7 +335,7 @@ async fn the_request_carried_by_a_form_is_checked_again() {
     let csrf = hidden(&login, "csrf_token");
     let forged = format!(
         "response_type=code&client_id={MY_API_APP}&redirect_uri=https%3A%2F%2Fattacker.example%2F\
-         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGrSstw-cM&code_challenge_method=S256\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256\
          &nonce={NONCE}"
     );
     let response = browser

@@ -147,3 +147,94 @@ async fn the_service_still_answers_after_a_barrage_of_bad_input() {
     }
     app.assert_healthy().await;
 }
+
+// --- the OpenID Connect endpoints: HTML for the pages people see, JSON for the rest --------
+
+async fn html_client_error(response: Response, status: StatusCode) {
+    assert_eq!(response.status(), status, "{}", response.url());
+    let content_type = crate::helpers::header(&response, CONTENT_TYPE);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let page = response.text().await.expect("a page");
+    assert!(page.contains("cannot be completed"), "{page}");
+}
+
+async fn post_to(app: &TestApp, path: &str, content_type: &str, body: Vec<u8>) -> Response {
+    app.http
+        .post(app.url(path))
+        .header(CONTENT_TYPE, content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("POST")
+}
+
+#[actix_rt::test]
+async fn the_authorization_endpoint_answers_malformed_requests_with_an_html_400() {
+    let app = spawn_app().await;
+    for query in [
+        "client_id=%ff%fe&redirect_uri=x",
+        &format!(
+            "client_id={MY_API_APP}&client_id=other&redirect_uri=http%3A%2F%2F127.0.0.1%3A8000%2F"
+        ),
+        "",
+        &format!("client_id={}&redirect_uri=x", "c".repeat(4000)),
+        "client_id=%00&redirect_uri=%00",
+    ] {
+        let response = app.get(&format!("/o/authorize/?{query}")).await;
+        html_client_error(response, StatusCode::BAD_REQUEST).await;
+    }
+}
+
+#[actix_rt::test]
+async fn the_login_consent_and_logout_forms_refuse_garbage_with_an_html_4xx() {
+    let app = spawn_app().await;
+    let garbage: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+    for path in ["/o/login/", "/o/consent/", "/o/logout/"] {
+        let json = post_to(
+            &app,
+            path,
+            "application/json",
+            b"{\"request\":\"x\"}".to_vec(),
+        )
+        .await;
+        html_client_error(json, StatusCode::BAD_REQUEST).await;
+        let binary = post_to(&app, path, FORM, garbage.clone()).await;
+        html_client_error(binary, StatusCode::BAD_REQUEST).await;
+        // Well-formed but without the CSRF cookie.
+        let forged = post_to(&app, path, FORM, b"csrf_token=x&request=y".to_vec()).await;
+        html_client_error(forged, StatusCode::FORBIDDEN).await;
+        let oversized = post_to(&app, path, FORM, vec![b'a'; 100 * 1024]).await;
+        json_body(oversized, StatusCode::PAYLOAD_TOO_LARGE).await;
+    }
+    assert_eq!(app.count_tokens(), (0, 0));
+    app.assert_healthy().await;
+}
+
+#[actix_rt::test]
+async fn userinfo_refuses_a_token_in_the_query_or_a_malformed_header_with_json() {
+    let app = spawn_app().await;
+    json_body(
+        app.get("/o/userinfo/?access_token=abc").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let response = app
+        .http
+        .get(app.url("/o/userinfo/"))
+        .header(reqwest::header::AUTHORIZATION, "Bearer !!!")
+        .send()
+        .await
+        .expect("GET /o/userinfo/");
+    json_body(response, StatusCode::BAD_REQUEST).await;
+    let garbage = app
+        .post_token(&[
+            ("grant_type", "authorization_code"),
+            ("code", "\u{0}\u{1}"),
+            ("redirect_uri", "%%%"),
+            ("code_verifier", &"v".repeat(5000)),
+            ("client_id", MY_API_APP),
+        ])
+        .await;
+    assert_oauth2_error(garbage, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    app.assert_healthy().await;
+}

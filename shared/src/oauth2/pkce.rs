@@ -41,7 +41,7 @@ mod tests {
     fn the_rfc_7636_example_verifies_and_nothing_else_does() {
         // RFC 7636 Appendix B.
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGrSstw-cM";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert_eq!(challenge_of(verifier), challenge);
         assert!(is_challenge(challenge));
         assert!(verify(verifier, challenge));

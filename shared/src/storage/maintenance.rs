@@ -1,5 +1,6 @@
-//! Housekeeping a serving process does on its own: pruning expired and revoked tokens, so
-//! the token tables stay bounded without an operator running `cleartokens` from cron.
+//! Housekeeping a serving process does on its own: pruning expired and revoked tokens (and
+//! expired authorization codes and login sessions), so the tables stay bounded without an
+//! operator running `cleartokens` from cron.
 //!
 //! The task runs on the server's runtime and does its database work on the blocking pool
 //! through [`Db::exclusive`]: one batch per transaction, each under this process's writer
@@ -75,7 +76,20 @@ pub async fn prune(db: &Db) -> Result<usize, StorageError> {
             .await?;
         total += removed;
         if removed == 0 {
-            return Ok(total);
+            break;
         }
     }
+    // Expired authorization codes (kept a while past expiry, so that a replay still revokes
+    // what was issued from one) and login sessions.
+    total += db
+        .exclusive(|conn| {
+            let codes = crate::storage::codes::clear_expired(conn, CODE_GRACE_SECONDS)?;
+            let sessions = crate::storage::sessions::clear_expired(conn)?;
+            Ok::<_, StorageError>(codes + sessions)
+        })
+        .await?;
+    Ok(total)
 }
+
+/// How long an expired authorization code is kept (a day).
+const CODE_GRACE_SECONDS: i64 = 24 * 3600;
