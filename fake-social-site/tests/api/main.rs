@@ -8,6 +8,7 @@ mod conformance;
 mod cors;
 mod health;
 mod helpers;
+mod keys;
 mod logs;
 mod metadata;
 mod process;

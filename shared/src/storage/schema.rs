@@ -64,6 +64,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_key -> Binary,
+        created -> BigInt,
+        retired -> Nullable<BigInt>,
+        expires -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(access_tokens -> users (user_id));
 diesel::joinable!(access_tokens -> applications (application_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
@@ -75,5 +86,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     applications,
     access_tokens,
     refresh_tokens,
-    server_keys
+    server_keys,
+    signing_keys
 );

@@ -5,6 +5,12 @@ use crate::storage::applications::{self, NewApplication};
 use crate::storage::db::{Db, DbConfig};
 use crate::storage::users::{self, NewUser};
 
+/// Reload on every use, so a rotation is seen at once.
+const POLICY: KeyPolicy = KeyPolicy {
+    token_ttl: 60,
+    reload_every: std::time::Duration::ZERO,
+};
+
 struct TestDb {
     _dir: tempfile::TempDir,
     db: Db,
@@ -23,7 +29,7 @@ impl TestDb {
             &NewUser::new("alice", crate::security::password::UNUSABLE),
         )
         .expect("create the user");
-        let keys = JwtKeys::new(&[7; 32], "http://issuer.test").expect("signing keys");
+        let keys = JwtKeys::open(&db, "http://issuer.test", None, POLICY).expect("signing keys");
         TestDb {
             _dir: dir,
             db,
