@@ -13,7 +13,11 @@ use utoipa::OpenApi;
         description = "An OAuth2 provider playing the part of a social network: password and \
                        refresh grants, revocation, introspection, and the token owner's profile."
     ),
-    paths(crate::profile::user_details, crate::profile::user_details_by_username)
+    paths(
+        crate::profile::user_details,
+        crate::profile::user_details_by_username,
+        shared::oauth2::jwks::jwks
+    )
 )]
 struct ProfileApi;
 

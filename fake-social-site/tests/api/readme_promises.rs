@@ -24,7 +24,7 @@ use crate::keys::test_key;
 const BINARY: &str = env!("CARGO_BIN_EXE_fake-social-site");
 
 /// Runs the binary in `dir` with only the environment given.
-fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     Command::new(BINARY)
         .env_clear()
         .envs(env.iter().copied())
@@ -36,7 +36,7 @@ fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
 
 /// Like [`run`] for a command that should end by itself; fails if it is still running after
 /// a minute (a service that serves instead of refusing to start), and stops it.
-fn run_to_exit(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) fn run_to_exit(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut child = Command::new(BINARY)
         .env_clear()
         .envs(env.iter().copied())

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod error;
 pub mod form;
 pub mod introspect;
+pub mod jwks;
 pub mod metadata;
 pub mod password_grant;
 pub mod provider;
@@ -21,7 +22,8 @@ use actix_web::web;
 
 pub use error::OAuth2Error;
 
-/// Registers `/o/token/`, `/o/revoke_token/`, `/o/introspect/` and the RFC 8414 metadata.
+/// Registers `/o/token/`, `/o/revoke_token/`, `/o/introspect/`, the RFC 8414 metadata and the
+/// JWK Set.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/o")
@@ -34,5 +36,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/.well-known/oauth-authorization-server")
             .route(web::get().to(metadata::metadata)),
-    );
+    )
+    .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)));
 }
