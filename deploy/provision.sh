@@ -127,7 +127,7 @@ ensure_service_user() {
 # (mode 0600); `<service> rotatekeys` replaces them. An HS256 SIGNING_KEY left by an earlier
 # provisioning is removed, since a service refuses to start with it.
 ensure_env_file() {
-  local svc="$1" env_file="$CONF_DIR/$1.env"
+  local env_file="$CONF_DIR/$1.env"
   if [[ ! -e "$env_file" ]]; then
     log "creating $env_file"
     (umask 077 && : >"$env_file")
