@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provisions a Debian bookworm host (the Vagrant VM by default) with both services: builds
 # them from the source tree, installs the binaries and systemd units, creates the service
-# user, data directory and signing keys, and writes each service's public URL. With
+# user, data directory and settings files, and writes each service's public URL. With
 # DEMO_MODE=true (the Vagrantfile sets it) it also loads the demo fixtures into new databases
 # and turns on My API's test page; without it no demo account is ever created. Safe to
 # re-run: it rebuilds, reinstalls and restarts the services, and keeps existing databases
@@ -122,22 +122,31 @@ ensure_service_user() {
   install -d -m 0750 -o root -g "$SERVICE_USER" "$CONF_DIR"
 }
 
-# One signing key per service, generated once and never printed.
-ensure_signing_key() {
-  local svc="$1" env_file="$CONF_DIR/$1.env" key
+# Each service's env file (settings and secrets, root:oauth2demo 0640). The signing keys are
+# not in it: each service generates its own on first start and keeps them in its database
+# (mode 0600); `<service> rotatekeys` replaces them. An HS256 SIGNING_KEY left by an earlier
+# provisioning is removed, since a service refuses to start with it.
+ensure_env_file() {
+  local env_file="$CONF_DIR/$1.env"
   if [[ ! -e "$env_file" ]]; then
-    log "generating a signing key in $env_file"
-    key="$(od -An -v -tx1 -N32 /dev/urandom | tr -d ' \n')"
-    [[ ${#key} -eq 64 ]] || die "could not read 32 random bytes"
-    (umask 077 && printf 'SIGNING_KEY=%s\n' "$key" >"$env_file.tmp")
-    chown root:"$SERVICE_USER" "$env_file.tmp"
-    chmod 0640 "$env_file.tmp"
-    mv "$env_file.tmp" "$env_file"
+    log "creating $env_file"
+    (umask 077 && : >"$env_file")
   else
     log "keeping the existing $env_file"
-    chown root:"$SERVICE_USER" "$env_file"
-    chmod 0640 "$env_file"
+    if grep -q '^SIGNING_KEY=' "$env_file"; then
+      log "removing the former SIGNING_KEY from $env_file (keys now live in the database)"
+      set_env_without "$env_file" SIGNING_KEY
+    fi
   fi
+  chown root:"$SERVICE_USER" "$env_file"
+  chmod 0640 "$env_file"
+}
+
+# Removes KEY=... from an env file; the file keeps its owner and mode.
+set_env_without() {
+  local file="$1" key="$2" rest
+  rest="$(grep -v "^$key=" "$file" || true)"
+  if [[ -z $rest ]]; then : >"$file"; else printf '%s\n' "$rest" >"$file"; fi
 }
 
 # Sets KEY=value in an env file, replacing an earlier value; the file keeps its owner and mode.
@@ -238,7 +247,7 @@ main() {
   ensure_service_user
   local svc
   for svc in "${SERVICES[@]}"; do
-    ensure_signing_key "$svc"
+    ensure_env_file "$svc"
     ensure_database "$svc"
     install_unit "$svc"
   done

@@ -27,7 +27,8 @@ use utoipa::{OpenApi, ToSchema};
         login::logout_page,
         login::logout,
         userinfo::userinfo,
-        discovery::openid_configuration
+        discovery::openid_configuration,
+        shared::oauth2::jwks::jwks
     ),
     components(schemas(login::LoginFormBody, login::ConsentFormBody, login::LogoutFormBody))
 )]

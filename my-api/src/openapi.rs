@@ -48,7 +48,8 @@ use crate::social::Backends;
         concepts::destroy,
         crate::page::index,
         crate::page::app_js,
-        crate::page::style_css
+        crate::page::style_css,
+        shared::oauth2::jwks::jwks
     ),
     components(schemas(FieldErrors))
 )]

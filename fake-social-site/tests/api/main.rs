@@ -12,6 +12,7 @@ mod discovery;
 mod health;
 mod helpers;
 mod id_token;
+mod keys;
 mod logs;
 mod metadata;
 mod oidc_flow;

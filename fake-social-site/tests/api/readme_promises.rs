@@ -1,5 +1,5 @@
 //! What the README promises about the binary and its settings: `migrate`, `createapplication`
-//! (with `--rotate-secret`), `sqlite://` database URLs, `SIGNING_KEY`, `PUBLIC_URL`, and
+//! (with `--rotate-secret`), `sqlite://` database URLs, `SIGNING_KEY_FILE`, `PUBLIC_URL`, and
 //! Django's bcrypt password formats in fixtures.
 
 use std::net::TcpListener;
@@ -19,12 +19,12 @@ use shared::storage::db::DbConfig;
 use crate::helpers::{
     MY_API_APP, TEST_COST, TestApp, assert_oauth2_error, json_body, spawn_app, spawn_app_with,
 };
+use crate::keys::test_key;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_fake-social-site");
-const KEY: &str = "the signing key of this test, 32 bytes or more";
 
 /// Runs the binary in `dir` with only the environment given.
-fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     Command::new(BINARY)
         .env_clear()
         .envs(env.iter().copied())
@@ -36,7 +36,7 @@ fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
 
 /// Like [`run`] for a command that should end by itself; fails if it is still running after
 /// a minute (a service that serves instead of refusing to start), and stops it.
-fn run_to_exit(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) fn run_to_exit(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut child = Command::new(BINARY)
         .env_clear()
         .envs(env.iter().copied())
@@ -228,7 +228,7 @@ async fn createapplication_of_a_public_client_prints_no_secret_and_stores_none()
     json_body(response, StatusCode::OK).await;
 }
 
-// --- SIGNING_KEY and PUBLIC_URL ------------------------------------------------------------
+// --- SIGNING_KEY_FILE and PUBLIC_URL ------------------------------------------------------------
 
 /// Another instance on `app`'s database with these provider settings; returns its bound
 /// address (its public URL may be another).
@@ -290,17 +290,19 @@ async fn tokens_are_signed_with_the_configured_key_and_name_the_public_url() {
     const PUBLIC: &str = "https://fss.example";
     let app = spawn_app().await;
     let configured = |s: &mut ProviderSettings| {
-        s.signing_key = Some(Secret::from(KEY));
+        s.signing_key_file = Some(test_key("p256.pem"));
         s.public_url = Some(PUBLIC.to_owned());
     };
     let first = instance(&app, configured).await;
     let token = admin_token_at(&app, &first).await;
 
-    // The token verifies with the configured key, issued by and for the public URL.
-    let mut validation = Validation::new(Algorithm::HS256);
+    // The token verifies with the configured key's public half (made by openssl, not by us),
+    // issued by and for the public URL.
+    let mut validation = Validation::new(Algorithm::ES256);
     validation.set_issuer(&[PUBLIC]);
     validation.set_audience(&[PUBLIC]);
-    let key = DecodingKey::from_secret(KEY.as_bytes()).expect("a key");
+    let public = std::fs::read(test_key("p256.pub.pem")).expect("the public key");
+    let key = DecodingKey::from_ec_pem(&public).expect("a key");
     let claims = jsonwebtoken::decode::<Value>(&token, &key, &validation)
         .expect("the token verifies with the configured key")
         .claims;
@@ -319,24 +321,24 @@ async fn tokens_are_signed_with_the_configured_key_and_name_the_public_url() {
     assert_eq!(metadata["issuer"], PUBLIC);
     assert_eq!(metadata["token_endpoint"], format!("{PUBLIC}/o/token/"));
 
-    // Another instance with the same key and public URL accepts it; with another key, or
-    // another public URL, it does not.
+    // Another instance with the same key and public URL accepts it; one with another public
+    // URL does not, nor does a service on another database (with keys of its own).
     let same = instance(&app, configured).await;
-    let other_key = instance(&app, |s| {
-        configured(s);
-        s.signing_key = Some(Secret::from("another key of this test, 32 bytes or more"));
-    })
-    .await;
     let other_url = instance(&app, |s| {
         configured(s);
         s.public_url = Some("https://elsewhere.example".to_owned());
     })
     .await;
+    let another_database = spawn_app().await;
+    let elsewhere = instance(&another_database, |s| {
+        s.public_url = Some(PUBLIC.to_owned())
+    })
+    .await;
     for (base, status) in [
         (&first, StatusCode::OK),
         (&same, StatusCode::OK),
-        (&other_key, StatusCode::UNAUTHORIZED),
         (&other_url, StatusCode::UNAUTHORIZED),
+        (&elsewhere, StatusCode::UNAUTHORIZED),
     ] {
         let response = get_at(&app, base, "/user_details/", Some(&token)).await;
         assert_eq!(response.status(), status, "{base}");
@@ -344,19 +346,19 @@ async fn tokens_are_signed_with_the_configured_key_and_name_the_public_url() {
 }
 
 #[actix_rt::test]
-async fn a_signing_key_under_32_bytes_stops_the_service_at_start_up_with_a_clear_message() {
+async fn the_former_signing_key_setting_stops_the_service_and_names_its_replacement() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let short = "k".repeat(31);
+    let secret = "k".repeat(40);
     let serve = [
         "serve",
         "--bind",
         "127.0.0.1:0",
         "--database",
-        "short.sqlite3",
+        "old.sqlite3",
     ];
     for (env, extra) in [
-        (vec![("SIGNING_KEY", short.as_str())], vec![]),
-        (vec![], vec!["--signing-key", short.as_str()]),
+        (vec![("SIGNING_KEY", secret.as_str())], vec![]),
+        (vec![], vec!["--signing-key", secret.as_str()]),
     ] {
         let args: Vec<&str> = serve.iter().copied().chain(extra).collect();
         // The refusal comes before serving, so the process ends on its own; one that serves
@@ -364,23 +366,12 @@ async fn a_signing_key_under_32_bytes_stops_the_service_at_start_up_with_a_clear
         let output = run_to_exit(dir.path(), &env, &args);
         assert!(!output.status.success());
         let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("SIGNING_KEY_FILE"), "{stderr}");
         assert!(
-            stderr.contains("SIGNING_KEY must be at least 32 bytes"),
-            "{stderr}"
+            !stderr.contains(&secret),
+            "the secret is not shown: {stderr}"
         );
-        assert!(!stderr.contains(&short), "the key is not shown: {stderr}");
     }
-    // 32 bytes are enough.
-    let settings = Settings {
-        bind: "127.0.0.1:0".to_owned(),
-        db: DbConfig::new(dir.path().join("enough.sqlite3")),
-        provider: ProviderSettings {
-            signing_key: Some(Secret::from("k".repeat(32).as_str())),
-            ..ProviderSettings::default()
-        },
-        oidc: Default::default(),
-    };
-    Application::build(settings).expect("a 32-byte key is accepted");
 }
 
 // --- Django's bcrypt formats ---------------------------------------------------------------

@@ -31,6 +31,8 @@ pub const OUT_OF_RANGE: &[(&str, &str)] = &[
     ("--request-body-timeout-ms", "600001"),
     ("--max-connections", "0"),
     ("--max-connections", "65537"),
+    ("--signing-keys-reload-seconds", "61"),
+    ("--signing-keys-reload-seconds", "-1"),
 ];
 
 #[test]

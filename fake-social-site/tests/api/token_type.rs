@@ -7,27 +7,30 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::Value;
-use shared::security::secret::Secret;
 
 use crate::helpers::{json_body, spawn_app_with, www_authenticate};
+use crate::keys::test_key;
 
-const KEY: &str = "a signing key of the test, 32 bytes or more";
-
-/// The same claims as `token`, signed with the service's key under header `typ`.
+/// The same claims as `token`, signed with the service's (configured) key under header `typ`.
 fn resigned(token: &str, typ: Option<&str>) -> String {
-    let payload = token.split('.').nth(1).expect("a JWT");
-    let claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url"))
-            .expect("JSON claims");
-    let mut header = Header::new(Algorithm::HS256);
+    let decode = |part: &str| -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
+    };
+    let mut parts = token.split('.');
+    let original = decode(parts.next().expect("a JWT"));
+    let claims = decode(parts.next().expect("a JWT"));
+    let mut header = Header::new(Algorithm::ES256);
     header.typ = typ.map(str::to_owned);
-    let key = EncodingKey::from_secret(KEY.as_bytes()).expect("a key");
+    header.kid = original["kid"].as_str().map(str::to_owned);
+    let pem = std::fs::read(test_key("p256.pem")).expect("the test key");
+    let key = EncodingKey::from_ec_pem(&pem).expect("a key");
     jsonwebtoken::encode(&header, &claims, &key).expect("sign")
 }
 
 #[actix_rt::test]
 async fn a_token_signed_with_the_right_key_but_not_typed_at_jwt_is_refused() {
-    let app = spawn_app_with(|settings| settings.signing_key = Some(Secret::from(KEY))).await;
+    let app =
+        spawn_app_with(|settings| settings.signing_key_file = Some(test_key("p256.pem"))).await;
     app.create_user("alice", "pw");
     let tokens = app.login("alice", "pw").await;
     // The genuine token, and the same claims re-signed as `at+jwt`: the forging works.

@@ -35,6 +35,7 @@ const ENDPOINTS: &[(Service, &str, &[&str])] = &[
         "/.well-known/oauth-authorization-server",
         &["GET"],
     ),
+    (Service::Fss, "/.well-known/jwks.json", &["GET"]),
     (Service::Fss, "/healthz", &["GET"]),
     (Service::Fss, "/openapi.json", &["GET"]),
     (Service::Fss, "/user_details/", &["GET", "HEAD"]),
@@ -51,6 +52,7 @@ const ENDPOINTS: &[(Service, &str, &[&str])] = &[
         "/.well-known/oauth-authorization-server",
         &["GET"],
     ),
+    (Service::Api, "/.well-known/jwks.json", &["GET"]),
     (Service::Api, "/healthz", &["GET"]),
     (Service::Api, "/openapi.json", &["GET"]),
     (

@@ -8,6 +8,7 @@ mod exchange;
 mod fake_provider;
 mod helpers;
 mod hostile_input;
+mod keys;
 mod local_login;
 mod logs;
 mod migrations;

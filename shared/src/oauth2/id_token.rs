@@ -12,7 +12,12 @@ use crate::security::scope::{self, Scope};
 use crate::security::secret::Secret;
 use crate::storage::applications::Application;
 use crate::storage::codes::StoredCode;
+use crate::storage::tokens::SigningAlg;
 use crate::storage::users::User;
+
+/// The `typ` header of ID tokens (RFC 8725 §3.11 asks for explicit typing; an ID token
+/// has no media type of its own, so the generic one).
+const ID_TOKEN_TYP: &str = "JWT";
 
 /// How long an ID token is valid: it proves a login to the client once, it is not a session.
 pub const ID_TOKEN_TTL: i64 = 3600;
@@ -114,8 +119,9 @@ pub fn issue(
         at_hash: at_hash(access_token.expose()),
         user: UserClaims::of(user, scope),
     };
+    // The column only holds ES256 or RS256 (a CHECK constraint); ES256 is the default.
     let alg = app.id_token_alg.parse().unwrap_or(SigningAlg::Es256);
-    sign_id_token(provider, &claims, alg)
+    keys.sign(ID_TOKEN_TYP, &claims, alg)
 }
 
 /// OpenID Connect Core §3.1.3.6: the base64url left half of the access token's hash, with the
@@ -123,35 +129,6 @@ pub fn issue(
 pub fn at_hash(access_token: &str) -> String {
     let digest = Sha256::digest(access_token.as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
-}
-
-// replaced when the key set lands
-/// The ID-token algorithms a client may choose (`id_token_signed_response_alg`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SigningAlg {
-    Es256,
-    Rs256,
-}
-
-// replaced when the key set lands
-impl std::str::FromStr for SigningAlg {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "ES256" => Ok(SigningAlg::Es256),
-            "RS256" => Ok(SigningAlg::Rs256),
-            other => Err(format!("unknown signing algorithm {other:?}")),
-        }
-    }
-}
-
-// replaced when the key set lands: signs with today's HS256 key whatever `alg` says.
-fn sign_id_token<C: Serialize>(
-    provider: &Provider,
-    claims: &C,
-    _alg: SigningAlg,
-) -> Result<String, jsonwebtoken::errors::Error> {
-    provider.tokens.keys().sign("JWT", claims)
 }
 
 #[cfg(test)]

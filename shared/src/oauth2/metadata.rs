@@ -16,6 +16,7 @@ pub struct Metadata {
     pub token_endpoint: String,
     pub revocation_endpoint: String,
     pub introspection_endpoint: String,
+    pub jwks_uri: String,
     pub grant_types_supported: Vec<String>,
     pub response_types_supported: Vec<String>,
     pub scopes_supported: Vec<String>,
@@ -55,6 +56,7 @@ pub fn document(provider: &Provider) -> serde_json::Value {
         "token_endpoint": format!("{issuer}/o/token/"),
         "revocation_endpoint": format!("{issuer}/o/revoke_token/"),
         "introspection_endpoint": format!("{issuer}/o/introspect/"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "grant_types_supported": provider.grant_types().iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         // No authorization endpoint: no response types.
         "response_types_supported": [],

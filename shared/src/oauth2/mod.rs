@@ -14,6 +14,7 @@ pub mod error;
 pub mod form;
 pub mod id_token;
 pub mod introspect;
+pub mod jwks;
 pub mod login;
 pub mod metadata;
 pub mod oidc;
@@ -34,7 +35,8 @@ use actix_web::web;
 pub use error::OAuth2Error;
 pub use oidc::routes as oidc_routes;
 
-/// Registers `/o/token/`, `/o/revoke_token/`, `/o/introspect/` and the RFC 8414 metadata.
+/// Registers `/o/token/`, `/o/revoke_token/`, `/o/introspect/`, the RFC 8414 metadata and the
+/// JWK Set.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/o")
@@ -47,5 +49,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/.well-known/oauth-authorization-server")
             .route(web::get().to(metadata::metadata)),
-    );
+    )
+    .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)));
 }

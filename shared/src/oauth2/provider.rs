@@ -18,7 +18,8 @@ use crate::security::throttle::{LoginThrottle, Policy};
 use crate::storage::applications::GrantType;
 use crate::storage::db::{Db, DbConfig};
 use crate::storage::tokens::cache::TokenCache;
-use crate::storage::tokens::{JwtKeys, TokenService};
+use crate::storage::tokens::signing::{pkcs8_from_pem, thumbprint_kid};
+use crate::storage::tokens::{ConfiguredKey, JwtKeys, KeyPolicy, TokenService};
 
 /// A grant type a service adds to the token endpoint (My API's token exchange).
 pub trait ExtensionGrant: Send + Sync + std::fmt::Debug {
@@ -45,19 +46,34 @@ pub struct Provider {
 }
 
 impl Provider {
-    /// Opens (and migrates) the database, then loads or creates the signing key.
+    /// Opens (and migrates) the database, then loads or creates the signing keys.
     pub fn open(
         settings: &ProviderSettings,
         db: &DbConfig,
         issuer: &str,
         extra_migrations: &[EmbeddedMigrations],
     ) -> anyhow::Result<Provider> {
+        anyhow::ensure!(
+            settings.legacy_signing_key.is_none(),
+            "SIGNING_KEY (an HS256 secret) is no longer supported: tokens are signed with \
+             asymmetric keys. Remove it, and set SIGNING_KEY_FILE to a PEM PKCS#8 private key \
+             (P-256 or RSA), or set neither to have keys generated and kept in the database."
+        );
+        let configured = settings
+            .signing_key_file
+            .as_deref()
+            .map(configured_key)
+            .transpose()?;
         let db = Db::open(db, extra_migrations)?;
-        let mut conn = db.get()?;
-        let key =
-            crate::storage::tokens::keys::signing_key(&mut conn, settings.signing_key.as_ref())?;
-        drop(conn);
-        let keys = JwtKeys::new(&key, issuer)?;
+        let keys = JwtKeys::open(
+            &db,
+            issuer,
+            configured.as_ref(),
+            KeyPolicy {
+                token_ttl: settings.access_token_expire_seconds,
+                reload_every: Duration::from_secs(settings.signing_keys_reload_seconds),
+            },
+        )?;
         Ok(Provider {
             db,
             tokens: Arc::new(TokenService::new(
@@ -100,4 +116,14 @@ impl Provider {
         all.extend(self.extensions.iter().map(|e| e.grant_type()));
         all
     }
+}
+
+/// Reads `SIGNING_KEY_FILE`. Errors name the file, never its content.
+fn configured_key(path: &std::path::Path) -> anyhow::Result<ConfiguredKey> {
+    let refused =
+        |e: &dyn std::fmt::Display| anyhow::anyhow!("SIGNING_KEY_FILE {}: {e}", path.display());
+    let pem = std::fs::read_to_string(path).map_err(|e| refused(&e))?;
+    let (alg, der) = pkcs8_from_pem(&pem).map_err(|e| refused(&e))?;
+    let kid = thumbprint_kid(alg, &der).map_err(|e| refused(&e))?;
+    Ok(ConfiguredKey { alg, kid, der })
 }

@@ -18,6 +18,7 @@ const DEFAULT_LOGIN_LOCKOUT_MAX_SECONDS: u64 = 900;
 const DEFAULT_TOKEN_CACHE_SECONDS: u64 = 2;
 const DEFAULT_REQUEST_BODY_TIMEOUT_MS: u64 = 10_000;
 const DEFAULT_MAX_CONNECTIONS: usize = 256;
+const DEFAULT_SIGNING_KEYS_RELOAD_SECONDS: u64 = 10;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProviderSettings {
@@ -26,10 +27,23 @@ pub struct ProviderSettings {
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
 
-    /// Key for signing access tokens (at least 32 bytes). Without it a random key is generated
-    /// once and kept in the database.
-    #[arg(long, env = "SIGNING_KEY", hide_env_values = true, value_parser = parse_secret)]
-    pub signing_key: Option<Secret>,
+    /// PEM file holding the private key that signs tokens (unencrypted PKCS#8: P-256 for
+    /// ES256, RSA of 2048 bits or more for RS256); it becomes that algorithm's active key.
+    /// Without it keys are generated once and kept in the database.
+    #[arg(long, env = "SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<std::path::PathBuf>,
+
+    /// The former HS256 secret, no longer supported: read only to stop start-up with a message
+    /// saying what replaces it.
+    #[arg(long = "signing-key", env = "SIGNING_KEY", hide = true, hide_env_values = true,
+          value_parser = parse_secret)]
+    pub legacy_signing_key: Option<Secret>,
+
+    /// Seconds between reloads of the signing keys from the database, so a `rotatekeys` (or
+    /// another instance's key) is seen without a restart, 0 to 60.
+    #[arg(long, env = "SIGNING_KEYS_RELOAD_SECONDS", default_value_t = DEFAULT_SIGNING_KEYS_RELOAD_SECONDS,
+          value_parser = clap::value_parser!(u64).range(0..=crate::storage::tokens::keys::RELOAD_MARGIN as u64))]
+    pub signing_keys_reload_seconds: u64,
 
     /// bcrypt cost for new password hashes.
     #[arg(long, env = "BCRYPT_COST", default_value_t = crate::security::password::DEFAULT_COST,
@@ -141,7 +155,9 @@ impl Default for ProviderSettings {
     fn default() -> Self {
         ProviderSettings {
             public_url: None,
-            signing_key: None,
+            signing_key_file: None,
+            legacy_signing_key: None,
+            signing_keys_reload_seconds: DEFAULT_SIGNING_KEYS_RELOAD_SECONDS,
             bcrypt_cost: crate::security::password::DEFAULT_COST,
             max_concurrent_hashes: None,
             access_token_expire_seconds: crate::storage::tokens::DEFAULT_ACCESS_TTL,
@@ -160,9 +176,8 @@ impl Default for ProviderSettings {
     }
 }
 
-/// No check here: clap's error would print the refused value, and this one is a secret. The
-/// length is checked at start-up (`storage::tokens::keys::signing_key`), which names the setting
-/// and not the value.
+/// No check here: clap's error would print the refused value, and this one is a secret. Its
+/// presence stops start-up (`Provider::open`) with a message that names the setting only.
 fn parse_secret(value: &str) -> Result<Secret, String> {
     Ok(Secret::from(value))
 }

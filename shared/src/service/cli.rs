@@ -100,6 +100,19 @@ pub enum ManageCommand {
     },
     /// Delete expired and revoked tokens.
     Cleartokens,
+    /// Make a new active signing key for each algorithm in use (or for --alg). The old key
+    /// stops signing but stays published until every token it signed has expired, so nobody
+    /// is logged out; running services pick the new key up within their reload interval.
+    Rotatekeys {
+        /// Rotate only this algorithm (ES256 or RS256); makes its first key if it has none.
+        #[arg(long)]
+        alg: Option<crate::storage::tokens::SigningAlg>,
+        /// The services' access token lifetime in seconds: how long the old key stays
+        /// published (plus a margin for services that have not reloaded yet).
+        #[arg(long, env = "ACCESS_TOKEN_EXPIRE_SECONDS", default_value_t = crate::storage::tokens::DEFAULT_ACCESS_TTL,
+              value_parser = clap::value_parser!(i64).range(1..=365 * 24 * 3600))]
+        access_token_expire_seconds: i64,
+    },
 }
 
 /// Runs one command against the database at `db`.
@@ -220,6 +233,30 @@ pub fn run(
         ManageCommand::Cleartokens => {
             let removed = crate::storage::tokens::clear_tokens(&mut conn, 10_000)?;
             println!("Removed {removed} expired or revoked token(s).");
+        }
+        ManageCommand::Rotatekeys {
+            alg,
+            access_token_expire_seconds,
+        } => {
+            use crate::storage::tokens::keys;
+            let algs = match alg {
+                Some(alg) => vec![alg],
+                None => keys::active_algs(&mut conn)?,
+            };
+            anyhow::ensure!(
+                !algs.is_empty(),
+                "there is no signing key yet: start the service once, or name one with --alg"
+            );
+            for alg in algs {
+                let (new, old) = keys::rotate(&mut conn, alg, access_token_expire_seconds)?;
+                let expires = keys::expiry(crate::clock::now(), access_token_expire_seconds);
+                match old {
+                    Some(old) => println!(
+                        "{alg}: key {new} is active; {old} is retired and published until {expires} (Unix time)."
+                    ),
+                    None => println!("{alg}: key {new} is active."),
+                }
+            }
         }
     }
     Ok(())

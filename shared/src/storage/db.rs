@@ -433,5 +433,12 @@ mod tests {
         assert_eq!(flag.foreign_keys, 1);
         let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        // The private signing keys live in it, and in its write-ahead log until a checkpoint:
+        // SQLite gives the log and the shared-memory index the database file's mode.
+        for suffix in ["-wal", "-shm"] {
+            let side = PathBuf::from(format!("{}{suffix}", path.display()));
+            let mode = std::fs::metadata(&side).expect("stat").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", side.display());
+        }
     }
 }

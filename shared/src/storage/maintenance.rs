@@ -1,6 +1,7 @@
 //! Housekeeping a serving process does on its own: pruning expired and revoked tokens (and
 //! expired authorization codes and login sessions), so the tables stay bounded without an
-//! operator running `cleartokens` from cron.
+//! operator running `cleartokens` from cron, and signing keys retired long enough that
+//! nothing they signed is still alive.
 //!
 //! The task runs on the server's runtime and does its database work on the blocking pool
 //! through [`Db::exclusive`]: one batch per transaction, each under this process's writer
@@ -41,7 +42,9 @@ impl Maintenance {
                 ticks.tick().await;
                 match prune(&db).await {
                     Ok(0) => log::debug!("token prune: nothing to remove"),
-                    Ok(removed) => log::info!("token prune: removed {removed} token(s)"),
+                    Ok(removed) => log::info!(
+                        "token prune: removed {removed} token(s) or expired signing key(s)"
+                    ),
                     Err(e) => log::warn!("token prune failed: {e}"),
                 }
             }
@@ -64,9 +67,15 @@ impl Drop for Maintenance {
 
 /// Deletes expired and revoked tokens (rotated refresh tokens only once their whole family
 /// is dead, see [`crate::storage::tokens::clear_token_batch`]), [`PRUNE_BATCH`] rows per transaction, each batch on
-/// its own trip to the blocking pool. Returns how many rows went.
+/// its own trip to the blocking pool, then the signing keys past their `expires` (a handful at
+/// most). Returns how many rows went.
 pub async fn prune(db: &Db) -> Result<usize, StorageError> {
-    let mut total = 0;
+    let mut total = db
+        .exclusive(|conn| {
+            crate::storage::tokens::keys::delete_expired(conn, crate::clock::now())
+                .map_err(StorageError::from)
+        })
+        .await?;
     loop {
         let removed = db
             .exclusive(|conn| {

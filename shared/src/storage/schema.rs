@@ -66,6 +66,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_key -> Binary,
+        created -> BigInt,
+        retired -> Nullable<BigInt>,
+        expires -> Nullable<BigInt>,
+    }
+}
+
 // OpenID Connect (migration 2026-12-06-000200_openid_connect).
 diesel::table! {
     authorization_codes (code_hash) {
@@ -124,5 +135,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     applications,
     access_tokens,
     refresh_tokens,
-    server_keys
+    server_keys,
+    signing_keys
 );

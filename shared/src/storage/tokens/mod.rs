@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod jwt;
 pub mod keys;
+pub mod signing;
 #[cfg(test)]
 mod tests;
 
@@ -23,7 +24,7 @@ use crate::storage::applications::Application;
 use crate::storage::db::Connection;
 use crate::storage::schema::{access_tokens, applications, refresh_tokens, users};
 use crate::storage::users::User;
-pub use jwt::{Claims, JwtKeys};
+pub use jwt::{Claims, ConfiguredKey, JwtKeys, KeyPolicy, SigningAlg};
 
 /// Django OAuth Toolkit's default access token lifetime, which the original demo returned.
 pub const DEFAULT_ACCESS_TTL: i64 = 36_000;
@@ -134,6 +135,9 @@ impl TokenService {
             exp: now + self.access_ttl,
             jti: jti.clone(),
         };
+        // A key rotated elsewhere (a command, another instance) is picked up here, on a
+        // connection the caller already holds, once the set is older than its reload interval.
+        self.keys.refresh(conn)?;
         let access_token = self.keys.encode(&claims)?;
         let refresh_token = random_token(32);
         diesel::insert_into(access_tokens::table)

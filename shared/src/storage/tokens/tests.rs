@@ -3,7 +3,14 @@
 use super::*;
 use crate::storage::applications::{self, NewApplication};
 use crate::storage::db::{Db, DbConfig};
+use crate::storage::schema;
 use crate::storage::users::{self, NewUser};
+
+/// Reload on every use, so a rotation is seen at once.
+const POLICY: KeyPolicy = KeyPolicy {
+    token_ttl: 60,
+    reload_every: std::time::Duration::ZERO,
+};
 
 struct TestDb {
     _dir: tempfile::TempDir,
@@ -23,7 +30,7 @@ impl TestDb {
             &NewUser::new("alice", crate::security::password::UNUSABLE),
         )
         .expect("create the user");
-        let keys = JwtKeys::new(&[7; 32], "http://issuer.test").expect("signing keys");
+        let keys = JwtKeys::open(&db, "http://issuer.test", None, POLICY).expect("signing keys");
         TestDb {
             _dir: dir,
             db,
@@ -219,4 +226,140 @@ fn clear_tokens_deletes_revoked_and_expired_rows_in_batches_and_keeps_live_ones(
     assert_eq!(left, (2, 2));
     assert!(t.access_works(&expired_refresh.access_token));
     assert!(t.access_works(&live.access_token));
+}
+
+// --- signing keys: rotation, reload, expiry ------------------------------------------------
+
+fn kid_of(token: &Secret) -> String {
+    jsonwebtoken::decode_header(token.expose())
+        .expect("a JWT header")
+        .kid
+        .expect("a kid")
+}
+
+fn published(service: &TokenService) -> std::collections::BTreeSet<String> {
+    service
+        .keys()
+        .jwks()
+        .keys
+        .iter()
+        .filter_map(|k| k.common.key_id.clone())
+        .collect()
+}
+
+#[test]
+fn the_first_start_makes_one_es256_key_and_a_restart_keeps_it() {
+    let t = TestDb::new();
+    let app = t.client("client");
+    let kid = kid_of(&t.issue(&app).access_token);
+    assert_eq!(published(&t.service), [kid.clone()].into());
+    let again = JwtKeys::open(&t.db, "http://issuer.test", None, POLICY).expect("reopen");
+    let jwks = again.jwks();
+    assert_eq!(jwks.keys.len(), 1);
+    assert_eq!(jwks.keys[0].common.key_id.as_deref(), Some(kid.as_str()));
+}
+
+#[test]
+fn a_rotation_signs_with_the_new_key_and_keeps_the_old_one_until_its_tokens_expired() {
+    let t = TestDb::new();
+    let app = t.client("client");
+    let before = t.issue(&app).access_token;
+    let old = kid_of(&before);
+
+    let (new, retired) = keys::rotate(&mut t.conn(), SigningAlg::Es256, 60).expect("rotate");
+    assert_eq!(retired.as_deref(), Some(old.as_str()));
+    // The service reloads on its next use (its interval is 0 here), without a restart.
+    let after = t.issue(&app).access_token;
+    assert_eq!(kid_of(&after), new);
+    assert!(t.access_works(&before), "the old key still verifies");
+    assert!(t.access_works(&after));
+    assert_eq!(published(&t.service), [old.clone(), new.clone()].into());
+
+    // The old key is published until its tokens' lifetime (and a margin) has passed.
+    let expires: Option<i64> = schema::signing_keys::table
+        .find(&old)
+        .select(schema::signing_keys::expires)
+        .get_result(&mut t.conn())
+        .expect("the retired key");
+    let expires = expires.expect("an expiry");
+    assert!(expires >= now() + 60 + keys::RELOAD_MARGIN - 5, "{expires}");
+
+    // Once that time has come (set here rather than waited for), it leaves the set and
+    // verifies nothing; the prune deletes it.
+    diesel::update(schema::signing_keys::table.find(&old))
+        .set(schema::signing_keys::expires.eq(Some(now())))
+        .execute(&mut t.conn())
+        .expect("expire the old key");
+    t.service.keys().reload(&mut t.conn()).expect("reload");
+    assert_eq!(published(&t.service), [new.clone()].into());
+    assert!(t.service.keys().decode(before.expose()).is_none());
+    assert_eq!(
+        keys::delete_expired(&mut t.conn(), now()).expect("prune"),
+        1
+    );
+    assert_eq!(
+        keys::published_kids(&mut t.conn(), now())
+            .expect("kids")
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_key_made_on_first_use_stays_published_across_reloads() {
+    let t = TestDb::new();
+    let claims = serde_json::json!({"sub": "1"});
+    let token = t
+        .service
+        .keys()
+        .sign("JWT", &claims, SigningAlg::Rs256)
+        .expect("sign RS256");
+    let kid = jsonwebtoken::decode_header(&token)
+        .expect("a header")
+        .kid
+        .expect("a kid");
+    // Stored by another thread, or still pending: published either way.
+    for _ in 0..3 {
+        t.service.keys().reload(&mut t.conn()).expect("reload");
+        assert!(published(&t.service).contains(&kid));
+    }
+    let again = t
+        .service
+        .keys()
+        .sign("JWT", &claims, SigningAlg::Rs256)
+        .expect("sign RS256");
+    assert_eq!(
+        jsonwebtoken::decode_header(&again).expect("a header").kid,
+        Some(kid),
+        "one RS256 key, made once"
+    );
+}
+
+#[test]
+fn a_configured_key_becomes_active_and_the_generated_one_retires() {
+    use crate::storage::tokens::signing::{pkcs8_from_pem, thumbprint_kid};
+    let t = TestDb::new();
+    let app = t.client("client");
+    let generated = kid_of(&t.issue(&app).access_token);
+    let (alg, der) = pkcs8_from_pem(include_str!("test-keys/p256.pem")).expect("PEM");
+    let configured = ConfiguredKey {
+        alg,
+        kid: thumbprint_kid(alg, &der).expect("kid"),
+        der,
+    };
+    for _ in 0..2 {
+        // Twice: a restart with the same file changes nothing.
+        let keys = JwtKeys::open(&t.db, "http://issuer.test", Some(&configured), POLICY)
+            .expect("open with a configured key");
+        let service = TokenService::new(keys, 60, 600);
+        let token = service
+            .issue(&mut t.conn(), t.user_id, &app, &Scope::all(), None)
+            .expect("issue")
+            .access_token;
+        assert_eq!(kid_of(&token), configured.kid);
+        assert_eq!(
+            published(&service),
+            [generated.clone(), configured.kid.clone()].into()
+        );
+    }
 }
