@@ -88,6 +88,7 @@ impl Application {
             Provider::open(&settings.provider, &settings.db, &url, &[])?
                 .with_extension(Arc::new(AuthorizationCodeGrant)),
         );
+        shared::oauth2::id_token::publish_client_keys(&provider)?;
         let db = provider.db.clone();
         let origins = if settings.provider.cors_origins.is_empty() {
             DEFAULT_CORS_ORIGINS

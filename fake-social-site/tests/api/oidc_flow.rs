@@ -21,15 +21,26 @@ pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub struct Browser<'a> {
     pub app: &'a TestApp,
     pub http: reqwest::Client,
+    /// The service's base URL (`app`'s, or another instance's on its database).
+    base: String,
 }
 
 impl<'a> Browser<'a> {
     pub fn new(app: &'a TestApp) -> Self {
+        Self::at(app, &app.address)
+    }
+
+    /// A browser that visits the instance at `base`.
+    pub fn at(app: &'a TestApp, base: &str) -> Self {
         let http = test_support::http::builder()
             .cookie_store(true)
             .build()
             .expect("a client with cookies");
-        Browser { app, http }
+        Browser {
+            app,
+            http,
+            base: base.to_owned(),
+        }
     }
 
     pub async fn get(&self, url: &str) -> Response {
@@ -44,7 +55,7 @@ impl<'a> Browser<'a> {
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
         self.http
-            .post(self.app.url(path))
+            .post(format!("{}{path}", self.base))
             .form(form)
             .send()
             .await

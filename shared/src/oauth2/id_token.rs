@@ -10,9 +10,9 @@ use crate::clock::now;
 use crate::oauth2::provider::Provider;
 use crate::security::scope::{self, Scope};
 use crate::security::secret::Secret;
-use crate::storage::applications::Application;
+use crate::storage::applications::{self, Application};
 use crate::storage::codes::StoredCode;
-use crate::storage::tokens::SigningAlg;
+use crate::storage::tokens::{SigningAlg, keys};
 use crate::storage::users::User;
 
 /// The `typ` header of ID tokens (RFC 8725 §3.11 asks for explicit typing; an ID token
@@ -122,6 +122,27 @@ pub fn issue(
     // The column only holds ES256 or RS256 (a CHECK constraint); ES256 is the default.
     let alg = app.id_token_alg.parse().unwrap_or(SigningAlg::Es256);
     keys.sign(ID_TOKEN_TYP, &claims, alg)
+}
+
+/// Makes sure each algorithm a registered client's ID tokens use has a published key.
+/// Keys are otherwise made at their first signature, after a relying party may already have
+/// fetched the JWKS: one that only does RS256 would then meet a `kid` it never saw. Cheap
+/// when the keys exist; an RSA key is made once, on the first start after such a client is
+/// registered (or by `createapplication --id-token-alg RS256`).
+pub fn publish_client_keys(provider: &Provider) -> anyhow::Result<()> {
+    let mut conn = provider.db.get()?;
+    let mut made = false;
+    for alg in applications::id_token_algs_in_use(&mut conn)? {
+        let alg: SigningAlg = alg.parse().map_err(anyhow::Error::msg)?;
+        if !keys::active_algs(&mut conn)?.contains(&alg) {
+            keys::ensure_active(&mut conn, alg)?;
+            made = true;
+        }
+    }
+    if made {
+        provider.tokens.keys().reload(&mut conn)?;
+    }
+    Ok(())
 }
 
 /// OpenID Connect Core §3.1.3.6: the base64url left half of the access token's hash, with the

@@ -223,6 +223,13 @@ pub fn run(
                 &id_token_alg,
             )
             .map_err(anyhow::Error::msg)?;
+            if id_token_alg == "RS256" {
+                // The RSA key is made at once, not at the client's first ID token: a relying
+                // party that fetched the JWKS before then would not know it. A running service
+                // reads it on its next key reload.
+                let alg = crate::storage::tokens::SigningAlg::Rs256;
+                crate::storage::tokens::keys::ensure_active(&mut conn, alg)?;
+            }
             println!("client_id: {}", app.client_id);
             if let Some(secret) = secret {
                 // Shown once on the operator's terminal, never logged; only its hash is kept.

@@ -411,6 +411,14 @@ pub fn set_openid_client(
     Ok(updated == 1)
 }
 
+/// The ID-token algorithms registered clients use, each once.
+pub fn id_token_algs_in_use(conn: &mut crate::storage::db::Connection) -> QueryResult<Vec<String>> {
+    applications::table
+        .select(applications::id_token_alg)
+        .distinct()
+        .load(conn)
+}
+
 /// Creates the confidential client `client_id`, or gives it a new secret, sets whether it may
 /// introspect, and returns the secret: shown to the caller once, only its hash is stored.
 /// Used to provision one service's client at another (My API's introspection client at Fake
