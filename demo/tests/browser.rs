@@ -9,24 +9,13 @@
 //! `demo/tests/browser/node_modules`. Without them the test is skipped, except under CI,
 //! where it fails.
 
+mod browser_support;
+
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use browser_support::{assert_success, finish, requirements_met, start_driver};
 use test_support::net::loopback_listener;
-
-const DRIVER_TIMEOUT: Duration = Duration::from_secs(60);
-const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-fn chromium_path() -> PathBuf {
-    std::env::var_os("CHROMIUM")
-        .filter(|p| !p.is_empty())
-        .map_or_else(|| PathBuf::from(DEFAULT_CHROMIUM), PathBuf::from)
-}
 
 fn screenshot_path() -> PathBuf {
     std::env::var_os("BROWSER_SCREENSHOT")
@@ -42,51 +31,9 @@ fn screenshot_path() -> PathBuf {
         )
 }
 
-/// Whether this is a CI run (`CI` set to anything but empty, `0` or `false`).
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
-}
-
-/// What the test needs and does not find, each with how to install it.
-fn missing_requirements() -> Vec<String> {
-    let mut missing = Vec::new();
-    let node = std::process::Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !node.is_ok_and(|s| s.success()) {
-        missing.push("node (install: apt-get install -y nodejs npm)".to_owned());
-    }
-    let chromium = chromium_path();
-    if !chromium.is_file() {
-        missing.push(format!(
-            "Chromium at {} (install: apt-get install -y chromium, or set CHROMIUM to its path)",
-            chromium.display()
-        ));
-    }
-    if !browser_dir()
-        .join("node_modules/playwright-core/package.json")
-        .is_file()
-    {
-        missing.push(
-            "playwright-core in demo/tests/browser/node_modules (install: cd demo/tests/browser && npm ci)"
-                .to_owned(),
-        );
-    }
-    missing
-}
-
 #[actix_rt::test]
 async fn test_page_in_headless_chromium() {
-    let missing = missing_requirements();
-    if !missing.is_empty() {
-        let list = missing.join("\n  - ");
-        assert!(
-            !in_ci(),
-            "CI is set, so the browser test must run, but it is missing:\n  - {list}"
-        );
-        eprintln!("skipping the browser test (CI is not set); missing:\n  - {list}");
+    if !requirements_met("browser test") {
         return;
     }
 
@@ -138,19 +85,9 @@ async fn test_page_in_headless_chromium() {
     if let Some(parent) = screenshot.parent() {
         std::fs::create_dir_all(parent).expect("create the screenshot's directory");
     }
-    let child = tokio::process::Command::new("node")
-        .arg(browser_dir().join("drive.mjs"))
-        .arg(&api_url)
-        .arg(&screenshot)
-        .env("CHROMIUM", chromium_path())
-        .current_dir(browser_dir())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start node");
-    let outcome = tokio::time::timeout(DRIVER_TIMEOUT, child.wait_with_output()).await;
+    let screenshot_arg = screenshot.to_string_lossy().into_owned();
+    let child = start_driver("drive.mjs", &[&api_url, &screenshot_arg]);
+    let outcome = finish(child).await;
 
     fss_handle.stop(true).await;
     api_handle.stop(true).await;
@@ -160,20 +97,7 @@ async fn test_page_in_headless_chromium() {
             .expect("server stopped cleanly");
     }
 
-    let output = outcome
-        .unwrap_or_else(|_| panic!("drive.mjs did not finish within {DRIVER_TIMEOUT:?}"))
-        .expect("run drive.mjs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "drive.mjs failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status
-    );
-    println!("{stdout}");
-    if !stderr.trim().is_empty() {
-        println!("--- drive.mjs stderr\n{stderr}");
-    }
+    assert_success("drive.mjs", outcome);
     let size = std::fs::metadata(&screenshot)
         .expect("the screenshot was written")
         .len();
