@@ -37,6 +37,11 @@ async fn an_id_token_names_issuer_user_client_login_time_nonce_and_access_token_
     let body = tokens_for(&app, "openid").await;
     let (header, claims) = parts(body["id_token"].as_str().expect("an ID token"));
     assert_eq!(header["typ"], "JWT");
+    assert_eq!(header["alg"], "ES256", "the demo client's default");
+    assert!(
+        header["kid"].as_str().is_some_and(|kid| !kid.is_empty()),
+        "{header}"
+    );
     assert_eq!(claims["iss"], app.address);
     assert_eq!(claims["sub"], "1", "the user id as a string");
     assert_eq!(claims["aud"], MY_API_APP);

@@ -33,7 +33,7 @@ pub async fn current(
         .await
 }
 
-/// The session cookie's value, if the request carries one.
+/// The value of the cookie `name`, if the request carries a non-empty one.
 pub fn cookie_value(req: &HttpRequest, name: &str) -> Option<Secret> {
     req.cookie(name)
         .map(|c| Secret::new(c.value()))
@@ -47,11 +47,20 @@ pub fn cookie(
     value: &Secret,
     max_age: i64,
 ) -> Cookie<'static> {
+    build(
+        provider.issuer.starts_with("https://"),
+        name,
+        value,
+        max_age,
+    )
+}
+
+fn build(secure: bool, name: &'static str, value: &Secret, max_age: i64) -> Cookie<'static> {
     Cookie::build(name, value.expose().to_owned())
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(provider.issuer.starts_with("https://"))
+        .secure(secure)
         .max_age(Duration::seconds(max_age))
         .finish()
 }
@@ -82,5 +91,21 @@ pub fn csrf_ok(req: &HttpRequest, submitted: Option<&str>) -> bool {
             constant_time_eq(cookie.expose().as_bytes(), submitted.as_bytes())
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_http_only_lax_site_wide_and_secure_behind_https() {
+        for secure in [false, true] {
+            let shown = build(secure, SESSION_COOKIE, &Secret::from("v"), 60).to_string();
+            for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=60"] {
+                assert!(shown.contains(attribute), "{shown}");
+            }
+            assert_eq!(shown.contains("Secure"), secure, "{shown}");
+        }
     }
 }
