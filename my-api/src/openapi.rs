@@ -219,6 +219,18 @@ impl PartialSchema for FieldErrors {
     }
 }
 
+/// An answer with a [`Detail`] body.
+fn detail(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name(Detail::name()))),
+        )
+        .build()
+        .into()
+}
+
 /// The errors any resource operation can answer: invalid fields or a malformed request, no
 /// token or a bad one, a missing scope or permission, a body past the limit, the database
 /// unavailable.
@@ -227,16 +239,6 @@ pub struct ApiErrors;
 
 impl IntoResponses for ApiErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        let detail = |description: &str| {
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/json",
-                    Content::new(Some(Ref::from_schema_name(Detail::name()))),
-                )
-                .build()
-                .into()
-        };
         let invalid = ResponseBuilder::new()
             .description("Invalid fields (`{\"name\": [\"...\"]}`) or a malformed request.")
             .content(
@@ -271,6 +273,16 @@ impl IntoResponses for ApiErrors {
     }
 }
 
+/// The answer to an id that names nothing (or, for users, no active user).
+#[derive(Debug)]
+pub struct NoSuchId;
+
+impl IntoResponses for NoSuchId {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([("404".into(), detail("No such id."))])
+    }
+}
+
 /// [`ApiErrors`] and the answer to a body that is not JSON.
 #[derive(Debug)]
 pub struct ApiWriteErrors;
@@ -278,17 +290,7 @@ pub struct ApiWriteErrors;
 impl IntoResponses for ApiWriteErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         let mut responses = ApiErrors::responses();
-        responses.insert(
-            "415".into(),
-            ResponseBuilder::new()
-                .description("The body is not JSON.")
-                .content(
-                    "application/json",
-                    Content::new(Some(Ref::from_schema_name(Detail::name()))),
-                )
-                .build()
-                .into(),
-        );
+        responses.insert("415".into(), detail("The body is not JSON."));
         responses
     }
 }

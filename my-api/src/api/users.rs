@@ -11,8 +11,9 @@ use shared::service::openapi::Detail;
 use shared::storage::schema::users;
 use shared::storage::users::User;
 
+use super::docs::documented;
 use super::error::ApiError;
-use super::pagination::{PageParams, PageRequest, read_page};
+use super::pagination::{PageRequest, read_page};
 use super::{PublicUrl, base_url};
 use crate::openapi::{ApiErrors, PaginatedUserOutList};
 use crate::settings::ApiSettings;
@@ -45,48 +46,37 @@ fn render(user: User, caller: &BearerUser, base: &str) -> UserOut {
     }
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/users/",
-    operation_id = "users_list",
-    tag = "api",
-    summary = "List active users",
-    params(PageParams),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "One page of them, in id order.", body = PaginatedUserOutList),
-        (status = 404, description = "Invalid page.", body = Detail),
-        ApiErrors
-    )
-)]
-pub(crate) async fn list(
-    caller: BearerUser,
-    request: HttpRequest,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-    api: web::Data<ApiSettings>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_scope(scope::READ)?;
-    let wanted = PageRequest::parse(request.query_string(), &api)?;
-    let active = users::is_active.eq(true);
-    let (count, rows) = read_page(
-        &provider.db,
-        &wanted,
-        move |conn| users::table.filter(active).count().get_result(conn),
-        move |conn, limit, offset| {
-            users::table
-                .filter(active)
-                .order(users::id)
-                .select(User::as_select())
-                .limit(limit)
-                .offset(offset)
-                .load(conn)
-        },
-    )
-    .await?;
-    let base = base_url(&info);
-    let out: Vec<UserOut> = rows.into_iter().map(|u| render(u, &caller, base)).collect();
-    Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/users/"))))
+documented! {
+    list "users" of PaginatedUserOutList, "List active users", security(("bearer" = []));
+    pub(crate) async fn list(
+        caller: BearerUser,
+        request: HttpRequest,
+        info: PublicUrl,
+        provider: web::Data<Provider>,
+        api: web::Data<ApiSettings>,
+    ) -> Result<HttpResponse, ApiError> {
+        caller.require_scope(scope::READ)?;
+        let wanted = PageRequest::parse(request.query_string(), &api)?;
+        let active = users::is_active.eq(true);
+        let (count, rows) = read_page(
+            &provider.db,
+            &wanted,
+            move |conn| users::table.filter(active).count().get_result(conn),
+            move |conn, limit, offset| {
+                users::table
+                    .filter(active)
+                    .order(users::id)
+                    .select(User::as_select())
+                    .limit(limit)
+                    .offset(offset)
+                    .load(conn)
+            },
+        )
+        .await?;
+        let base = base_url(&info);
+        let out: Vec<UserOut> = rows.into_iter().map(|u| render(u, &caller, base)).collect();
+        Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/users/"))))
+    }
 }
 
 #[utoipa::path(
