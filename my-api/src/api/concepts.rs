@@ -2,7 +2,7 @@
 //! parent, and no concept may become its own ancestor.
 
 use actix_web::http::{Method, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use shared::oauth2::bearer::BearerUser;
@@ -12,11 +12,10 @@ use shared::storage::db::Connection;
 
 use super::docs::documented;
 use super::error::{ApiError, Name, Object, present};
-use super::pagination::{PageRequest, read_page};
+use super::pagination::Listing;
 use super::{PublicUrl, base_url};
 use crate::openapi::{ConceptInputPatch, PaginatedConceptOutList};
 use crate::schema::concepts;
-use crate::settings::ApiSettings;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ConceptInput {
@@ -102,30 +101,24 @@ documented! {
     list "concepts" of PaginatedConceptOutList, "List concepts", security(("bearer" = []));
     pub(crate) async fn list(
         caller: BearerUser,
-        request: HttpRequest,
-        info: PublicUrl,
-        provider: web::Data<Provider>,
-        api: web::Data<ApiSettings>,
+        listing: Listing,
     ) -> Result<HttpResponse, ApiError> {
         caller.require_scope(scope::READ)?;
-        let wanted = PageRequest::parse(request.query_string(), &api)?;
-        let (count, rows) = read_page(
-            &provider.db,
-            &wanted,
-            |conn| concepts::table.count().get_result(conn),
-            |conn, limit, offset| {
-                concepts::table
-                    .order(concepts::id)
-                    .select(Row::as_select())
-                    .limit(limit)
-                    .offset(offset)
-                    .load(conn)
-            },
-        )
-        .await?;
-        let base = base_url(&info);
-        let out: Vec<ConceptOut> = rows.into_iter().map(|r| render(r, base)).collect();
-        Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/concepts/"))))
+        listing
+            .answer(
+                "concepts",
+                |conn| concepts::table.count().get_result(conn),
+                |conn, limit, offset| {
+                    concepts::table
+                        .order(concepts::id)
+                        .select(Row::as_select())
+                        .limit(limit)
+                        .offset(offset)
+                        .load(conn)
+                },
+                render,
+            )
+            .await
     }
 }
 

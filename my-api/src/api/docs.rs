@@ -19,7 +19,8 @@ macro_rules! documented {
             security $security,
             responses(
                 (status = 200, description = "One page of them, in id order.", body = $page),
-                (status = 404, description = "Invalid page.", body = shared::service::openapi::Detail),
+                (status = 404, description = "Invalid page.",
+                    body = shared::service::openapi::Detail),
                 $crate::openapi::ApiErrors
             )
         )]

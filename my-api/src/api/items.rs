@@ -3,7 +3,7 @@
 //! get 403).
 
 use actix_web::http::{Method, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use shared::oauth2::bearer::{BearerUser, MaybeBearerUser};
@@ -12,7 +12,7 @@ use shared::security::scope;
 
 use super::docs::documented;
 use super::error::{ApiError, Name, Object};
-use super::pagination::{PageRequest, read_page};
+use super::pagination::Listing;
 use super::{PublicUrl, base_url};
 use crate::openapi::{ItemInputPatch, PaginatedItemOutList};
 use crate::schema::{items, users};
@@ -75,31 +75,25 @@ documented! {
     list "items" of PaginatedItemOutList, "List items", security((), ("bearer" = []));
     pub(crate) async fn list(
         caller: MaybeBearerUser,
-        request: HttpRequest,
-        info: PublicUrl,
-        provider: web::Data<Provider>,
-        api: web::Data<ApiSettings>,
+        listing: Listing,
     ) -> Result<HttpResponse, ApiError> {
         check_reader(&caller)?;
-        let wanted = PageRequest::parse(request.query_string(), &api)?;
-        let (count, rows) = read_page(
-            &provider.db,
-            &wanted,
-            |conn| items::table.count().get_result(conn),
-            |conn, limit, offset| {
-                items::table
-                    .inner_join(users::table)
-                    .order(items::id)
-                    .select(ROW)
-                    .limit(limit)
-                    .offset(offset)
-                    .load(conn)
-            },
-        )
-        .await?;
-        let base = base_url(&info);
-        let out: Vec<ItemOut> = rows.into_iter().map(|r| render(r, base)).collect();
-        Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/items/"))))
+        listing
+            .answer(
+                "items",
+                |conn| items::table.count().get_result(conn),
+                |conn, limit, offset| {
+                    items::table
+                        .inner_join(users::table)
+                        .order(items::id)
+                        .select(ROW)
+                        .limit(limit)
+                        .offset(offset)
+                        .load(conn)
+                },
+                render,
+            )
+            .await
     }
 }
 

@@ -1,7 +1,7 @@
 //! `/api/users/`: read-only, for authenticated callers, a page at a time; an email is shown
 //! to its owner only.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use serde::Serialize;
 use shared::oauth2::bearer::BearerUser;
@@ -13,10 +13,9 @@ use shared::storage::users::User;
 
 use super::docs::documented;
 use super::error::ApiError;
-use super::pagination::{PageRequest, read_page};
+use super::pagination::Listing;
 use super::{PublicUrl, base_url};
 use crate::openapi::{ApiErrors, PaginatedUserOutList};
-use crate::settings::ApiSettings;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users/").route(web::get().to(list)))
@@ -50,32 +49,26 @@ documented! {
     list "users" of PaginatedUserOutList, "List active users", security(("bearer" = []));
     pub(crate) async fn list(
         caller: BearerUser,
-        request: HttpRequest,
-        info: PublicUrl,
-        provider: web::Data<Provider>,
-        api: web::Data<ApiSettings>,
+        listing: Listing,
     ) -> Result<HttpResponse, ApiError> {
         caller.require_scope(scope::READ)?;
-        let wanted = PageRequest::parse(request.query_string(), &api)?;
         let active = users::is_active.eq(true);
-        let (count, rows) = read_page(
-            &provider.db,
-            &wanted,
-            move |conn| users::table.filter(active).count().get_result(conn),
-            move |conn, limit, offset| {
-                users::table
-                    .filter(active)
-                    .order(users::id)
-                    .select(User::as_select())
-                    .limit(limit)
-                    .offset(offset)
-                    .load(conn)
-            },
-        )
-        .await?;
-        let base = base_url(&info);
-        let out: Vec<UserOut> = rows.into_iter().map(|u| render(u, &caller, base)).collect();
-        Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/users/"))))
+        listing
+            .answer(
+                "users",
+                move |conn| users::table.filter(active).count().get_result(conn),
+                move |conn, limit, offset| {
+                    users::table
+                        .filter(active)
+                        .order(users::id)
+                        .select(User::as_select())
+                        .limit(limit)
+                        .offset(offset)
+                        .load(conn)
+                },
+                |user, base| render(user, &caller, base),
+            )
+            .await
     }
 }
 
