@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, PRAGMA};
 
 use crate::helpers::{
-    MY_API_APP, assert_oauth2_error, header, json_body, spawn_app, www_authenticate,
+    MY_API_APP, TestApp, assert_oauth2_error, header, json_body, spawn_app, www_authenticate,
 };
 
 #[actix_rt::test]
@@ -128,16 +128,26 @@ async fn a_deactivated_users_tokens_stop_working_and_cannot_be_refreshed() {
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
-#[actix_rt::test]
-async fn a_confidential_client_authenticates_with_http_basic_or_in_the_body() {
+/// Alice's password grant, without a client.
+const ALICE_PASSWORD_FORM: [(&str, &str); 3] = [
+    ("grant_type", "password"),
+    ("username", "alice"),
+    ("password", "pw"),
+];
+
+/// An app with the user `alice` (password `pw`) and the confidential client `backend`
+/// (secret `backend-secret`).
+async fn spawn_app_with_backend_client() -> TestApp {
     let app = spawn_app().await;
     app.create_user("alice", "pw");
     app.create_confidential_client("backend", "backend-secret");
-    let form = [
-        ("grant_type", "password"),
-        ("username", "alice"),
-        ("password", "pw"),
-    ];
+    app
+}
+
+#[actix_rt::test]
+async fn a_confidential_client_authenticates_with_http_basic_or_in_the_body() {
+    let app = spawn_app_with_backend_client().await;
+    let form = ALICE_PASSWORD_FORM;
 
     let response = app
         .post_token_basic("backend", "backend-secret", &form)
@@ -161,14 +171,8 @@ async fn a_confidential_client_authenticates_with_http_basic_or_in_the_body() {
 
 #[actix_rt::test]
 async fn a_confidential_client_without_its_secret_is_invalid_client() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
-    app.create_confidential_client("backend", "backend-secret");
-    let form = [
-        ("grant_type", "password"),
-        ("username", "alice"),
-        ("password", "pw"),
-    ];
+    let app = spawn_app_with_backend_client().await;
+    let form = ALICE_PASSWORD_FORM;
 
     let response = app
         .post_token_basic("backend", "not-the-secret", &form)

@@ -314,14 +314,8 @@ impl TestApp {
         token: &str,
         username: Option<&str>,
     ) -> Response {
-        let mut form = vec![("access_token", token)];
-        form.extend(username.map(|u| ("username", u)));
-        self.http
-            .post(self.url(&format!("/users/register-by-token/{backend}/")))
-            .form(&form)
-            .send()
+        self.register(reqwest::Method::POST, backend, token, username)
             .await
-            .expect("POST /users/register-by-token/")
     }
 
     /// `GET /users/register-by-token/<backend>/?access_token=...`, the original's form.
@@ -331,14 +325,32 @@ impl TestApp {
         token: &str,
         username: Option<&str>,
     ) -> Response {
-        let mut query = vec![("access_token", token)];
-        query.extend(username.map(|u| ("username", u)));
-        self.http
-            .get(self.url(&format!("/users/register-by-token/{backend}/")))
-            .query(&query)
+        self.register(reqwest::Method::GET, backend, token, username)
+            .await
+    }
+
+    /// The register route with the token (and `username`) in a form body (POST) or the query
+    /// string (GET).
+    async fn register(
+        &self,
+        method: reqwest::Method,
+        backend: &str,
+        token: &str,
+        username: Option<&str>,
+    ) -> Response {
+        let mut fields = vec![("access_token", token)];
+        fields.extend(username.map(|u| ("username", u)));
+        let url = self.url(&format!("/users/register-by-token/{backend}/"));
+        let request = self.http.request(method.clone(), url);
+        let request = if method == reqwest::Method::GET {
+            request.query(&fields)
+        } else {
+            request.form(&fields)
+        };
+        request
             .send()
             .await
-            .expect("GET /users/register-by-token/")
+            .unwrap_or_else(|e| panic!("{method} /users/register-by-token/: {e}"))
     }
 
     /// RFC 8693 token exchange on `/o/token/`, the backend named by `subject_issuer`.

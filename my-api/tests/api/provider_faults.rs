@@ -33,6 +33,15 @@ async fn assert_fault_everywhere(app: &TestApp, status: StatusCode, code: &str) 
     assert_eq!(app.accounts(), before);
 }
 
+/// A provider behaving so: a 502 `social_provider_bad_response` through every door.
+async fn assert_bad_response_everywhere(behaviour: Behaviour) -> FakeProvider {
+    let provider = FakeProvider::start(behaviour);
+    let app = spawn_app_with_provider(&provider.url).await;
+    let (status, code) = (StatusCode::BAD_GATEWAY, "social_provider_bad_response");
+    assert_fault_everywhere(&app, status, code).await;
+    provider
+}
+
 #[actix_rt::test]
 async fn a_good_provider_answer_creates_the_user_so_the_fault_tests_mean_something() {
     let provider = FakeProvider::start(Behaviour::Json(good_profile()));
@@ -88,27 +97,13 @@ async fn a_provider_hanging_past_the_timeout_is_a_json_504_after_the_timeout() {
 
 #[actix_rt::test]
 async fn a_provider_error_is_a_json_502() {
-    let provider = FakeProvider::start(Behaviour::ServerError);
-    let app = spawn_app_with_provider(&provider.url).await;
-    assert_fault_everywhere(
-        &app,
-        StatusCode::BAD_GATEWAY,
-        "social_provider_bad_response",
-    )
-    .await;
+    let provider = assert_bad_response_everywhere(Behaviour::ServerError).await;
     assert_eq!(provider.seen().len(), Door::ALL.len());
 }
 
 #[actix_rt::test]
 async fn a_provider_answering_html_is_a_json_502() {
-    let provider = FakeProvider::start(Behaviour::Html);
-    let app = spawn_app_with_provider(&provider.url).await;
-    assert_fault_everywhere(
-        &app,
-        StatusCode::BAD_GATEWAY,
-        "social_provider_bad_response",
-    )
-    .await;
+    assert_bad_response_everywhere(Behaviour::Html).await;
 }
 
 #[actix_rt::test]
@@ -120,27 +115,13 @@ async fn a_profile_without_an_id_is_a_json_502() {
         json!({ "id": "4242", "username": "sam" }),
         json!([]),
     ] {
-        let provider = FakeProvider::start(Behaviour::Json(body));
-        let app = spawn_app_with_provider(&provider.url).await;
-        assert_fault_everywhere(
-            &app,
-            StatusCode::BAD_GATEWAY,
-            "social_provider_bad_response",
-        )
-        .await;
+        assert_bad_response_everywhere(Behaviour::Json(body)).await;
     }
 }
 
 #[actix_rt::test]
 async fn a_two_megabyte_profile_is_a_json_502() {
-    let provider = FakeProvider::start(Behaviour::Huge);
-    let app = spawn_app_with_provider(&provider.url).await;
-    assert_fault_everywhere(
-        &app,
-        StatusCode::BAD_GATEWAY,
-        "social_provider_bad_response",
-    )
-    .await;
+    assert_bad_response_everywhere(Behaviour::Huge).await;
 }
 
 #[actix_rt::test]
