@@ -6,7 +6,7 @@ use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
 use shared::storage::applications::{self, NewApplication};
 
 use crate::helpers::{
-    MY_API_APP, assert_oauth2_error, header, json_body, spawn_app, www_authenticate,
+    MY_API_APP, assert_oauth2_error, header, json_body, password_form, spawn_app, www_authenticate,
 };
 
 #[actix_rt::test]
@@ -15,12 +15,7 @@ async fn token_endpoint_refuses_credentials_in_the_query_string() {
     let response = app
         .http
         .post(app.url("/o/token/?client_secret=s3cret"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "admin"),
-            ("password", "admin"),
-            ("client_id", MY_API_APP),
-        ])
+        .form(&password_form(MY_API_APP, "admin", "admin"))
         .send()
         .await
         .expect("POST /o/token/");
@@ -102,12 +97,7 @@ async fn a_client_may_only_use_the_grants_it_is_registered_for() {
     )
     .expect("create the client");
     let response = app
-        .post_token(&[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", "pw"),
-            ("client_id", "refresh-only"),
-        ])
+        .post_token(&password_form("refresh-only", "alice", "pw"))
         .await;
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
 }

@@ -17,8 +17,8 @@ use shared::storage::schema::{
 };
 use tempfile::TempDir;
 pub use test_support::db::{TEST_COST, connect};
-pub use test_support::http::{assert_json, assert_oauth2_error, header, json_body};
-use test_support::http::{password_form, post_form};
+use test_support::http::post_form;
+pub use test_support::http::{assert_json, assert_oauth2_error, header, json_body, password_form};
 
 /// The demo's public password-grant client `my-api-app`.
 pub const MY_API_APP: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";

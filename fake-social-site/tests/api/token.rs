@@ -8,7 +8,8 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, PRAGMA};
 
 use crate::helpers::{
-    MY_API_APP, TestApp, assert_oauth2_error, header, json_body, spawn_app, www_authenticate,
+    MY_API_APP, TestApp, assert_oauth2_error, header, json_body, password_form, spawn_app,
+    www_authenticate,
 };
 
 #[actix_rt::test]
@@ -32,12 +33,7 @@ async fn an_unknown_client_is_refused_with_invalid_client_and_a_challenge() {
     let app = spawn_app().await;
     app.create_user("alice", "pw");
     let response = app
-        .post_token(&[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", "pw"),
-            ("client_id", "no-such-client"),
-        ])
+        .post_token(&password_form("no-such-client", "alice", "pw"))
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(!www_authenticate(&response).is_empty());
