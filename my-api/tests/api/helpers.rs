@@ -94,6 +94,41 @@ impl Door {
     ];
 }
 
+/// The `/o/token/` form of an exchange grant for `client`: RFC 8693 token exchange (with
+/// `door` [`Door::TokenExchange`]) or `convert_token`.
+pub fn exchange_form<'a>(
+    door: Door,
+    backend: &'a str,
+    token: &'a str,
+    client: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    let mut form = if door == Door::TokenExchange {
+        vec![
+            ("grant_type", TOKEN_EXCHANGE),
+            ("subject_token", token),
+            ("subject_token_type", ACCESS_TOKEN_TYPE),
+            ("subject_issuer", backend),
+        ]
+    } else {
+        vec![
+            ("grant_type", "convert_token"),
+            ("backend", backend),
+            ("token", token),
+        ]
+    };
+    form.push(("client_id", client));
+    form
+}
+
+/// `form` with the `username` field the backends with parameters need.
+pub fn with_username<'a>(
+    mut form: Vec<(&'a str, &'a str)>,
+    username: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    form.extend(username.map(|u| ("username", u)));
+    form
+}
+
 /// Both real services, FSS first so that My API can be pointed at it. The demo accounts'
 /// fixture hashes cost 0.3 s per login in a debug build, so their passwords (the same ones)
 /// are stored again at the test cost.
@@ -353,6 +388,22 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{method} /users/register-by-token/: {e}"))
     }
 
+    /// PUT and PATCH (with `rename`) and DELETE of item 1 with `token`, not its owner's:
+    /// each a 403 with a `detail`.
+    pub async fn assert_item_1_is_not_changed_by(&self, token: &str, rename: &Value) {
+        for (method, body) in [
+            (Method::PUT, Some(rename)),
+            (Method::PATCH, Some(rename)),
+            (Method::DELETE, None),
+        ] {
+            let response = self
+                .request(method.clone(), "/api/items/1/", Some(token), body)
+                .await;
+            let refused = json_body(response, StatusCode::FORBIDDEN).await;
+            assert!(refused["detail"].is_string(), "{method}: {refused}");
+        }
+    }
+
     /// RFC 8693 token exchange on `/o/token/`, the backend named by `subject_issuer`.
     pub async fn token_exchange(
         &self,
@@ -360,15 +411,8 @@ impl TestApp {
         subject_token: &str,
         username: Option<&str>,
     ) -> Response {
-        let mut form = vec![
-            ("grant_type", TOKEN_EXCHANGE),
-            ("subject_token", subject_token),
-            ("subject_token_type", ACCESS_TOKEN_TYPE),
-            ("subject_issuer", backend),
-            ("client_id", MY_API_CLIENT),
-        ];
-        form.extend(username.map(|u| ("username", u)));
-        self.post_token(&form).await
+        let form = exchange_form(Door::TokenExchange, backend, subject_token, MY_API_CLIENT);
+        self.post_token(&with_username(form, username)).await
     }
 
     /// drf-social-oauth2's `convert_token` grant on `/o/token/`.
@@ -378,14 +422,8 @@ impl TestApp {
         token: &str,
         username: Option<&str>,
     ) -> Response {
-        let mut form = vec![
-            ("grant_type", "convert_token"),
-            ("backend", backend),
-            ("token", token),
-            ("client_id", MY_API_CLIENT),
-        ];
-        form.extend(username.map(|u| ("username", u)));
-        self.post_token(&form).await
+        let form = exchange_form(Door::ConvertToken, backend, token, MY_API_CLIENT);
+        self.post_token(&with_username(form, username)).await
     }
 
     /// The exchange through `door`.

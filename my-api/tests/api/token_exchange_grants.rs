@@ -4,7 +4,6 @@
 use reqwest::StatusCode;
 use shared::storage::applications::{self, NewApplication};
 
-use crate::exchange::exchange_through_each_backend;
 use crate::helpers::*;
 
 /// A second public client of My API, allowed the given grants.
@@ -23,16 +22,6 @@ fn create_client(app: &TestApp, client_id: &str, grant_types: &str) {
         },
     )
     .expect("create the client");
-}
-
-#[actix_rt::test]
-async fn rfc_8693_token_exchange_works_through_each_backend_and_names_the_issued_token_type() {
-    exchange_through_each_backend(Door::TokenExchange).await;
-}
-
-#[actix_rt::test]
-async fn convert_token_works_through_each_backend() {
-    exchange_through_each_backend(Door::ConvertToken).await;
 }
 
 #[actix_rt::test]
@@ -126,24 +115,11 @@ async fn a_client_not_registered_for_the_exchange_grants_is_unauthorized_client(
     let app = spawn_app().await;
     create_client(&app, "password-only", "password refresh_token");
     let fss_token = app.fss_token("admin", "admin").await;
-    let response = app
-        .post_token(&[
-            ("grant_type", TOKEN_EXCHANGE),
-            ("subject_token", &fss_token),
-            ("subject_token_type", ACCESS_TOKEN_TYPE),
-            ("subject_issuer", FSS),
-            ("client_id", "password-only"),
-        ])
-        .await;
+    let form = exchange_form(Door::TokenExchange, FSS, &fss_token, "password-only");
+    let response = app.post_token(&form).await;
     assert_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
-    let response = app
-        .post_token(&[
-            ("grant_type", "convert_token"),
-            ("backend", FSS),
-            ("token", &fss_token),
-            ("client_id", "password-only"),
-        ])
-        .await;
+    let form = exchange_form(Door::ConvertToken, FSS, &fss_token, "password-only");
+    let response = app.post_token(&form).await;
     assert_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
     assert_eq!(app.accounts(), (1, 0));
 }
@@ -154,14 +130,8 @@ async fn an_exchange_for_another_client_leaves_the_first_clients_tokens_alone() 
     create_client(&app, "second-app", "convert_token");
     let fss_token = app.fss_token("admin", "admin").await;
     let first = app.exchange_token(&fss_token).await;
-    let response = app
-        .post_token(&[
-            ("grant_type", "convert_token"),
-            ("backend", FSS),
-            ("token", &fss_token),
-            ("client_id", "second-app"),
-        ])
-        .await;
+    let form = exchange_form(Door::ConvertToken, FSS, &fss_token, "second-app");
+    let response = app.post_token(&form).await;
     let second = string(&assert_token_answer(response).await, "access_token");
     assert_eq!(app.me(&first).await["id"], app.me(&second).await["id"]);
 }
@@ -201,13 +171,7 @@ async fn the_metadata_lists_both_exchange_grants() {
 async fn a_token_exchange_may_ask_for_less_scope_but_not_more() {
     let app = spawn_app().await;
     let fss_token = app.fss_token("admin", "admin").await;
-    let base = [
-        ("grant_type", TOKEN_EXCHANGE),
-        ("subject_token", fss_token.as_str()),
-        ("subject_token_type", ACCESS_TOKEN_TYPE),
-        ("subject_issuer", FSS),
-        ("client_id", MY_API_CLIENT),
-    ];
+    let base = exchange_form(Door::TokenExchange, FSS, &fss_token, MY_API_CLIENT);
     let mut form = base.to_vec();
     form.push(("scope", "admin"));
     let response = app.post_token(&form).await;
