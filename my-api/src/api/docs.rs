@@ -6,7 +6,8 @@
 //! the `security(...)` of the reading operations); every answer is described here.
 
 /// Puts the OpenAPI description of one operation of a collection on the handler that follows.
-/// Paths, operation ids and summaries are built from the collection's name.
+/// Paths, operation ids and summaries are built from the collection's name; `one` takes the
+/// summary and answers of an operation on `/api/<name>/{id}/` that words them its own way.
 macro_rules! documented {
     (list $name:tt of $page:ident, $summary:tt, security $security:tt; $($handler:tt)*) => {
         #[utoipa::path(
@@ -27,21 +28,15 @@ macro_rules! documented {
         $($handler)*
     };
     (retrieve $name:tt -> $out:ident, security $security:tt; $($handler:tt)*) => {
-        #[utoipa::path(
-            get,
-            path = concat!("/api/", $name, "/{id}/"),
-            operation_id = concat!($name, "_retrieve"),
-            tag = "api",
-            summary = concat!("One of ", $name),
-            params(("id" = i64, Path)),
-            security $security,
+        documented! {
+            one $name get "_retrieve", concat!("One of ", $name), security $security,
             responses(
                 (status = 200, description = "It.", body = $out),
                 $crate::openapi::NoSuchId,
                 $crate::openapi::ApiErrors
-            )
-        )]
-        $($handler)*
+            );
+            $($handler)*
+        }
     };
     (create $name:tt, $input:ident -> $out:ident; $($handler:tt)*) => {
         #[utoipa::path(
@@ -63,9 +58,9 @@ macro_rules! documented {
     // PUT one, which reads the method: a PATCH body is `$patch`, the same fields as `$input`,
     // none of them required.
     (update $name:tt, $input:ident or $patch:ident -> $out:ident; $($handler:tt)*) => {
-        documented! { @change put "_update", "Replace it", $name, $input -> $out; $($handler)* }
+        documented! { @change $name put "_update", "Replace it", $input -> $out; $($handler)* }
         documented! {
-            @change patch "_partial_update", "Change it", $name, $patch -> $out;
+            @change $name patch "_partial_update", "Change it", $patch -> $out;
             pub(crate) async fn partial_update(
                 caller: shared::oauth2::bearer::BearerUser,
                 method: actix_web::http::Method,
@@ -78,39 +73,43 @@ macro_rules! documented {
             }
         }
     };
-    (@change $method:ident $id:tt, $summary:tt, $name:tt, $body:ident -> $out:ident;
+    (@change $name:tt $method:ident $suffix:tt, $summary:tt, $body:ident -> $out:ident;
         $($handler:tt)*) => {
-        #[utoipa::path(
-            $method,
-            path = concat!("/api/", $name, "/{id}/"),
-            operation_id = concat!($name, $id),
-            tag = "api",
-            summary = $summary,
-            params(("id" = i64, Path)),
-            request_body = $body,
-            security(("bearer" = [])),
+        documented! {
+            one $name $method $suffix, $summary, security(("bearer" = [])), body $body,
             responses(
                 (status = 200, description = "Updated.", body = $out),
                 $crate::openapi::NoSuchId,
                 $crate::openapi::ApiWriteErrors
-            )
-        )]
-        $($handler)*
+            );
+            $($handler)*
+        }
     };
     (destroy $name:tt; $($handler:tt)*) => {
-        #[utoipa::path(
-            delete,
-            path = concat!("/api/", $name, "/{id}/"),
-            operation_id = concat!($name, "_delete"),
-            tag = "api",
-            summary = concat!("Delete one of ", $name),
-            params(("id" = i64, Path)),
+        documented! {
+            one $name delete "_delete", concat!("Delete one of ", $name),
             security(("bearer" = [])),
             responses(
                 (status = 204, description = "Deleted."),
                 $crate::openapi::NoSuchId,
                 $crate::openapi::ApiErrors
-            )
+            );
+            $($handler)*
+        }
+    };
+    // Any operation on `/api/<name>/{id}/`, its id `<name>$suffix`, with the answers given.
+    (one $name:tt $method:ident $suffix:tt, $summary:expr, security $security:tt,
+        $(body $body:ident,)? responses $responses:tt; $($handler:tt)*) => {
+        #[utoipa::path(
+            $method,
+            path = concat!("/api/", $name, "/{id}/"),
+            operation_id = concat!($name, $suffix),
+            tag = "api",
+            summary = $summary,
+            params(("id" = i64, Path)),
+            $(request_body = $body,)?
+            security $security,
+            responses $responses
         )]
         $($handler)*
     };

@@ -72,33 +72,27 @@ documented! {
     }
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/users/{id}/",
-    operation_id = "users_retrieve",
-    tag = "api",
-    summary = "One active user",
-    params(("id" = i64, Path)),
-    security(("bearer" = [])),
+documented! {
+    one "users" get "_retrieve", "One active user", security(("bearer" = [])),
     responses(
         (status = 200, description = "The user.", body = UserOut),
         (status = 404, description = "No such active user.", body = Detail),
         ApiErrors
-    )
-)]
-pub(crate) async fn retrieve(
-    caller: BearerUser,
-    id: web::Path<i64>,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_scope(scope::READ)?;
-    let id = id.into_inner();
-    let user = provider
-        .db
-        .run(move |conn| shared::storage::users::find(conn, id).map_err(ApiError::from))
-        .await?
-        .filter(|u| u.is_active)
-        .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(render(user, &caller, base_url(&info))))
+    );
+    pub(crate) async fn retrieve(
+        caller: BearerUser,
+        id: web::Path<i64>,
+        info: PublicUrl,
+        provider: web::Data<Provider>,
+    ) -> Result<HttpResponse, ApiError> {
+        caller.require_scope(scope::READ)?;
+        let id = id.into_inner();
+        let user = provider
+            .db
+            .run(move |conn| shared::storage::users::find(conn, id).map_err(ApiError::from))
+            .await?
+            .filter(|u| u.is_active)
+            .ok_or(ApiError::NotFound)?;
+        Ok(HttpResponse::Ok().json(render(user, &caller, base_url(&info))))
+    }
 }
