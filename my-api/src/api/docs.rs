@@ -85,7 +85,9 @@ macro_rules! documented {
             $($handler)*
         }
     };
-    (destroy $name:tt; $($handler:tt)*) => {
+    // DELETE, handled by deleting in one write transaction with `$delete(conn, id, caller's
+    // user id)`, which refuses what the caller may not delete.
+    (destroy $name:tt with $delete:path) => {
         documented! {
             one $name delete "_delete", concat!("Delete one of ", $name),
             security(("bearer" = [])),
@@ -94,7 +96,16 @@ macro_rules! documented {
                 $crate::openapi::NoSuchId,
                 $crate::openapi::ApiErrors
             );
-            $($handler)*
+            pub(crate) async fn destroy(
+                caller: shared::oauth2::bearer::BearerUser,
+                id: actix_web::web::Path<i64>,
+                provider: actix_web::web::Data<shared::oauth2::provider::Provider>,
+            ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
+                caller.require_scope(shared::security::scope::WRITE)?;
+                let (id, owner) = (id.into_inner(), caller.user.id);
+                provider.db.write(move |conn| $delete(conn, id, owner)).await?;
+                Ok(actix_web::HttpResponse::NoContent().finish())
+            }
         }
     };
     // Any operation on `/api/<name>/{id}/`, its id `<name>$suffix`, with the answers given.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use shared::oauth2::bearer::{BearerUser, MaybeBearerUser};
 use shared::oauth2::provider::Provider;
 use shared::security::scope;
+use shared::storage::db::Connection;
 
 use super::docs::documented;
 use super::error::{ApiError, Name, Object};
@@ -56,7 +57,7 @@ fn render(row: Row, base: &str) -> ItemOut {
     }
 }
 
-fn load_one(conn: &mut shared::storage::db::Connection, id: i64) -> Result<Row, ApiError> {
+fn load_one(conn: &mut Connection, id: i64) -> Result<Row, ApiError> {
     Ok(items::table
         .inner_join(users::table)
         .filter(items::id.eq(id))
@@ -158,11 +159,7 @@ documented! {
 }
 
 /// Loads the item and refuses anyone but its owner.
-fn owned(
-    conn: &mut shared::storage::db::Connection,
-    id: i64,
-    caller: i64,
-) -> Result<Row, ApiError> {
+fn owned(conn: &mut Connection, id: i64, caller: i64) -> Result<Row, ApiError> {
     let row = load_one(conn, id)?;
     if row.owner_id != caller {
         return Err(ApiError::Forbidden);
@@ -201,23 +198,11 @@ documented! {
     }
 }
 
-documented! {
-    destroy "items";
-    pub(crate) async fn destroy(
-        caller: BearerUser,
-        id: web::Path<i64>,
-        provider: web::Data<Provider>,
-    ) -> Result<HttpResponse, ApiError> {
-        caller.require_scope(scope::WRITE)?;
-        let (id, owner) = (id.into_inner(), caller.user.id);
-        provider
-            .db
-            .write(move |conn| {
-                owned(conn, id, owner)?;
-                diesel::delete(items::table.find(id)).execute(conn)?;
-                Ok::<_, ApiError>(())
-            })
-            .await?;
-        Ok(HttpResponse::NoContent().finish())
-    }
+documented! { destroy "items" with delete }
+
+/// Deletes the item `id` if `caller` owns it.
+fn delete(conn: &mut Connection, id: i64, caller: i64) -> Result<(), ApiError> {
+    owned(conn, id, caller)?;
+    diesel::delete(items::table.find(id)).execute(conn)?;
+    Ok(())
 }
