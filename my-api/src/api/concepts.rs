@@ -1,7 +1,7 @@
 //! `/api/concepts/`: authenticated read (`read`) and write (`write`); a concept may have a
 //! parent, and no concept may become its own ancestor.
 
-use actix_web::http::{Method, header};
+use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use shared::storage::db::Connection;
 use super::docs::documented;
 use super::error::{ApiError, Name, Object, present};
 use super::pagination::Listing;
-use super::{PublicUrl, base_url};
+use super::{PublicUrl, base_url, created};
 use crate::openapi::{ConceptInputPatch, PaginatedConceptOutList};
 use crate::schema::concepts;
 
@@ -164,9 +164,7 @@ documented! {
             })
             .await?;
         let out = render(row, base_url(&info));
-        Ok(HttpResponse::Created()
-            .insert_header((header::LOCATION, out.url.clone()))
-            .json(out))
+        Ok(created(out.url.clone(), out))
     }
 }
 

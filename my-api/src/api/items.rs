@@ -2,7 +2,7 @@
 //! creates, up to `MAX_ITEMS_PER_USER` items each; only the owner updates or deletes (others
 //! get 403).
 
-use actix_web::http::{Method, header};
+use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use shared::storage::db::Connection;
 use super::docs::documented;
 use super::error::{ApiError, Name, Object};
 use super::pagination::Listing;
-use super::{PublicUrl, base_url};
+use super::{PublicUrl, base_url, created};
 use crate::openapi::{ItemInputPatch, PaginatedItemOutList};
 use crate::schema::{items, users};
 use crate::settings::ApiSettings;
@@ -152,9 +152,7 @@ documented! {
             })
             .await?;
         let out = render(row, base_url(&info));
-        Ok(HttpResponse::Created()
-            .insert_header((header::LOCATION, out.url.clone()))
-            .json(out))
+        Ok(created(out.url.clone(), out))
     }
 }
 

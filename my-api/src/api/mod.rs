@@ -77,6 +77,13 @@ pub fn base_url(url: &PublicUrl) -> &str {
     &url.0
 }
 
+/// `201 Created` with `out`, the new object, whose `url` is the `Location`.
+pub fn created(url: String, out: impl Serialize) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, url))
+        .json(out)
+}
+
 // The links of `GET /api/`.
 #[derive(Serialize, utoipa::ToSchema)]
 struct Links {

@@ -113,7 +113,12 @@ async fn with_params_and_another_users_name_is_an_unsuccessful_exchange() {
             .await;
         assert_unsuccessful(response).await;
         let response = app
-            .register_by_token_get(FSS_WITH_PARAMS, &fss_token, Some(username))
+            .exchange(
+                Door::RegisterGet,
+                FSS_WITH_PARAMS,
+                &fss_token,
+                Some(username),
+            )
             .await;
         assert_unsuccessful(response).await;
     }
@@ -147,7 +152,7 @@ async fn with_params_without_a_username_is_a_bad_request() {
         .await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     let response = app
-        .register_by_token_get(FSS_WITH_PARAMS, &fss_token, None)
+        .exchange(Door::RegisterGet, FSS_WITH_PARAMS, &fss_token, None)
         .await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     let response = app
@@ -166,7 +171,9 @@ async fn a_garbage_token_is_an_unsuccessful_exchange() {
         for token in ["garbage", "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"] {
             let response = app.register_by_token(backend, token, username).await;
             assert_unsuccessful(response).await;
-            let response = app.register_by_token_get(backend, token, username).await;
+            let response = app
+                .exchange(Door::RegisterGet, backend, token, username)
+                .await;
             assert_unsuccessful(response).await;
         }
     }
@@ -194,7 +201,9 @@ async fn an_unknown_backend_is_a_json_404() {
     let app = spawn_app().await;
     let response = app.register_by_token("facebook", "token", None).await;
     assert_error(response, StatusCode::NOT_FOUND, "unknown_backend").await;
-    let response = app.register_by_token_get("facebook", "token", None).await;
+    let response = app
+        .exchange(Door::RegisterGet, "facebook", "token", None)
+        .await;
     assert_error(response, StatusCode::NOT_FOUND, "unknown_backend").await;
 }
 
@@ -369,7 +378,9 @@ async fn an_exchange_into_a_deactivated_account_is_refused() {
             .expect("deactivate the user");
     }
     assert_unsuccessful(app.register_by_token(FSS, &fss_token, None).await).await;
-    let response = app.token_exchange(FSS, &fss_token, None).await;
+    let response = app
+        .exchange(Door::TokenExchange, FSS, &fss_token, None)
+        .await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
     let response = app.get_api("/api/items/", Some(&token)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);

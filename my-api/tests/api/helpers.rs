@@ -349,43 +349,8 @@ impl TestApp {
         token: &str,
         username: Option<&str>,
     ) -> Response {
-        self.register(reqwest::Method::POST, backend, token, username)
+        self.exchange(Door::RegisterPost, backend, token, username)
             .await
-    }
-
-    /// `GET /users/register-by-token/<backend>/?access_token=...`, the original's form.
-    pub async fn register_by_token_get(
-        &self,
-        backend: &str,
-        token: &str,
-        username: Option<&str>,
-    ) -> Response {
-        self.register(reqwest::Method::GET, backend, token, username)
-            .await
-    }
-
-    /// The register route with the token (and `username`) in a form body (POST) or the query
-    /// string (GET).
-    async fn register(
-        &self,
-        method: reqwest::Method,
-        backend: &str,
-        token: &str,
-        username: Option<&str>,
-    ) -> Response {
-        let mut fields = vec![("access_token", token)];
-        fields.extend(username.map(|u| ("username", u)));
-        let url = self.url(&format!("/users/register-by-token/{backend}/"));
-        let request = self.http.request(method.clone(), url);
-        let request = if method == reqwest::Method::GET {
-            request.query(&fields)
-        } else {
-            request.form(&fields)
-        };
-        request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} /users/register-by-token/: {e}"))
     }
 
     /// PUT and PATCH (with `rename`) and DELETE of item 1 with `token`, not its owner's:
@@ -404,29 +369,9 @@ impl TestApp {
         }
     }
 
-    /// RFC 8693 token exchange on `/o/token/`, the backend named by `subject_issuer`.
-    pub async fn token_exchange(
-        &self,
-        backend: &str,
-        subject_token: &str,
-        username: Option<&str>,
-    ) -> Response {
-        let form = exchange_form(Door::TokenExchange, backend, subject_token, MY_API_CLIENT);
-        self.post_token(&with_username(form, username)).await
-    }
-
-    /// drf-social-oauth2's `convert_token` grant on `/o/token/`.
-    pub async fn convert_token(
-        &self,
-        backend: &str,
-        token: &str,
-        username: Option<&str>,
-    ) -> Response {
-        let form = exchange_form(Door::ConvertToken, backend, token, MY_API_CLIENT);
-        self.post_token(&with_username(form, username)).await
-    }
-
-    /// The exchange through `door`.
+    /// The exchange through `door`, as My API's client: the register route with the token
+    /// (and `username`) in a form body (POST) or the query string (GET, the original's form),
+    /// or one of the `/o/token/` grants.
     pub async fn exchange(
         &self,
         door: Door,
@@ -434,12 +379,21 @@ impl TestApp {
         token: &str,
         username: Option<&str>,
     ) -> Response {
-        match door {
-            Door::RegisterPost => self.register_by_token(backend, token, username).await,
-            Door::RegisterGet => self.register_by_token_get(backend, token, username).await,
-            Door::TokenExchange => self.token_exchange(backend, token, username).await,
-            Door::ConvertToken => self.convert_token(backend, token, username).await,
-        }
+        let (get, url) = match door {
+            Door::RegisterPost => (false, format!("/users/register-by-token/{backend}/")),
+            Door::RegisterGet => (true, format!("/users/register-by-token/{backend}/")),
+            Door::TokenExchange | Door::ConvertToken => {
+                let form = exchange_form(door, backend, token, MY_API_CLIENT);
+                return self.post_token(&with_username(form, username)).await;
+            }
+        };
+        let fields = with_username(vec![("access_token", token)], username);
+        let request = if get {
+            self.http.get(self.url(&url)).query(&fields)
+        } else {
+            self.http.post(self.url(&url)).form(&fields)
+        };
+        request.send().await.expect("the register route")
     }
 
     /// A successful exchange through the form-body register route: the My API token.

@@ -54,7 +54,7 @@ async fn a_good_provider_answer_creates_the_user_so_the_fault_tests_mean_somethi
     assert_eq!(app.linked_users(FSS, 4242).len(), 1);
 
     let response = app
-        .token_exchange(FSS_WITH_PARAMS, TOKEN, Some("sam"))
+        .exchange(Door::TokenExchange, FSS_WITH_PARAMS, TOKEN, Some("sam"))
         .await;
     assert_token_answer(response).await;
     let seen = provider.seen();
@@ -130,7 +130,7 @@ async fn a_provider_refusing_the_token_is_unsuccessful_on_the_register_route() {
     let app = spawn_app_with_provider(&provider.url).await;
     let before = app.accounts();
     assert_unsuccessful(app.register_by_token(FSS, TOKEN, None).await).await;
-    assert_unsuccessful(app.register_by_token_get(FSS, TOKEN, None).await).await;
+    assert_unsuccessful(app.exchange(Door::RegisterGet, FSS, TOKEN, None).await).await;
     let response = app
         .register_by_token(FSS_WITH_PARAMS, TOKEN, Some("sam"))
         .await;
@@ -143,9 +143,9 @@ async fn a_provider_refusing_the_token_is_invalid_request_on_the_token_endpoint(
     let provider = FakeProvider::start(Behaviour::Unauthorized);
     let app = spawn_app_with_provider(&provider.url).await;
     let before = app.accounts();
-    let response = app.token_exchange(FSS, TOKEN, None).await;
+    let response = app.exchange(Door::TokenExchange, FSS, TOKEN, None).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
-    let response = app.convert_token(FSS, TOKEN, None).await;
+    let response = app.exchange(Door::ConvertToken, FSS, TOKEN, None).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     assert_eq!(app.accounts(), before);
     assert_eq!(provider.seen().len(), 2);

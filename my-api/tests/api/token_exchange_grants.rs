@@ -29,15 +29,24 @@ async fn a_subject_token_the_provider_refuses_is_invalid_request() {
     let app = spawn_app().await;
     for backend in BACKENDS {
         let username = (backend == FSS_WITH_PARAMS).then_some("admin");
-        let response = app.token_exchange(backend, "garbage", username).await;
+        let response = app
+            .exchange(Door::TokenExchange, backend, "garbage", username)
+            .await;
         assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
-        let response = app.convert_token(backend, "garbage", username).await;
+        let response = app
+            .exchange(Door::ConvertToken, backend, "garbage", username)
+            .await;
         assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     }
     // The token is good, but it is not user1's.
     let fss_token = app.fss_token("admin", "admin").await;
     let response = app
-        .token_exchange(FSS_WITH_PARAMS, &fss_token, Some("user1"))
+        .exchange(
+            Door::TokenExchange,
+            FSS_WITH_PARAMS,
+            &fss_token,
+            Some("user1"),
+        )
         .await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     assert_eq!(app.accounts(), (1, 0));
@@ -79,9 +88,13 @@ async fn rfc_8693_refuses_token_types_other_than_an_access_token() {
 #[actix_rt::test]
 async fn an_unknown_or_missing_backend_on_the_token_endpoint_is_invalid_request() {
     let app = spawn_app().await;
-    let response = app.token_exchange("facebook", "token", None).await;
+    let response = app
+        .exchange(Door::TokenExchange, "facebook", "token", None)
+        .await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
-    let response = app.convert_token("facebook", "token", None).await;
+    let response = app
+        .exchange(Door::ConvertToken, "facebook", "token", None)
+        .await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     let response = app
         .post_token(&[
@@ -140,7 +153,9 @@ async fn an_exchange_for_another_client_leaves_the_first_clients_tokens_alone() 
 async fn the_refresh_token_of_an_exchange_is_rotated_like_any_other() {
     let app = spawn_app().await;
     let fss_token = app.fss_token("admin", "admin").await;
-    let response = app.token_exchange(FSS, &fss_token, None).await;
+    let response = app
+        .exchange(Door::TokenExchange, FSS, &fss_token, None)
+        .await;
     let exchanged = assert_token_answer(response).await;
     let response = app
         .post_token(&[
