@@ -46,7 +46,7 @@ async fn slow_client_secret_checks_leave_the_write_lock_and_health_check_alone()
 
     app.assert_healthy().await;
     assert_eq!(
-        app.user_details(&tokens.access_token).await.status(),
+        app.access_status(&tokens.access_token).await,
         StatusCode::OK
     );
     // A write (rotation of a refresh token) completes while the checks are still running.

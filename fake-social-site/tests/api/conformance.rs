@@ -6,7 +6,8 @@ use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
 use shared::storage::applications::{self, NewApplication};
 
 use crate::helpers::{
-    MY_API_APP, assert_oauth2_error, header, json_body, password_form, spawn_app, www_authenticate,
+    MY_API_APP, assert_oauth2_error, header, json_body, password_form, spawn_app,
+    spawn_app_with_alice, www_authenticate,
 };
 
 #[actix_rt::test]
@@ -24,8 +25,7 @@ async fn token_endpoint_refuses_credentials_in_the_query_string() {
 
 #[actix_rt::test]
 async fn an_empty_parameter_is_an_invalid_request_and_unknown_ones_are_ignored() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let empty = app.password_grant_with_scope("alice", "pw", "").await;
     assert_oauth2_error(empty, StatusCode::BAD_REQUEST, "invalid_request").await;
     let unknown = app
@@ -80,8 +80,7 @@ async fn client_authentication_by_basic_and_body_together_is_an_invalid_request(
 
 #[actix_rt::test]
 async fn a_client_may_only_use_the_grants_it_is_registered_for() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     applications::create(
         &mut app.db(),
         &NewApplication {
@@ -104,8 +103,7 @@ async fn a_client_may_only_use_the_grants_it_is_registered_for() {
 
 #[actix_rt::test]
 async fn every_token_endpoint_answer_is_no_store() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let answers = [
         app.password_grant("alice", "pw").await,
         app.password_grant("alice", "wrong").await,
@@ -124,8 +122,7 @@ async fn every_token_endpoint_answer_is_no_store() {
 
 #[actix_rt::test]
 async fn the_bearer_scheme_is_case_insensitive() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let token = app.login("alice", "pw").await.access_token;
     for scheme in ["bearer", "BEARER", "BeArEr"] {
         let response = app
@@ -141,8 +138,7 @@ async fn the_bearer_scheme_is_case_insensitive() {
 
 #[actix_rt::test]
 async fn a_token_sent_two_ways_is_an_invalid_request() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let token = app.login("alice", "pw").await.access_token;
     let response = app
         .http
@@ -165,8 +161,7 @@ async fn no_credentials_get_a_challenge_without_an_error_code() {
 
 #[actix_rt::test]
 async fn ten_concurrent_refreshes_with_one_token_give_exactly_one_success() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let tokens = app.login("alice", "pw").await;
     let answers = join_all((0..10).map(|_| app.refresh(&tokens.refresh_token))).await;
     let statuses: Vec<StatusCode> = answers.iter().map(reqwest::Response::status).collect();
@@ -191,8 +186,7 @@ async fn ten_concurrent_refreshes_with_one_token_give_exactly_one_success() {
 
 #[actix_rt::test]
 async fn revocation_works_for_both_kinds_of_token_whatever_the_hint() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     // A fresh login per token kind and hint: revoking a refresh token also revokes its
     // access token, so revoking both from one login would not show that the access token's
     // own revocation worked.
@@ -216,7 +210,7 @@ async fn revocation_works_for_both_kinds_of_token_whatever_the_hint() {
                 .expect("POST /o/revoke_token/");
             assert_eq!(response.status(), StatusCode::OK, "{kind}, hint {hint}");
             assert_eq!(
-                app.user_details(&tokens.access_token).await.status(),
+                app.access_status(&tokens.access_token).await,
                 StatusCode::UNAUTHORIZED,
                 "{kind}, hint {hint}"
             );
@@ -234,8 +228,7 @@ async fn revocation_works_for_both_kinds_of_token_whatever_the_hint() {
 
 #[actix_rt::test]
 async fn an_expired_refresh_token_is_refused() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let tokens = app.login("alice", "pw").await;
     app.expire_all_tokens();
     assert_oauth2_error(

@@ -46,6 +46,13 @@ pub fn fixture_path() -> PathBuf {
 
 const FIXTURE: &str = "fake-social-site.json";
 
+/// An app with the user `alice`, password `pw`.
+pub async fn spawn_app_with_alice() -> TestApp {
+    let app = spawn_app().await;
+    app.create_user("alice", "pw");
+    app
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -159,6 +166,11 @@ impl TestApp {
             None => request.form(&[("token", token), ("client_id", client_id)]),
         };
         request.send().await.expect("POST /o/introspect/")
+    }
+
+    /// The status of `user_details/` with `token`: 200 while it is a live access token.
+    pub async fn access_status(&self, token: &str) -> StatusCode {
+        self.user_details(token).await.status()
     }
 
     pub async fn user_details(&self, token: &str) -> Response {

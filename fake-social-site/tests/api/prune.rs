@@ -67,7 +67,7 @@ async fn a_rotated_refresh_token_presented_after_a_prune_still_revokes_its_famil
     let response = app.refresh(&second.refresh_token).await;
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
     assert_eq!(
-        app.user_details(&second.access_token).await.status(),
+        app.access_status(&second.access_token).await,
         StatusCode::UNAUTHORIZED
     );
 }

@@ -9,7 +9,7 @@ use reqwest::header::{CACHE_CONTROL, PRAGMA};
 
 use crate::helpers::{
     MY_API_APP, TestApp, assert_oauth2_error, header, json_body, password_form, spawn_app,
-    www_authenticate,
+    spawn_app_with_alice, www_authenticate,
 };
 
 #[actix_rt::test]
@@ -30,8 +30,7 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_invalid_grant_answer(
 
 #[actix_rt::test]
 async fn an_unknown_client_is_refused_with_invalid_client_and_a_challenge() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let response = app
         .post_token(&password_form("no-such-client", "alice", "pw"))
         .await;
@@ -52,8 +51,7 @@ async fn an_unknown_client_is_refused_with_invalid_client_and_a_challenge() {
 
 #[actix_rt::test]
 async fn a_missing_parameter_is_an_invalid_request() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let all = [
         ("grant_type", "password"),
         ("username", "alice"),
@@ -92,8 +90,7 @@ async fn an_unknown_grant_type_is_unsupported_grant_type() {
 
 #[actix_rt::test]
 async fn an_unknown_scope_is_invalid_scope() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let response = app
         .password_grant_with_scope("alice", "pw", "read admin")
         .await;
@@ -102,8 +99,7 @@ async fn an_unknown_scope_is_invalid_scope() {
 
 #[actix_rt::test]
 async fn an_inactive_user_gets_no_token() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     app.set_active("alice", false);
 
     let response = app.password_grant("alice", "pw").await;
@@ -112,8 +108,7 @@ async fn an_inactive_user_gets_no_token() {
 
 #[actix_rt::test]
 async fn a_deactivated_users_tokens_stop_working_and_cannot_be_refreshed() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let tokens = app.login("alice", "pw").await;
 
     app.set_active("alice", false);
@@ -134,8 +129,7 @@ const ALICE_PASSWORD_FORM: [(&str, &str); 3] = [
 /// An app with the user `alice` (password `pw`) and the confidential client `backend`
 /// (secret `backend-secret`).
 async fn spawn_app_with_backend_client() -> TestApp {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     app.create_confidential_client("backend", "backend-secret");
     app
 }
