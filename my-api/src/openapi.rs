@@ -366,6 +366,12 @@ impl<T: ToSchema> PartialSchema for Patch<T> {
 
 #[cfg(test)]
 mod tests {
+    /// The document as served, read back as JSON.
+    fn document() -> serde_json::Value {
+        let json = super::document().to_json().expect("serialise");
+        serde_json::from_str(&json).expect("JSON")
+    }
+
     #[test]
     fn the_document_is_openapi_3_1_and_names_every_route() {
         let json = super::document().to_json().expect("serialise");
@@ -381,8 +387,7 @@ mod tests {
 
     #[test]
     fn every_list_is_described_as_a_page_with_page_and_page_size_parameters() {
-        let json = super::document().to_json().expect("serialise");
-        let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        let doc = document();
         for (path, item) in [
             ("/api/items/", "ItemOut"),
             ("/api/concepts/", "ConceptOut"),
@@ -427,8 +432,7 @@ mod tests {
 
     #[test]
     fn every_backend_has_a_register_path_asking_for_its_parameters() {
-        let json = super::document().to_json().expect("serialise");
-        let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        let doc = document();
         for backend in crate::social::Backends::standard().iter() {
             let name = backend.name();
             let item = &doc["paths"][format!("/users/register-by-token/{name}/")];
@@ -458,8 +462,7 @@ mod tests {
 
     #[test]
     fn names_follow_the_servers_rule_and_a_patch_requires_nothing() {
-        let json = super::document().to_json().expect("serialise");
-        let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        let doc = document();
         let schemas = &doc["components"]["schemas"];
         for kind in ["Item", "Concept"] {
             let input = &schemas[format!("{kind}Input")];

@@ -90,13 +90,7 @@ async fn a_second_exchange_revokes_the_tokens_of_the_first() {
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(header(&response, WWW_AUTHENTICATE).contains(r#"error="invalid_token""#));
-    let response = app
-        .post_token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &string(&first, "refresh_token")),
-            ("client_id", MY_API_CLIENT),
-        ])
-        .await;
+    let response = app.refresh(&string(&first, "refresh_token")).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
 
     assert_eq!(app.me(&second).await["username"], "admin2");

@@ -335,6 +335,16 @@ impl TestApp {
         self.post_token(&form).await
     }
 
+    /// The refresh grant on My API's `/o/token/`, for its client.
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", MY_API_CLIENT),
+        ];
+        self.post_token(&form).await
+    }
+
     /// A My API access token for a local user.
     pub async fn local_token(&self, username: &str, password: &str) -> String {
         let response = self.local_password_grant(username, password).await;

@@ -157,13 +157,7 @@ async fn the_refresh_token_of_an_exchange_is_rotated_like_any_other() {
         .exchange(Door::TokenExchange, FSS, &fss_token, None)
         .await;
     let exchanged = assert_token_answer(response).await;
-    let response = app
-        .post_token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &string(&exchanged, "refresh_token")),
-            ("client_id", MY_API_CLIENT),
-        ])
-        .await;
+    let response = app.refresh(&string(&exchanged, "refresh_token")).await;
     let refreshed = assert_token_answer(response).await;
     let token = string(&refreshed, "access_token");
     assert_eq!(app.me(&token).await["username"], "admin2");
