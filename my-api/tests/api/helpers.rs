@@ -364,7 +364,7 @@ impl TestApp {
     }
 
     /// PUT and PATCH (with `rename`) and DELETE of item 1 with `token`, not its owner's:
-    /// each a 403 with a `detail`.
+    /// each a 403 with a `detail`, and the item as it was.
     pub async fn assert_item_1_is_not_changed_by(&self, token: &str, rename: &Value) {
         for (method, body) in [
             (Method::PUT, Some(rename)),
@@ -377,6 +377,16 @@ impl TestApp {
             let refused = json_body(response, StatusCode::FORBIDDEN).await;
             assert!(refused["detail"].is_string(), "{method}: {refused}");
         }
+        self.assert_item_1_is_as_loaded().await;
+    }
+
+    /// Item 1 as the fixture loads it: "Item A", the administrator's.
+    pub async fn assert_item_1_is_as_loaded(&self) {
+        let item = json_body(self.get_api("/api/items/1/", None).await, StatusCode::OK).await;
+        assert_eq!(
+            (&item["name"], &item["owner"]),
+            (&"Item A".into(), &"admin".into())
+        );
     }
 
     /// The exchange through `door`, as My API's client: the register route with the token
