@@ -3,7 +3,7 @@
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
-use shared::storage::applications::{self, NewApplication};
+use test_support::db::create_public_client;
 
 use crate::helpers::{
     MY_API_APP, assert_oauth2_error, header, json_body, password_form, spawn_app,
@@ -81,20 +81,12 @@ async fn client_authentication_by_basic_and_body_together_is_an_invalid_request(
 #[actix_rt::test]
 async fn a_client_may_only_use_the_grants_it_is_registered_for() {
     let app = spawn_app_with_alice().await;
-    applications::create(
+    create_public_client(
         &mut app.db(),
-        &NewApplication {
-            id: None,
-            client_id: "refresh-only".to_owned(),
-            name: "refresh only".to_owned(),
-            client_type: applications::ClientType::Public,
-            client_secret_hash: None,
-            grant_types: applications::GrantTypes::parse("refresh_token").expect("a known grant"),
-            user_id: None,
-            created: shared::clock::now(),
-        },
-    )
-    .expect("create the client");
+        "refresh-only",
+        "refresh only",
+        "refresh_token",
+    );
     let response = app
         .post_token(&password_form("refresh-only", "alice", "pw"))
         .await;

@@ -2,26 +2,13 @@
 //! drf-social-oauth2's `convert_token`, against the real Fake Social Site.
 
 use reqwest::StatusCode;
-use shared::storage::applications::{self, NewApplication};
+use test_support::db::create_public_client;
 
 use crate::helpers::*;
 
 /// A second public client of My API, allowed the given grants.
 fn create_client(app: &TestApp, client_id: &str, grant_types: &str) {
-    applications::create(
-        &mut app.db(),
-        &NewApplication {
-            id: None,
-            client_id: client_id.to_owned(),
-            name: client_id.to_owned(),
-            client_type: applications::ClientType::Public,
-            client_secret_hash: None,
-            grant_types: applications::GrantTypes::parse(grant_types).expect("known grants"),
-            user_id: None,
-            created: shared::clock::now(),
-        },
-    )
-    .expect("create the client");
+    create_public_client(&mut app.db(), client_id, client_id, grant_types);
 }
 
 #[actix_rt::test]
