@@ -202,7 +202,7 @@ async fn revocation_works_for_both_kinds_of_token_whatever_the_hint() {
                 .expect("POST /o/revoke_token/");
             assert_eq!(response.status(), StatusCode::OK, "{kind}, hint {hint}");
             assert_eq!(
-                app.access_status(&tokens.access_token).await,
+                app.user_details(&tokens.access_token).await.status(),
                 StatusCode::UNAUTHORIZED,
                 "{kind}, hint {hint}"
             );

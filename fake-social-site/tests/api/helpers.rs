@@ -168,9 +168,11 @@ impl TestApp {
         request.send().await.expect("POST /o/introspect/")
     }
 
-    /// The status of `user_details/` with `token`: 200 while it is a live access token.
-    pub async fn access_status(&self, token: &str) -> StatusCode {
-        self.user_details(token).await.status()
+    /// Asserts that `user_details/` answers `token` with `expected`: 200 while it is a live
+    /// access token, 401 once it is not.
+    pub async fn assert_access(&self, token: &str, expected: StatusCode) {
+        let status = self.user_details(token).await.status();
+        assert_eq!(status, expected, "user_details/ with the token");
     }
 
     pub async fn user_details(&self, token: &str) -> Response {

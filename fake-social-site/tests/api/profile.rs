@@ -208,5 +208,5 @@ async fn a_change_made_behind_the_services_back_is_seen_within_the_token_cache_t
     app.set_active("alice", false);
     actix_rt::time::sleep(std::time::Duration::from_millis(1_100)).await;
 
-    assert_eq!(app.access_status(&token).await, StatusCode::UNAUTHORIZED);
+    app.assert_access(&token, StatusCode::UNAUTHORIZED).await;
 }

@@ -39,10 +39,8 @@ async fn a_refreshed_access_token_works_and_the_old_one_stops_working() {
 
     let profile = json_body(app.user_details(new_access).await, StatusCode::OK).await;
     assert_eq!(profile["username"], "alice");
-    assert_eq!(
-        app.access_status(&old.access_token).await,
-        StatusCode::UNAUTHORIZED
-    );
+    app.assert_access(&old.access_token, StatusCode::UNAUTHORIZED)
+        .await;
 }
 
 #[actix_rt::test]
@@ -59,16 +57,12 @@ async fn a_used_refresh_token_is_refused_and_its_reuse_revokes_the_whole_family(
     let response = app.refresh(&first.refresh_token).await;
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
 
-    assert_eq!(
-        app.access_status(second_access).await,
-        StatusCode::UNAUTHORIZED
-    );
+    app.assert_access(second_access, StatusCode::UNAUTHORIZED)
+        .await;
     let response = app.refresh(second_refresh).await;
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    assert_eq!(
-        app.access_status(&unrelated.access_token).await,
-        StatusCode::OK
-    );
+    app.assert_access(&unrelated.access_token, StatusCode::OK)
+        .await;
 }
 
 #[actix_rt::test]
@@ -91,10 +85,8 @@ async fn a_refresh_token_works_only_for_the_client_it_was_issued_to() {
 async fn a_revoked_access_token_is_refused_at_once() {
     let app = spawn_app_with_alice().await;
     let tokens = app.login("alice", "pw").await;
-    assert_eq!(
-        app.access_status(&tokens.access_token).await,
-        StatusCode::OK
-    );
+    app.assert_access(&tokens.access_token, StatusCode::OK)
+        .await;
 
     let response = app.revoke(&tokens.access_token).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -116,10 +108,8 @@ async fn revoking_a_refresh_token_also_revokes_its_access_token() {
         StatusCode::OK
     );
 
-    assert_eq!(
-        app.access_status(&tokens.access_token).await,
-        StatusCode::UNAUTHORIZED
-    );
+    app.assert_access(&tokens.access_token, StatusCode::UNAUTHORIZED)
+        .await;
     let response = app.refresh(&tokens.refresh_token).await;
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
@@ -147,10 +137,8 @@ async fn another_client_cannot_revoke_a_token() {
         .expect("POST /o/revoke_token/");
     // RFC 7009 §2.1: the token was not issued to the client asking.
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
-    assert_eq!(
-        app.access_status(&tokens.access_token).await,
-        StatusCode::OK
-    );
+    app.assert_access(&tokens.access_token, StatusCode::OK)
+        .await;
 }
 
 #[actix_rt::test]
