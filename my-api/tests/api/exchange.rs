@@ -102,19 +102,12 @@ async fn with_params_and_another_users_name_is_an_unsuccessful_exchange() {
     let fss_token = app.fss_token("admin", "admin").await;
     let before = app.accounts();
     for username in ["user1", "nobody", "a/b"] {
-        let response = app
-            .register_by_token(FSS_WITH_PARAMS, &fss_token, Some(username))
-            .await;
-        assert_unsuccessful(response).await;
-        let response = app
-            .exchange(
-                Door::RegisterGet,
-                FSS_WITH_PARAMS,
-                &fss_token,
-                Some(username),
-            )
-            .await;
-        assert_unsuccessful(response).await;
+        for door in Door::REGISTER {
+            let response = app
+                .exchange(door, FSS_WITH_PARAMS, &fss_token, Some(username))
+                .await;
+            assert_unsuccessful(response).await;
+        }
     }
     assert_eq!(app.accounts(), before);
 }
@@ -141,14 +134,10 @@ async fn with_params_without_a_username_is_a_bad_request() {
     let app = spawn_app().await;
     let fss_token = app.fss_token("admin", "admin").await;
     let before = app.accounts();
-    let response = app
-        .register_by_token(FSS_WITH_PARAMS, &fss_token, None)
-        .await;
-    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
-    let response = app
-        .exchange(Door::RegisterGet, FSS_WITH_PARAMS, &fss_token, None)
-        .await;
-    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    for door in Door::REGISTER {
+        let response = app.exchange(door, FSS_WITH_PARAMS, &fss_token, None).await;
+        assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
     let response = app
         .register_by_token(FSS_WITH_PARAMS, &fss_token, Some(""))
         .await;
@@ -163,12 +152,10 @@ async fn a_garbage_token_is_an_unsuccessful_exchange() {
     for backend in BACKENDS {
         let username = (backend == FSS_WITH_PARAMS).then_some("admin");
         for token in ["garbage", "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"] {
-            let response = app.register_by_token(backend, token, username).await;
-            assert_unsuccessful(response).await;
-            let response = app
-                .exchange(Door::RegisterGet, backend, token, username)
-                .await;
-            assert_unsuccessful(response).await;
+            for door in Door::REGISTER {
+                let response = app.exchange(door, backend, token, username).await;
+                assert_unsuccessful(response).await;
+            }
         }
     }
     assert_eq!(app.accounts(), before);

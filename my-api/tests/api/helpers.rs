@@ -92,6 +92,9 @@ impl Door {
         Door::TokenExchange,
         Door::ConvertToken,
     ];
+
+    /// The register route's two forms: the token in a form body or in the query string.
+    pub const REGISTER: [Door; 2] = [Door::RegisterPost, Door::RegisterGet];
 }
 
 /// The `/o/token/` form of an exchange grant for `client`: RFC 8693 token exchange (with

@@ -129,8 +129,9 @@ async fn a_provider_refusing_the_token_is_unsuccessful_on_the_register_route() {
     let provider = FakeProvider::start(Behaviour::Unauthorized);
     let app = spawn_app_with_provider(&provider.url).await;
     let before = app.accounts();
-    assert_unsuccessful(app.register_by_token(FSS, TOKEN, None).await).await;
-    assert_unsuccessful(app.exchange(Door::RegisterGet, FSS, TOKEN, None).await).await;
+    for door in Door::REGISTER {
+        assert_unsuccessful(app.exchange(door, FSS, TOKEN, None).await).await;
+    }
     let response = app
         .register_by_token(FSS_WITH_PARAMS, TOKEN, Some("sam"))
         .await;
