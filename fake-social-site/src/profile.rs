@@ -1,11 +1,52 @@
 //! The profile endpoints: `user_details/` and `user_details_by_username/<username>/`.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 use shared::oauth2::bearer::{BearerError, BearerUser};
 use shared::profile::Profile;
 use shared::security::scope;
 use shared::service::openapi::Detail;
+use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoResponses, ToSchema};
+
+/// The answers of both profile endpoints: the profile, or why not.
+#[derive(Debug)]
+struct ProfileAnswers;
+
+impl IntoResponses for ProfileAnswers {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let answer = |description: &str, schema: Cow<'static, str>| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    Content::new(Some(Ref::from_schema_name(schema))),
+                )
+                .build()
+                .into()
+        };
+        let detail = |description: &str| answer(description, Detail::name());
+        BTreeMap::from([
+            (
+                "200".into(),
+                answer("The token owner's profile.", Profile::name()),
+            ),
+            (
+                "400".into(),
+                detail("A malformed Authorization header, or a token in the query string."),
+            ),
+            (
+                "401".into(),
+                detail("No token, or one that is invalid, expired or revoked."),
+            ),
+            ("403".into(), detail("The token lacks the `read` scope.")),
+            ("503".into(), detail("The database is unavailable.")),
+        ])
+    }
+}
 
 /// `GET|HEAD /user_details/`: the token owner's profile.
 #[utoipa::path(
@@ -15,15 +56,7 @@ use shared::service::openapi::Detail;
     tag = "profile",
     summary = "The token owner's profile",
     security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The token owner's profile.", body = Profile),
-        (status = 400, body = Detail,
-            description = "A malformed Authorization header, or a token in the query string."),
-        (status = 401, description = "No token, or one that is invalid, expired or revoked.",
-            body = Detail),
-        (status = 403, description = "The token lacks the `read` scope.", body = Detail),
-        (status = 503, description = "The database is unavailable.", body = Detail),
-    )
+    responses(ProfileAnswers)
 )]
 pub async fn user_details(caller: BearerUser) -> Result<HttpResponse, BearerError> {
     caller.require_scope(scope::READ)?;
@@ -41,14 +74,8 @@ pub async fn user_details(caller: BearerUser) -> Result<HttpResponse, BearerErro
     params(("username" = String, Path, min_length = 1)),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The token owner's profile.", body = Profile),
-        (status = 400, body = Detail,
-            description = "A malformed Authorization header, or a token in the query string."),
-        (status = 401, description = "No token, or one that is invalid, expired or revoked.",
-            body = Detail),
-        (status = 403, description = "The token lacks the `read` scope.", body = Detail),
-        (status = 404, description = "Not the token's owner (or no such user).", body = Detail),
-        (status = 503, description = "The database is unavailable.", body = Detail),
+        ProfileAnswers,
+        (status = 404, description = "Not the token's owner (or no such user).", body = Detail)
     )
 )]
 pub async fn user_details_by_username(

@@ -220,6 +220,18 @@ impl PartialSchema for FieldErrors {
     }
 }
 
+/// An answer with a [`Detail`] body.
+fn detail(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name(Detail::name()))),
+        )
+        .build()
+        .into()
+}
+
 /// The errors any resource operation can answer: invalid fields or a malformed request, no
 /// token or a bad one, a missing scope or permission, a body past the limit, the database
 /// unavailable.
@@ -228,16 +240,6 @@ pub struct ApiErrors;
 
 impl IntoResponses for ApiErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        let detail = |description: &str| {
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/json",
-                    Content::new(Some(Ref::from_schema_name(Detail::name()))),
-                )
-                .build()
-                .into()
-        };
         let invalid = ResponseBuilder::new()
             .description("Invalid fields (`{\"name\": [\"...\"]}`) or a malformed request.")
             .content(
@@ -272,6 +274,16 @@ impl IntoResponses for ApiErrors {
     }
 }
 
+/// The answer to an id that names nothing (or, for users, no active user).
+#[derive(Debug)]
+pub struct NoSuchId;
+
+impl IntoResponses for NoSuchId {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([("404".into(), detail("No such id."))])
+    }
+}
+
 /// [`ApiErrors`] and the answer to a body that is not JSON.
 #[derive(Debug)]
 pub struct ApiWriteErrors;
@@ -279,17 +291,7 @@ pub struct ApiWriteErrors;
 impl IntoResponses for ApiWriteErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         let mut responses = ApiErrors::responses();
-        responses.insert(
-            "415".into(),
-            ResponseBuilder::new()
-                .description("The body is not JSON.")
-                .content(
-                    "application/json",
-                    Content::new(Some(Ref::from_schema_name(Detail::name()))),
-                )
-                .build()
-                .into(),
-        );
+        responses.insert("415".into(), detail("The body is not JSON."));
         responses
     }
 }
@@ -365,6 +367,12 @@ impl<T: ToSchema> PartialSchema for Patch<T> {
 
 #[cfg(test)]
 mod tests {
+    /// The document as served, read back as JSON.
+    fn document() -> serde_json::Value {
+        let json = super::document().to_json().expect("serialise");
+        serde_json::from_str(&json).expect("JSON")
+    }
+
     #[test]
     fn the_document_is_openapi_3_1_and_names_every_route() {
         let json = super::document().to_json().expect("serialise");
@@ -380,8 +388,7 @@ mod tests {
 
     #[test]
     fn every_list_is_described_as_a_page_with_page_and_page_size_parameters() {
-        let json = super::document().to_json().expect("serialise");
-        let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        let doc = document();
         for (path, item) in [
             ("/api/items/", "ItemOut"),
             ("/api/concepts/", "ConceptOut"),
@@ -426,8 +433,7 @@ mod tests {
 
     #[test]
     fn every_backend_has_a_register_path_asking_for_its_parameters() {
-        let json = super::document().to_json().expect("serialise");
-        let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        let doc = document();
         for backend in crate::social::Backends::standard().iter() {
             let name = backend.name();
             let item = &doc["paths"][format!("/users/register-by-token/{name}/")];
@@ -457,8 +463,7 @@ mod tests {
 
     #[test]
     fn names_follow_the_servers_rule_and_a_patch_requires_nothing() {
-        let json = super::document().to_json().expect("serialise");
-        let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        let doc = document();
         let schemas = &doc["components"]["schemas"];
         for kind in ["Item", "Concept"] {
             let input = &schemas[format!("{kind}Input")];

@@ -60,60 +60,53 @@ pub fn routes_without_page(cfg: &mut web::ServiceConfig) {
     }
 }
 
-#[utoipa::path(
-    get,
-    path = "/",
-    operation_id = "page",
-    tag = "page",
-    summary = "The browser test page",
-    responses(
-        (status = 200, description = "The browser test page", body = String, content_type = "text/html"),
-        (status = 404, body = Detail,
-            description = "Not served: the test page needs demo mode (--demo, DEMO_MODE)."),
-    )
-)]
-pub(crate) async fn index(page: web::Data<TestPage>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, page.csp.clone()))
-        .body(page.html.clone())
+/// Describes `GET $path`, one of the page's files (`$what`, as `$type`), on the handler that
+/// follows; outside demo mode it is the documented 404.
+macro_rules! page_file {
+    ($path:tt, $id:tt, $what:tt, $type:tt; $($handler:tt)*) => {
+        #[utoipa::path(
+            get,
+            path = $path,
+            operation_id = $id,
+            tag = "page",
+            summary = $what,
+            responses(
+                (status = 200, description = $what, body = String, content_type = $type),
+                (status = 404, body = Detail,
+                    description = "Not served: the test page needs demo mode (--demo, DEMO_MODE)."),
+            )
+        )]
+        $($handler)*
+    };
 }
 
-#[utoipa::path(
-    get,
-    path = "/static/app.js",
-    operation_id = "page_script",
-    tag = "page",
-    summary = "The test page's script",
-    responses(
-        (status = 200, description = "The test page's script", body = String, content_type = "text/javascript"),
-        (status = 404, body = Detail,
-            description = "Not served: the test page needs demo mode (--demo, DEMO_MODE)."),
-    )
-)]
-pub(crate) async fn app_js() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .body(APP_JS)
+page_file! {
+    "/", "page", "The browser test page", "text/html";
+    pub(crate) async fn index(page: web::Data<TestPage>) -> HttpResponse {
+        HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header((header::CONTENT_SECURITY_POLICY, page.csp.clone()))
+            .body(page.html.clone())
+    }
 }
 
-#[utoipa::path(
-    get,
-    path = "/static/style.css",
-    operation_id = "page_style",
-    tag = "page",
-    summary = "The test page's style sheet",
-    responses(
-        (status = 200, description = "The test page's style sheet", body = String, content_type = "text/css"),
-        (status = 404, body = Detail,
-            description = "Not served: the test page needs demo mode (--demo, DEMO_MODE)."),
-    )
-)]
-pub(crate) async fn style_css() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .body(STYLE_CSS)
+page_file! {
+    "/static/app.js", "page_script", "The test page's script", "text/javascript";
+    pub(crate) async fn app_js() -> HttpResponse {
+        HttpResponse::Ok()
+            .content_type("text/javascript; charset=utf-8")
+            .body(APP_JS)
+    }
+}
+
+page_file! {
+    "/static/style.css", "page_style", "The test page's style sheet", "text/css";
+    pub(crate) async fn style_css() -> HttpResponse {
+        HttpResponse::Ok()
+            .content_type("text/css; charset=utf-8")
+            .body(STYLE_CSS)
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel_migrations::EmbeddedMigrations;
 use shared::security::password::PasswordHasher;
 use shared::security::secret::Secret;
+use shared::storage::applications::{self, ClientType, GrantTypes, NewApplication};
 use shared::storage::fixtures::ModelLoader;
 use shared::storage::schema::users;
 use shared::storage::users::{NewUser, User};
@@ -123,4 +124,24 @@ pub fn count_tokens(conn: &mut SqliteConnection) -> (i64, i64) {
         .get_result(conn)
         .expect("count refresh tokens");
     (access, refresh)
+}
+
+/// A public client `client_id` named `name`, allowed the space-separated `grant_types`.
+pub fn create_public_client(
+    conn: &mut SqliteConnection,
+    client_id: &str,
+    name: &str,
+    grant_types: &str,
+) {
+    let new = NewApplication {
+        id: None,
+        client_id: client_id.to_owned(),
+        name: name.to_owned(),
+        client_type: ClientType::Public,
+        client_secret_hash: None,
+        grant_types: GrantTypes::parse(grant_types).expect("known grants"),
+        user_id: None,
+        created: shared::clock::now(),
+    };
+    applications::create(conn, &new).expect("create the client");
 }

@@ -45,10 +45,8 @@ async fn slow_client_secret_checks_leave_the_write_lock_and_health_check_alone()
     actix_rt::time::sleep(Duration::from_millis(100)).await;
 
     app.assert_healthy().await;
-    assert_eq!(
-        app.user_details(&tokens.access_token).await.status(),
-        StatusCode::OK
-    );
+    app.assert_access(&tokens.access_token, StatusCode::OK)
+        .await;
     // A write (rotation of a refresh token) completes while the checks are still running.
     assert_eq!(
         app.refresh(&tokens.refresh_token).await.status(),

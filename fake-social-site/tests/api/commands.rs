@@ -4,7 +4,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 use shared::service::cli::ManageCommand;
 
-use crate::helpers::{TestApp, assert_oauth2_error, fixture_path, json_body, spawn_app};
+use crate::helpers::{
+    TestApp, assert_oauth2_error, fixture_path, json_body, spawn_app, spawn_app_with_alice,
+};
 
 fn manage(app: &TestApp, command: ManageCommand) -> anyhow::Result<()> {
     shared::service::cli::run(command, &app.db_config(), &[], &[])
@@ -107,8 +109,7 @@ async fn createuser_makes_an_account_that_can_log_in() {
 
 #[actix_rt::test]
 async fn cleartokens_removes_expired_and_revoked_tokens_and_keeps_live_ones() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let revoked = app.login("alice", "pw").await;
     let rotated = app.login("alice", "pw").await;
     assert_eq!(

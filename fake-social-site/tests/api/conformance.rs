@@ -3,10 +3,11 @@
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
-use shared::storage::applications::{self, NewApplication};
+use test_support::db::create_public_client;
 
 use crate::helpers::{
-    MY_API_APP, assert_oauth2_error, header, json_body, spawn_app, www_authenticate,
+    MY_API_APP, assert_oauth2_error, header, json_body, password_form, spawn_app,
+    spawn_app_with_alice, www_authenticate,
 };
 
 #[actix_rt::test]
@@ -15,12 +16,7 @@ async fn token_endpoint_refuses_credentials_in_the_query_string() {
     let response = app
         .http
         .post(app.url("/o/token/?client_secret=s3cret"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "admin"),
-            ("password", "admin"),
-            ("client_id", MY_API_APP),
-        ])
+        .form(&password_form(MY_API_APP, "admin", "admin"))
         .send()
         .await
         .expect("POST /o/token/");
@@ -29,8 +25,7 @@ async fn token_endpoint_refuses_credentials_in_the_query_string() {
 
 #[actix_rt::test]
 async fn an_empty_parameter_is_an_invalid_request_and_unknown_ones_are_ignored() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let empty = app.password_grant_with_scope("alice", "pw", "").await;
     assert_oauth2_error(empty, StatusCode::BAD_REQUEST, "invalid_request").await;
     let unknown = app
@@ -85,37 +80,22 @@ async fn client_authentication_by_basic_and_body_together_is_an_invalid_request(
 
 #[actix_rt::test]
 async fn a_client_may_only_use_the_grants_it_is_registered_for() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
-    applications::create(
+    let app = spawn_app_with_alice().await;
+    create_public_client(
         &mut app.db(),
-        &NewApplication {
-            id: None,
-            client_id: "refresh-only".to_owned(),
-            name: "refresh only".to_owned(),
-            client_type: applications::ClientType::Public,
-            client_secret_hash: None,
-            grant_types: applications::GrantTypes::parse("refresh_token").expect("a known grant"),
-            user_id: None,
-            created: shared::clock::now(),
-        },
-    )
-    .expect("create the client");
+        "refresh-only",
+        "refresh only",
+        "refresh_token",
+    );
     let response = app
-        .post_token(&[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", "pw"),
-            ("client_id", "refresh-only"),
-        ])
+        .post_token(&password_form("refresh-only", "alice", "pw"))
         .await;
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
 }
 
 #[actix_rt::test]
 async fn every_token_endpoint_answer_is_no_store() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let answers = [
         app.password_grant("alice", "pw").await,
         app.password_grant("alice", "wrong").await,
@@ -134,8 +114,7 @@ async fn every_token_endpoint_answer_is_no_store() {
 
 #[actix_rt::test]
 async fn the_bearer_scheme_is_case_insensitive() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let token = app.login("alice", "pw").await.access_token;
     for scheme in ["bearer", "BEARER", "BeArEr"] {
         let response = app
@@ -151,8 +130,7 @@ async fn the_bearer_scheme_is_case_insensitive() {
 
 #[actix_rt::test]
 async fn a_token_sent_two_ways_is_an_invalid_request() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let token = app.login("alice", "pw").await.access_token;
     let response = app
         .http
@@ -175,8 +153,7 @@ async fn no_credentials_get_a_challenge_without_an_error_code() {
 
 #[actix_rt::test]
 async fn ten_concurrent_refreshes_with_one_token_give_exactly_one_success() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let tokens = app.login("alice", "pw").await;
     let answers = join_all((0..10).map(|_| app.refresh(&tokens.refresh_token))).await;
     let statuses: Vec<StatusCode> = answers.iter().map(reqwest::Response::status).collect();
@@ -201,8 +178,7 @@ async fn ten_concurrent_refreshes_with_one_token_give_exactly_one_success() {
 
 #[actix_rt::test]
 async fn revocation_works_for_both_kinds_of_token_whatever_the_hint() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     // A fresh login per token kind and hint: revoking a refresh token also revokes its
     // access token, so revoking both from one login would not show that the access token's
     // own revocation worked.
@@ -244,8 +220,7 @@ async fn revocation_works_for_both_kinds_of_token_whatever_the_hint() {
 
 #[actix_rt::test]
 async fn an_expired_refresh_token_is_refused() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let tokens = app.login("alice", "pw").await;
     app.expire_all_tokens();
     assert_oauth2_error(

@@ -17,8 +17,8 @@ use shared::storage::schema::{
 };
 use tempfile::TempDir;
 pub use test_support::db::{TEST_COST, connect};
-pub use test_support::http::{assert_json, assert_oauth2_error, header, json_body};
-use test_support::http::{password_form, post_form};
+use test_support::http::post_form;
+pub use test_support::http::{assert_json, assert_oauth2_error, header, json_body, password_form};
 
 /// The demo's public password-grant client `my-api-app`.
 pub const MY_API_APP: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
@@ -45,6 +45,13 @@ pub fn fixture_path() -> PathBuf {
 }
 
 const FIXTURE: &str = "fake-social-site.json";
+
+/// An app with the user `alice`, password `pw`.
+pub async fn spawn_app_with_alice() -> TestApp {
+    let app = spawn_app().await;
+    app.create_user("alice", "pw");
+    app
+}
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
@@ -160,6 +167,13 @@ impl TestApp {
             None => request.form(&[("token", token), ("client_id", client_id)]),
         };
         request.send().await.expect("POST /o/introspect/")
+    }
+
+    /// Asserts that `user_details/` answers `token` with `expected`: 200 while it is a live
+    /// access token, 401 once it is not.
+    pub async fn assert_access(&self, token: &str, expected: StatusCode) {
+        let status = self.user_details(token).await.status();
+        assert_eq!(status, expected, "user_details/ with the token");
     }
 
     pub async fn user_details(&self, token: &str) -> Response {

@@ -4,7 +4,10 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, PRAGMA};
 use serde_json::json;
 
-use crate::helpers::{assert_json, header, json_body, spawn_app, spawn_app_with, www_authenticate};
+use crate::helpers::{
+    assert_json, header, json_body, spawn_app, spawn_app_with, spawn_app_with_alice,
+    www_authenticate,
+};
 
 #[actix_rt::test]
 async fn the_seed_curl_session_gets_the_answers_the_blog_post_shows() {
@@ -156,8 +159,7 @@ async fn an_expired_access_token_is_refused_with_error_invalid_token() {
 
 #[actix_rt::test]
 async fn a_token_without_the_read_scope_cannot_read_profiles() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let response = app.password_grant_with_scope("alice", "pw", "write").await;
     let body = json_body(response, StatusCode::OK).await;
     assert_eq!(body["scope"], "write");
@@ -206,8 +208,5 @@ async fn a_change_made_behind_the_services_back_is_seen_within_the_token_cache_t
     app.set_active("alice", false);
     actix_rt::time::sleep(std::time::Duration::from_millis(1_100)).await;
 
-    assert_eq!(
-        app.user_details(&token).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    app.assert_access(&token, StatusCode::UNAUTHORIZED).await;
 }

@@ -66,10 +66,8 @@ async fn a_rotated_refresh_token_presented_after_a_prune_still_revokes_its_famil
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
     let response = app.refresh(&second.refresh_token).await;
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    assert_eq!(
-        app.user_details(&second.access_token).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    app.assert_access(&second.access_token, StatusCode::UNAUTHORIZED)
+        .await;
 }
 
 #[actix_rt::test]

@@ -17,7 +17,8 @@ use shared::security::secret::{Secret, sha256_hex};
 use shared::storage::db::DbConfig;
 
 use crate::helpers::{
-    MY_API_APP, TEST_COST, TestApp, assert_oauth2_error, json_body, spawn_app, spawn_app_with,
+    MY_API_APP, TEST_COST, TestApp, assert_oauth2_error, json_body, password_form, spawn_app,
+    spawn_app_with,
 };
 use crate::keys::test_key;
 
@@ -218,12 +219,7 @@ async fn createapplication_of_a_public_client_prints_no_secret_and_stores_none()
     assert_eq!(app.stored_client_secret_hash(&client_id), None);
     // The default grant is password: the public client logs users in with its id alone.
     let response = app
-        .post_token(&[
-            ("grant_type", "password"),
-            ("username", "admin"),
-            ("password", "admin"),
-            ("client_id", &client_id),
-        ])
+        .post_token(&password_form(&client_id, "admin", "admin"))
         .await;
     json_body(response, StatusCode::OK).await;
 }
@@ -260,12 +256,7 @@ async fn admin_token_at(app: &TestApp, base: &str) -> String {
     let response = app
         .http
         .post(format!("{base}/o/token/"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "admin"),
-            ("password", "admin"),
-            ("client_id", MY_API_APP),
-        ])
+        .form(&password_form(MY_API_APP, "admin", "admin"))
         .send()
         .await
         .expect("POST /o/token/");

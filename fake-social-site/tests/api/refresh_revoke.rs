@@ -2,19 +2,31 @@
 //! (RFC 7662).
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::helpers::{MY_API_APP, TestApp, assert_oauth2_error, json_body, spawn_app};
+use crate::helpers::{
+    MY_API_APP, TestApp, Tokens, assert_oauth2_error, json_body, spawn_app, spawn_app_with_alice,
+};
 
-async fn app_with_alice() -> TestApp {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
-    app
+/// Alice logged in, and the client `resource-server` (secret `rs-secret`) that may introspect.
+async fn alice_and_a_resource_server() -> (TestApp, Tokens) {
+    let app = spawn_app_with_alice().await;
+    app.create_introspection_client("resource-server", "rs-secret");
+    let tokens = app.login("alice", "pw").await;
+    (app, tokens)
+}
+
+/// What `resource-server` learns of `token`.
+async fn introspected(app: &TestApp, token: &str) -> Value {
+    let response = app
+        .introspect("resource-server", Some("rs-secret"), token)
+        .await;
+    json_body(response, StatusCode::OK).await
 }
 
 #[actix_rt::test]
 async fn a_refreshed_access_token_works_and_the_old_one_stops_working() {
-    let app = app_with_alice().await;
+    let app = spawn_app_with_alice().await;
     let old = app.login("alice", "pw").await;
 
     let body = json_body(app.refresh(&old.refresh_token).await, StatusCode::OK).await;
@@ -27,15 +39,13 @@ async fn a_refreshed_access_token_works_and_the_old_one_stops_working() {
 
     let profile = json_body(app.user_details(new_access).await, StatusCode::OK).await;
     assert_eq!(profile["username"], "alice");
-    assert_eq!(
-        app.user_details(&old.access_token).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    app.assert_access(&old.access_token, StatusCode::UNAUTHORIZED)
+        .await;
 }
 
 #[actix_rt::test]
 async fn a_used_refresh_token_is_refused_and_its_reuse_revokes_the_whole_family() {
-    let app = app_with_alice().await;
+    let app = spawn_app_with_alice().await;
     let first = app.login("alice", "pw").await;
     let second: serde_json::Value =
         json_body(app.refresh(&first.refresh_token).await, StatusCode::OK).await;
@@ -47,21 +57,17 @@ async fn a_used_refresh_token_is_refused_and_its_reuse_revokes_the_whole_family(
     let response = app.refresh(&first.refresh_token).await;
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
 
-    assert_eq!(
-        app.user_details(second_access).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    app.assert_access(second_access, StatusCode::UNAUTHORIZED)
+        .await;
     let response = app.refresh(second_refresh).await;
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    assert_eq!(
-        app.user_details(&unrelated.access_token).await.status(),
-        StatusCode::OK
-    );
+    app.assert_access(&unrelated.access_token, StatusCode::OK)
+        .await;
 }
 
 #[actix_rt::test]
 async fn a_refresh_token_works_only_for_the_client_it_was_issued_to() {
-    let app = app_with_alice().await;
+    let app = spawn_app_with_alice().await;
     let tokens = app.login("alice", "pw").await;
     let response = app
         .post_token(&[
@@ -77,12 +83,10 @@ async fn a_refresh_token_works_only_for_the_client_it_was_issued_to() {
 
 #[actix_rt::test]
 async fn a_revoked_access_token_is_refused_at_once() {
-    let app = app_with_alice().await;
+    let app = spawn_app_with_alice().await;
     let tokens = app.login("alice", "pw").await;
-    assert_eq!(
-        app.user_details(&tokens.access_token).await.status(),
-        StatusCode::OK
-    );
+    app.assert_access(&tokens.access_token, StatusCode::OK)
+        .await;
 
     let response = app.revoke(&tokens.access_token).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -96,7 +100,7 @@ async fn a_revoked_access_token_is_refused_at_once() {
 
 #[actix_rt::test]
 async fn revoking_a_refresh_token_also_revokes_its_access_token() {
-    let app = app_with_alice().await;
+    let app = spawn_app_with_alice().await;
     let tokens = app.login("alice", "pw").await;
 
     assert_eq!(
@@ -104,10 +108,8 @@ async fn revoking_a_refresh_token_also_revokes_its_access_token() {
         StatusCode::OK
     );
 
-    assert_eq!(
-        app.user_details(&tokens.access_token).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    app.assert_access(&tokens.access_token, StatusCode::UNAUTHORIZED)
+        .await;
     let response = app.refresh(&tokens.refresh_token).await;
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
@@ -121,7 +123,7 @@ async fn revoking_an_unknown_token_answers_200() {
 
 #[actix_rt::test]
 async fn another_client_cannot_revoke_a_token() {
-    let app = app_with_alice().await;
+    let app = spawn_app_with_alice().await;
     let tokens = app.login("alice", "pw").await;
     let response = app
         .http
@@ -135,17 +137,13 @@ async fn another_client_cannot_revoke_a_token() {
         .expect("POST /o/revoke_token/");
     // RFC 7009 §2.1: the token was not issued to the client asking.
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
-    assert_eq!(
-        app.user_details(&tokens.access_token).await.status(),
-        StatusCode::OK
-    );
+    app.assert_access(&tokens.access_token, StatusCode::OK)
+        .await;
 }
 
 #[actix_rt::test]
 async fn introspection_requires_a_confidential_client() {
-    let app = app_with_alice().await;
-    app.create_introspection_client("resource-server", "rs-secret");
-    let tokens = app.login("alice", "pw").await;
+    let (app, tokens) = alice_and_a_resource_server().await;
 
     let response = app.introspect(MY_API_APP, None, &tokens.access_token).await;
     assert_oauth2_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
@@ -157,7 +155,7 @@ async fn introspection_requires_a_confidential_client() {
 
 #[actix_rt::test]
 async fn introspection_is_refused_with_403_to_a_confidential_client_not_allowed_to_introspect() {
-    let app = app_with_alice().await;
+    let app = spawn_app_with_alice().await;
     // A confidential client of the password grant: it authenticates, but may not introspect.
     app.create_confidential_client("password-client", "pc-secret");
     let tokens = app.login("alice", "pw").await;
@@ -189,32 +187,19 @@ async fn introspection_is_refused_with_403_to_a_confidential_client_not_allowed_
 
 #[actix_rt::test]
 async fn introspection_says_only_active_false_for_unknown_and_revoked_tokens() {
-    let app = app_with_alice().await;
-    app.create_introspection_client("resource-server", "rs-secret");
-    let tokens = app.login("alice", "pw").await;
+    let (app, tokens) = alice_and_a_resource_server().await;
     app.revoke(&tokens.access_token).await;
 
     for token in ["no-such-token", &tokens.access_token, &tokens.refresh_token] {
-        let response = app
-            .introspect("resource-server", Some("rs-secret"), token)
-            .await;
-        assert_eq!(
-            json_body(response, StatusCode::OK).await,
-            json!({ "active": false })
-        );
+        assert_eq!(introspected(&app, token).await, json!({ "active": false }));
     }
 }
 
 #[actix_rt::test]
 async fn introspection_describes_a_live_token() {
-    let app = app_with_alice().await;
-    app.create_introspection_client("resource-server", "rs-secret");
-    let tokens = app.login("alice", "pw").await;
+    let (app, tokens) = alice_and_a_resource_server().await;
 
-    let response = app
-        .introspect("resource-server", Some("rs-secret"), &tokens.access_token)
-        .await;
-    let body = json_body(response, StatusCode::OK).await;
+    let body = introspected(&app, &tokens.access_token).await;
     assert_eq!(body["active"], true);
     assert_eq!(body["username"], "alice");
     assert_eq!(body["client_id"], MY_API_APP);

@@ -9,7 +9,7 @@ use shared::security::password::PasswordHasher;
 use shared::security::secret::Secret;
 
 use crate::helpers::{
-    MY_API_APP, assert_oauth2_error, header, json_body, spawn_app, spawn_app_with,
+    MY_API_APP, assert_oauth2_error, header, json_body, password_form, spawn_app, spawn_app_with,
 };
 
 #[actix_rt::test]
@@ -126,12 +126,7 @@ async fn throttling_one_address_does_not_lock_the_user_out_from_another() {
         .expect("a client on 127.0.0.2");
     let response = elsewhere
         .post(app.url("/o/token/"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", "right"),
-            ("client_id", MY_API_APP),
-        ])
+        .form(&password_form(MY_API_APP, "alice", "right"))
         .send()
         .await
         .expect("POST /o/token/ from 127.0.0.2");

@@ -8,7 +8,8 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, PRAGMA};
 
 use crate::helpers::{
-    MY_API_APP, assert_oauth2_error, header, json_body, spawn_app, www_authenticate,
+    MY_API_APP, TestApp, assert_oauth2_error, header, json_body, password_form, spawn_app,
+    spawn_app_with_alice, www_authenticate,
 };
 
 #[actix_rt::test]
@@ -29,15 +30,9 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_invalid_grant_answer(
 
 #[actix_rt::test]
 async fn an_unknown_client_is_refused_with_invalid_client_and_a_challenge() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let response = app
-        .post_token(&[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", "pw"),
-            ("client_id", "no-such-client"),
-        ])
+        .post_token(&password_form("no-such-client", "alice", "pw"))
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(!www_authenticate(&response).is_empty());
@@ -56,8 +51,7 @@ async fn an_unknown_client_is_refused_with_invalid_client_and_a_challenge() {
 
 #[actix_rt::test]
 async fn a_missing_parameter_is_an_invalid_request() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let all = [
         ("grant_type", "password"),
         ("username", "alice"),
@@ -92,8 +86,7 @@ async fn an_unknown_grant_type_is_unsupported_grant_type() {
 
 #[actix_rt::test]
 async fn an_unknown_scope_is_invalid_scope() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let response = app
         .password_grant_with_scope("alice", "pw", "read admin")
         .await;
@@ -102,8 +95,7 @@ async fn an_unknown_scope_is_invalid_scope() {
 
 #[actix_rt::test]
 async fn an_inactive_user_gets_no_token() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     app.set_active("alice", false);
 
     let response = app.password_grant("alice", "pw").await;
@@ -112,8 +104,7 @@ async fn an_inactive_user_gets_no_token() {
 
 #[actix_rt::test]
 async fn a_deactivated_users_tokens_stop_working_and_cannot_be_refreshed() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
+    let app = spawn_app_with_alice().await;
     let tokens = app.login("alice", "pw").await;
 
     app.set_active("alice", false);
@@ -124,16 +115,25 @@ async fn a_deactivated_users_tokens_stop_working_and_cannot_be_refreshed() {
     assert_oauth2_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
+/// Alice's password grant, without a client.
+const ALICE_PASSWORD_FORM: [(&str, &str); 3] = [
+    ("grant_type", "password"),
+    ("username", "alice"),
+    ("password", "pw"),
+];
+
+/// An app with the user `alice` (password `pw`) and the confidential client `backend`
+/// (secret `backend-secret`).
+async fn spawn_app_with_backend_client() -> TestApp {
+    let app = spawn_app_with_alice().await;
+    app.create_confidential_client("backend", "backend-secret");
+    app
+}
+
 #[actix_rt::test]
 async fn a_confidential_client_authenticates_with_http_basic_or_in_the_body() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
-    app.create_confidential_client("backend", "backend-secret");
-    let form = [
-        ("grant_type", "password"),
-        ("username", "alice"),
-        ("password", "pw"),
-    ];
+    let app = spawn_app_with_backend_client().await;
+    let form = ALICE_PASSWORD_FORM;
 
     let response = app
         .post_token_basic("backend", "backend-secret", &form)
@@ -157,14 +157,8 @@ async fn a_confidential_client_authenticates_with_http_basic_or_in_the_body() {
 
 #[actix_rt::test]
 async fn a_confidential_client_without_its_secret_is_invalid_client() {
-    let app = spawn_app().await;
-    app.create_user("alice", "pw");
-    app.create_confidential_client("backend", "backend-secret");
-    let form = [
-        ("grant_type", "password"),
-        ("username", "alice"),
-        ("password", "pw"),
-    ];
+    let app = spawn_app_with_backend_client().await;
+    let form = ALICE_PASSWORD_FORM;
 
     let response = app
         .post_token_basic("backend", "not-the-secret", &form)

@@ -1,51 +1,28 @@
 //! `/api/concepts/`: authenticated read (`read`) and write (`write`); a concept may have a
 //! parent, and no concept may become its own ancestor.
 
-use actix_web::http::{Method, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::Method;
+use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use shared::oauth2::bearer::BearerUser;
 use shared::oauth2::provider::Provider;
 use shared::security::scope;
-use shared::service::openapi::Detail;
 use shared::storage::db::Connection;
 
-use super::error::{ApiError, Object, name_field, present, required_name};
-use super::pagination::{PageParams, PageRequest, read_page};
-use super::{PublicUrl, base_url};
-use crate::openapi::{ApiErrors, ApiWriteErrors, ConceptInputPatch, PaginatedConceptOutList};
+use super::docs::documented;
+use super::error::{ApiError, Name, Object, present};
+use super::pagination::Listing;
+use super::{PublicUrl, base_url, created};
+use crate::openapi::{ConceptInputPatch, PaginatedConceptOutList};
 use crate::schema::concepts;
-use crate::settings::ApiSettings;
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/concepts/")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        web::resource("/concepts/{id}/")
-            .route(web::get().to(retrieve))
-            .route(web::put().to(update))
-            .route(web::patch().to(partial_update))
-            .route(web::delete().to(destroy)),
-    );
-}
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ConceptInput {
-    /// At most 200 characters, stored trimmed; no control characters. Required, except in a
-    /// PATCH, where absent means unchanged.
-    #[schema(
-        value_type = String,
-        required = true,
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
-    #[serde(default, deserialize_with = "present")]
-    name: Option<Option<String>>,
+    // Described by its type; absent only in a PATCH.
+    #[schema(inline, required = true)]
+    #[serde(default)]
+    name: Name,
     /// Absent: unchanged (or none, on create); `null`: no parent. Must be an existing concept
     /// that does not descend from this one.
     #[serde(default, deserialize_with = "present")]
@@ -120,224 +97,122 @@ fn check_parent(
     Ok(())
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/concepts/",
-    operation_id = "concepts_list",
-    tag = "api",
-    summary = "List concepts",
-    params(PageParams),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "One page of them, in id order.", body = PaginatedConceptOutList),
-        (status = 404, description = "Invalid page.", body = Detail),
-        ApiErrors
-    )
-)]
-pub(crate) async fn list(
-    caller: BearerUser,
-    request: HttpRequest,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-    api: web::Data<ApiSettings>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_scope(scope::READ)?;
-    let wanted = PageRequest::parse(request.query_string(), &api)?;
-    let (count, rows) = read_page(
-        &provider.db,
-        &wanted,
-        |conn| concepts::table.count().get_result(conn),
-        |conn, limit, offset| {
-            concepts::table
-                .order(concepts::id)
-                .select(Row::as_select())
-                .limit(limit)
-                .offset(offset)
-                .load(conn)
-        },
-    )
-    .await?;
-    let base = base_url(&info);
-    let out: Vec<ConceptOut> = rows.into_iter().map(|r| render(r, base)).collect();
-    Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/concepts/"))))
+documented! {
+    list "concepts" of PaginatedConceptOutList, "List concepts", security(("bearer" = []));
+    pub(crate) async fn list(
+        caller: BearerUser,
+        listing: Listing,
+    ) -> Result<HttpResponse, ApiError> {
+        caller.require_scope(scope::READ)?;
+        listing
+            .answer(
+                "concepts",
+                |conn| concepts::table.count().get_result(conn),
+                |conn, limit, offset| {
+                    concepts::table
+                        .order(concepts::id)
+                        .select(Row::as_select())
+                        .limit(limit)
+                        .offset(offset)
+                        .load(conn)
+                },
+                render,
+            )
+            .await
+    }
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/concepts/{id}/",
-    operation_id = "concepts_retrieve",
-    tag = "api",
-    summary = "One of concepts",
-    params(("id" = i64, Path)),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "It.", body = ConceptOut),
-        (status = 404, description = "No such id.", body = Detail),
-        ApiErrors
-    )
-)]
-pub(crate) async fn retrieve(
-    caller: BearerUser,
-    id: web::Path<i64>,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_scope(scope::READ)?;
-    let id = id.into_inner();
-    let row = provider.db.run(move |conn| load_one(conn, id)).await?;
-    Ok(HttpResponse::Ok().json(render(row, base_url(&info))))
+documented! {
+    retrieve "concepts" -> ConceptOut, security(("bearer" = []));
+    pub(crate) async fn retrieve(
+        caller: BearerUser,
+        id: web::Path<i64>,
+        info: PublicUrl,
+        provider: web::Data<Provider>,
+    ) -> Result<HttpResponse, ApiError> {
+        caller.require_scope(scope::READ)?;
+        let id = id.into_inner();
+        let row = provider.db.run(move |conn| load_one(conn, id)).await?;
+        Ok(HttpResponse::Ok().json(render(row, base_url(&info))))
+    }
 }
 
-#[utoipa::path(
-    post,
-    path = "/api/concepts/",
-    operation_id = "concepts_create",
-    tag = "api",
-    summary = "Create one of concepts",
-    request_body = ConceptInput,
-    security(("bearer" = [])),
-    responses(
-        (status = 201, description = "Created.", body = ConceptOut),
-        ApiWriteErrors
-    )
-)]
-pub(crate) async fn create(
-    caller: BearerUser,
-    input: web::Json<Object<ConceptInput>>,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_scope(scope::WRITE)?;
-    let name = required_name(&input.0.0.name)?;
-    let parent = input.0.0.parent.flatten();
-    let row = provider
-        .db
-        .write(move |conn| {
-            check_parent(conn, None, parent)?;
-            let id: i64 = diesel::insert_into(concepts::table)
-                .values((
-                    concepts::name.eq(&name),
-                    concepts::parent_id.eq(parent),
-                    concepts::created.eq(shared::clock::now()),
-                ))
-                .returning(concepts::id)
-                .get_result(conn)?;
-            load_one(conn, id)
-        })
-        .await?;
-    let out = render(row, base_url(&info));
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, out.url.clone()))
-        .json(out))
+documented! {
+    create "concepts", ConceptInput -> ConceptOut;
+    pub(crate) async fn create(
+        caller: BearerUser,
+        input: web::Json<Object<ConceptInput>>,
+        info: PublicUrl,
+        provider: web::Data<Provider>,
+    ) -> Result<HttpResponse, ApiError> {
+        caller.require_scope(scope::WRITE)?;
+        let name = input.0.0.name.required()?;
+        let parent = input.0.0.parent.flatten();
+        let row = provider
+            .db
+            .write(move |conn| {
+                check_parent(conn, None, parent)?;
+                let id: i64 = diesel::insert_into(concepts::table)
+                    .values((
+                        concepts::name.eq(&name),
+                        concepts::parent_id.eq(parent),
+                        concepts::created.eq(shared::clock::now()),
+                    ))
+                    .returning(concepts::id)
+                    .get_result(conn)?;
+                load_one(conn, id)
+            })
+            .await?;
+        let out = render(row, base_url(&info));
+        Ok(created(out.url.clone(), out))
+    }
 }
 
-#[utoipa::path(
-    put,
-    path = "/api/concepts/{id}/",
-    operation_id = "concepts_update",
-    tag = "api",
-    summary = "Replace it",
-    params(("id" = i64, Path)),
-    request_body = ConceptInput,
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Updated.", body = ConceptOut),
-        (status = 404, description = "No such id.", body = Detail),
-        ApiWriteErrors
-    )
-)]
-pub(crate) async fn update(
-    caller: BearerUser,
-    method: Method,
-    id: web::Path<i64>,
-    input: web::Json<Object<ConceptInput>>,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_scope(scope::WRITE)?;
-    let id = id.into_inner();
-    let input = input.into_inner().0;
-    // PUT replaces, so the name is required; a PATCH without one keeps it.
-    let partial = method == Method::PATCH;
-    let name = name_field(&input.name, partial)?;
-    let row = provider
-        .db
-        .write(move |conn| {
-            let Row {
-                name: old_name,
-                parent_id: old_parent,
-                ..
-            } = load_one(conn, id)?;
-            let parent = input.parent.unwrap_or(old_parent);
-            check_parent(conn, Some(id), parent)?;
-            diesel::update(concepts::table.find(id))
-                .set((
-                    concepts::name.eq(name.unwrap_or(old_name)),
-                    concepts::parent_id.eq(parent),
-                ))
-                .execute(conn)?;
-            load_one(conn, id)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(render(row, base_url(&info))))
+documented! {
+    update "concepts", ConceptInput or ConceptInputPatch -> ConceptOut;
+    pub(crate) async fn update(
+        caller: BearerUser,
+        method: Method,
+        id: web::Path<i64>,
+        input: web::Json<Object<ConceptInput>>,
+        info: PublicUrl,
+        provider: web::Data<Provider>,
+    ) -> Result<HttpResponse, ApiError> {
+        caller.require_scope(scope::WRITE)?;
+        let id = id.into_inner();
+        let input = input.into_inner().0;
+        // PUT replaces, so the name is required; a PATCH without one keeps it.
+        let partial = method == Method::PATCH;
+        let name = input.name.field(partial)?;
+        let row = provider
+            .db
+            .write(move |conn| {
+                let Row {
+                    name: old_name,
+                    parent_id: old_parent,
+                    ..
+                } = load_one(conn, id)?;
+                let parent = input.parent.unwrap_or(old_parent);
+                check_parent(conn, Some(id), parent)?;
+                diesel::update(concepts::table.find(id))
+                    .set((
+                        concepts::name.eq(name.unwrap_or(old_name)),
+                        concepts::parent_id.eq(parent),
+                    ))
+                    .execute(conn)?;
+                load_one(conn, id)
+            })
+            .await?;
+        Ok(HttpResponse::Ok().json(render(row, base_url(&info))))
+    }
 }
 
-#[utoipa::path(
-    patch,
-    path = "/api/concepts/{id}/",
-    operation_id = "concepts_partial_update",
-    tag = "api",
-    summary = "Change it",
-    params(("id" = i64, Path)),
-    request_body = ConceptInputPatch,
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Updated.", body = ConceptOut),
-        (status = 404, description = "No such id.", body = Detail),
-        ApiWriteErrors
-    )
-)]
-// Its own handler so that PATCH has its own operation; `update` reads the method.
-pub(crate) async fn partial_update(
-    caller: BearerUser,
-    method: Method,
-    id: web::Path<i64>,
-    input: web::Json<Object<ConceptInput>>,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-) -> Result<HttpResponse, ApiError> {
-    update(caller, method, id, input, info, provider).await
-}
+documented! { destroy "concepts" with delete }
 
-#[utoipa::path(
-    delete,
-    path = "/api/concepts/{id}/",
-    operation_id = "concepts_delete",
-    tag = "api",
-    summary = "Delete one of concepts",
-    params(("id" = i64, Path)),
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Deleted."),
-        (status = 404, description = "No such id.", body = Detail),
-        ApiErrors
-    )
-)]
-pub(crate) async fn destroy(
-    caller: BearerUser,
-    id: web::Path<i64>,
-    provider: web::Data<Provider>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_scope(scope::WRITE)?;
-    let id = id.into_inner();
-    let deleted = provider
-        .db
-        .write(move |conn| {
-            Ok::<_, ApiError>(diesel::delete(concepts::table.find(id)).execute(conn)?)
-        })
-        .await?;
-    if deleted == 0 {
+/// Deletes the concept `id`; anyone with `write` may.
+fn delete(conn: &mut Connection, id: i64, _caller: i64) -> Result<(), ApiError> {
+    if diesel::delete(concepts::table.find(id)).execute(conn)? == 0 {
         return Err(ApiError::NotFound);
     }
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }

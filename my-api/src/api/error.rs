@@ -184,23 +184,51 @@ where
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
-/// The `name` field of an update: required unless the change is `partial` (a PATCH, where
-/// absent means unchanged), never `null`, and a [`valid_name`].
-pub fn name_field(
-    name: &Option<Option<String>>,
-    partial: bool,
-) -> Result<Option<String>, ApiError> {
-    match name {
-        None if partial => Ok(None),
-        None => Err(ApiError::field("name", "This field is required.")),
-        Some(None) => Err(ApiError::field("name", "This field may not be null.")),
-        Some(Some(name)) => valid_name(Some(name)).map(Some),
+/// The `name` field of an input: absent (`Name(None)`, the default), `null` or a string. It
+/// is required unless the change is partial (a PATCH, where absent means unchanged), never
+/// `null`, and a [`valid_name`].
+#[derive(Debug, Default)]
+pub struct Name(Option<Option<String>>);
+
+impl<'de> serde::Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        present(d).map(Name)
     }
 }
 
-/// The `name` field of a create: as [`name_field`] for a full change.
-pub fn required_name(name: &Option<Option<String>>) -> Result<String, ApiError> {
-    name_field(name, false)?.ok_or_else(|| ApiError::field("name", "This field is required."))
+impl utoipa::ToSchema for Name {}
+
+impl utoipa::PartialSchema for Name {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some(
+                "At most 200 characters, stored trimmed; no control characters. Required, \
+                 except in a\nPATCH, where absent means unchanged.",
+            ))
+            .min_length(Some(1))
+            .max_length(Some(NAME_MAX))
+            .pattern(Some(NAME_PATTERN))
+            .into()
+    }
+}
+
+impl Name {
+    /// The name of an update: `None` for a `partial` one without a name.
+    pub fn field(&self, partial: bool) -> Result<Option<String>, ApiError> {
+        match &self.0 {
+            None if partial => Ok(None),
+            None => Err(ApiError::field("name", "This field is required.")),
+            Some(None) => Err(ApiError::field("name", "This field may not be null.")),
+            Some(Some(name)) => valid_name(Some(name)).map(Some),
+        }
+    }
+
+    /// The name of a create: as [`Name::field`] for a full change.
+    pub fn required(&self) -> Result<String, ApiError> {
+        self.field(false)?
+            .ok_or_else(|| ApiError::field("name", "This field is required."))
+    }
 }
 
 #[cfg(test)]

@@ -2,50 +2,29 @@
 //! creates, up to `MAX_ITEMS_PER_USER` items each; only the owner updates or deletes (others
 //! get 403).
 
-use actix_web::http::{Method, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::Method;
+use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use shared::oauth2::bearer::{BearerUser, MaybeBearerUser};
 use shared::oauth2::provider::Provider;
 use shared::security::scope;
-use shared::service::openapi::Detail;
+use shared::storage::db::Connection;
 
-use super::error::{ApiError, Object, name_field, present, required_name};
-use super::pagination::{PageParams, PageRequest, read_page};
-use super::{PublicUrl, base_url};
-use crate::openapi::{ApiErrors, ApiWriteErrors, ItemInputPatch, PaginatedItemOutList};
+use super::docs::documented;
+use super::error::{ApiError, Name, Object};
+use super::pagination::Listing;
+use super::{PublicUrl, base_url, created};
+use crate::openapi::{ItemInputPatch, PaginatedItemOutList};
 use crate::schema::{items, users};
 use crate::settings::ApiSettings;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/items/")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        web::resource("/items/{id}/")
-            .route(web::get().to(retrieve))
-            .route(web::put().to(update))
-            .route(web::patch().to(partial_update))
-            .route(web::delete().to(destroy)),
-    );
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ItemInput {
-    /// At most 200 characters, stored trimmed; no control characters. Required, except in a
-    /// PATCH, where absent means unchanged.
-    #[schema(
-        value_type = String,
-        required = true,
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
-    #[serde(default, deserialize_with = "present")]
-    name: Option<Option<String>>,
+    // Described by its type; absent only in a PATCH.
+    #[schema(inline, required = true)]
+    #[serde(default)]
+    name: Name,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -78,7 +57,7 @@ fn render(row: Row, base: &str) -> ItemOut {
     }
 }
 
-fn load_one(conn: &mut shared::storage::db::Connection, id: i64) -> Result<Row, ApiError> {
+fn load_one(conn: &mut Connection, id: i64) -> Result<Row, ApiError> {
     Ok(items::table
         .inner_join(users::table)
         .filter(items::id.eq(id))
@@ -93,136 +72,92 @@ fn check_reader(caller: &MaybeBearerUser) -> Result<(), ApiError> {
     }
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/items/",
-    operation_id = "items_list",
-    tag = "api",
-    summary = "List items",
-    params(PageParams),
-    security((), ("bearer" = [])),
-    responses(
-        (status = 200, description = "One page of them, in id order.", body = PaginatedItemOutList),
-        (status = 404, description = "Invalid page.", body = Detail),
-        ApiErrors
-    )
-)]
-pub(crate) async fn list(
-    caller: MaybeBearerUser,
-    request: HttpRequest,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-    api: web::Data<ApiSettings>,
-) -> Result<HttpResponse, ApiError> {
-    check_reader(&caller)?;
-    let wanted = PageRequest::parse(request.query_string(), &api)?;
-    let (count, rows) = read_page(
-        &provider.db,
-        &wanted,
-        |conn| items::table.count().get_result(conn),
-        |conn, limit, offset| {
-            items::table
-                .inner_join(users::table)
-                .order(items::id)
-                .select(ROW)
-                .limit(limit)
-                .offset(offset)
-                .load(conn)
-        },
-    )
-    .await?;
-    let base = base_url(&info);
-    let out: Vec<ItemOut> = rows.into_iter().map(|r| render(r, base)).collect();
-    Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/items/"))))
+documented! {
+    list "items" of PaginatedItemOutList, "List items", security((), ("bearer" = []));
+    pub(crate) async fn list(
+        caller: MaybeBearerUser,
+        listing: Listing,
+    ) -> Result<HttpResponse, ApiError> {
+        check_reader(&caller)?;
+        listing
+            .answer(
+                "items",
+                |conn| items::table.count().get_result(conn),
+                |conn, limit, offset| {
+                    items::table
+                        .inner_join(users::table)
+                        .order(items::id)
+                        .select(ROW)
+                        .limit(limit)
+                        .offset(offset)
+                        .load(conn)
+                },
+                render,
+            )
+            .await
+    }
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/items/{id}/",
-    operation_id = "items_retrieve",
-    tag = "api",
-    summary = "One of items",
-    params(("id" = i64, Path)),
-    security((), ("bearer" = [])),
-    responses(
-        (status = 200, description = "It.", body = ItemOut),
-        (status = 404, description = "No such id.", body = Detail),
-        ApiErrors
-    )
-)]
-pub(crate) async fn retrieve(
-    caller: MaybeBearerUser,
-    id: web::Path<i64>,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-) -> Result<HttpResponse, ApiError> {
-    check_reader(&caller)?;
-    let id = id.into_inner();
-    let row = provider.db.run(move |conn| load_one(conn, id)).await?;
-    Ok(HttpResponse::Ok().json(render(row, base_url(&info))))
+documented! {
+    retrieve "items" -> ItemOut, security((), ("bearer" = []));
+    pub(crate) async fn retrieve(
+        caller: MaybeBearerUser,
+        id: web::Path<i64>,
+        info: PublicUrl,
+        provider: web::Data<Provider>,
+    ) -> Result<HttpResponse, ApiError> {
+        check_reader(&caller)?;
+        let id = id.into_inner();
+        let row = provider.db.run(move |conn| load_one(conn, id)).await?;
+        Ok(HttpResponse::Ok().json(render(row, base_url(&info))))
+    }
 }
 
-#[utoipa::path(
-    post,
-    path = "/api/items/",
-    operation_id = "items_create",
-    tag = "api",
-    summary = "Create one of items",
-    request_body = ItemInput,
-    security(("bearer" = [])),
-    responses(
-        (status = 201, description = "Created.", body = ItemOut),
-        ApiWriteErrors
-    )
-)]
-pub(crate) async fn create(
-    caller: BearerUser,
-    input: web::Json<Object<ItemInput>>,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-    api: web::Data<ApiSettings>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_scope(scope::WRITE)?;
-    let name = required_name(&input.0.0.name)?;
-    let owner = caller.user.id;
-    let max = api.max_items_per_user;
-    let row = provider
-        .db
-        .write(move |conn| {
-            // Counted in the inserting transaction (an immediate one: one writer at a time),
-            // so concurrent creations cannot pass the cap together.
-            if max > 0 {
-                let owned: i64 = items::table
-                    .filter(items::owner_id.eq(owner))
-                    .count()
-                    .get_result(conn)?;
-                if owned >= i64::from(max) {
-                    return Err(ApiError::TooManyItems(max));
+documented! {
+    create "items", ItemInput -> ItemOut;
+    pub(crate) async fn create(
+        caller: BearerUser,
+        input: web::Json<Object<ItemInput>>,
+        info: PublicUrl,
+        provider: web::Data<Provider>,
+        api: web::Data<ApiSettings>,
+    ) -> Result<HttpResponse, ApiError> {
+        caller.require_scope(scope::WRITE)?;
+        let name = input.0.0.name.required()?;
+        let owner = caller.user.id;
+        let max = api.max_items_per_user;
+        let row = provider
+            .db
+            .write(move |conn| {
+                // Counted in the inserting transaction (an immediate one: one writer at a time),
+                // so concurrent creations cannot pass the cap together.
+                if max > 0 {
+                    let owned: i64 = items::table
+                        .filter(items::owner_id.eq(owner))
+                        .count()
+                        .get_result(conn)?;
+                    if owned >= i64::from(max) {
+                        return Err(ApiError::TooManyItems(max));
+                    }
                 }
-            }
-            let id: i64 = diesel::insert_into(items::table)
-                .values((
-                    items::name.eq(&name),
-                    items::owner_id.eq(owner),
-                    items::created.eq(shared::clock::now()),
-                ))
-                .returning(items::id)
-                .get_result(conn)?;
-            load_one(conn, id)
-        })
-        .await?;
-    let out = render(row, base_url(&info));
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, out.url.clone()))
-        .json(out))
+                let id: i64 = diesel::insert_into(items::table)
+                    .values((
+                        items::name.eq(&name),
+                        items::owner_id.eq(owner),
+                        items::created.eq(shared::clock::now()),
+                    ))
+                    .returning(items::id)
+                    .get_result(conn)?;
+                load_one(conn, id)
+            })
+            .await?;
+        let out = render(row, base_url(&info));
+        Ok(created(out.url.clone(), out))
+    }
 }
 
 /// Loads the item and refuses anyone but its owner.
-fn owned(
-    conn: &mut shared::storage::db::Connection,
-    id: i64,
-    caller: i64,
-) -> Result<Row, ApiError> {
+fn owned(conn: &mut Connection, id: i64, caller: i64) -> Result<Row, ApiError> {
     let row = load_one(conn, id)?;
     if row.owner_id != caller {
         return Err(ApiError::Forbidden);
@@ -230,104 +165,42 @@ fn owned(
     Ok(row)
 }
 
-#[utoipa::path(
-    put,
-    path = "/api/items/{id}/",
-    operation_id = "items_update",
-    tag = "api",
-    summary = "Replace it",
-    params(("id" = i64, Path)),
-    request_body = ItemInput,
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Updated.", body = ItemOut),
-        (status = 404, description = "No such id.", body = Detail),
-        ApiWriteErrors
-    )
-)]
-pub(crate) async fn update(
-    caller: BearerUser,
-    method: Method,
-    id: web::Path<i64>,
-    input: web::Json<Object<ItemInput>>,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_scope(scope::WRITE)?;
-    // PUT replaces, so the name is required; a PATCH without one changes nothing.
-    let partial = method == Method::PATCH;
-    let name = name_field(&input.0.0.name, partial)?;
-    let (id, owner) = (id.into_inner(), caller.user.id);
-    let row = provider
-        .db
-        .write(move |conn| {
-            owned(conn, id, owner)?;
-            if let Some(name) = &name {
-                diesel::update(items::table.find(id))
-                    .set(items::name.eq(name))
-                    .execute(conn)?;
-            }
-            load_one(conn, id)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(render(row, base_url(&info))))
+documented! {
+    update "items", ItemInput or ItemInputPatch -> ItemOut;
+    pub(crate) async fn update(
+        caller: BearerUser,
+        method: Method,
+        id: web::Path<i64>,
+        input: web::Json<Object<ItemInput>>,
+        info: PublicUrl,
+        provider: web::Data<Provider>,
+    ) -> Result<HttpResponse, ApiError> {
+        caller.require_scope(scope::WRITE)?;
+        // PUT replaces, so the name is required; a PATCH without one changes nothing.
+        let partial = method == Method::PATCH;
+        let name = input.0.0.name.field(partial)?;
+        let (id, owner) = (id.into_inner(), caller.user.id);
+        let row = provider
+            .db
+            .write(move |conn| {
+                owned(conn, id, owner)?;
+                if let Some(name) = &name {
+                    diesel::update(items::table.find(id))
+                        .set(items::name.eq(name))
+                        .execute(conn)?;
+                }
+                load_one(conn, id)
+            })
+            .await?;
+        Ok(HttpResponse::Ok().json(render(row, base_url(&info))))
+    }
 }
 
-#[utoipa::path(
-    patch,
-    path = "/api/items/{id}/",
-    operation_id = "items_partial_update",
-    tag = "api",
-    summary = "Change it",
-    params(("id" = i64, Path)),
-    request_body = ItemInputPatch,
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Updated.", body = ItemOut),
-        (status = 404, description = "No such id.", body = Detail),
-        ApiWriteErrors
-    )
-)]
-// Its own handler so that PATCH has its own operation; `update` reads the method.
-pub(crate) async fn partial_update(
-    caller: BearerUser,
-    method: Method,
-    id: web::Path<i64>,
-    input: web::Json<Object<ItemInput>>,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-) -> Result<HttpResponse, ApiError> {
-    update(caller, method, id, input, info, provider).await
-}
+documented! { destroy "items" with delete }
 
-#[utoipa::path(
-    delete,
-    path = "/api/items/{id}/",
-    operation_id = "items_delete",
-    tag = "api",
-    summary = "Delete one of items",
-    params(("id" = i64, Path)),
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Deleted."),
-        (status = 404, description = "No such id.", body = Detail),
-        ApiErrors
-    )
-)]
-pub(crate) async fn destroy(
-    caller: BearerUser,
-    id: web::Path<i64>,
-    provider: web::Data<Provider>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_scope(scope::WRITE)?;
-    let (id, owner) = (id.into_inner(), caller.user.id);
-    provider
-        .db
-        .write(move |conn| {
-            owned(conn, id, owner)?;
-            diesel::delete(items::table.find(id)).execute(conn)?;
-            Ok::<_, ApiError>(())
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+/// Deletes the item `id` if `caller` owns it.
+fn delete(conn: &mut Connection, id: i64, caller: i64) -> Result<(), ApiError> {
+    owned(conn, id, caller)?;
+    diesel::delete(items::table.find(id)).execute(conn)?;
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! DRF-like JSON with trailing slashes; every object carries its `url`.
 
 pub mod concepts;
+mod docs;
 pub mod error;
 pub mod items;
 pub mod pagination;
@@ -14,6 +15,28 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use shared::oauth2::provider::Provider;
 
+/// The routes of a collection whose module `$module` has a handler for every operation:
+/// `/<module>/` (list, create) and `/<module>/{id}/` (retrieve, update, partial update,
+/// destroy).
+macro_rules! collection {
+    ($module:ident) => {
+        |cfg: &mut web::ServiceConfig| {
+            cfg.service(
+                web::resource(concat!("/", stringify!($module), "/"))
+                    .route(web::get().to($module::list))
+                    .route(web::post().to($module::create)),
+            )
+            .service(
+                web::resource(concat!("/", stringify!($module), "/{id}/"))
+                    .route(web::get().to($module::retrieve))
+                    .route(web::put().to($module::update))
+                    .route(web::patch().to($module::partial_update))
+                    .route(web::delete().to($module::destroy)),
+            );
+        }
+    };
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api")
@@ -21,8 +44,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             // Resources, not bare routes: another method gets 405 with `Allow`, not 404.
             .service(web::resource("/").route(web::get().to(root)))
             .configure(users::routes)
-            .configure(items::routes)
-            .configure(concepts::routes),
+            .configure(collection!(items))
+            .configure(collection!(concepts)),
     );
 }
 
@@ -52,6 +75,13 @@ impl FromRequest for PublicUrl {
 /// configured public URL only.
 pub fn base_url(url: &PublicUrl) -> &str {
     &url.0
+}
+
+/// `201 Created` with `out`, the new object, whose `url` is the `Location`.
+pub fn created(url: String, out: impl Serialize) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, url))
+        .json(out)
 }
 
 // The links of `GET /api/`.

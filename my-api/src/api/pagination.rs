@@ -8,11 +8,17 @@
 //! `page` that is not a page of the list is a 404 `{"detail": "Invalid page."}` (as DRF), a
 //! `page_size` that is not a positive integer is a 400 (DRF would use the default size).
 
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use diesel::{Connection as _, QueryResult};
 use serde::Serialize;
+use shared::oauth2::provider::Provider;
 use shared::storage::db::{Connection, Db};
 
 use super::error::ApiError;
+use super::{PublicUrl, base_url};
 use crate::settings::ApiSettings;
 
 /// The query parameters that choose the page.
@@ -52,10 +58,67 @@ pub struct Page<T> {
     pub results: Vec<T>,
 }
 
+/// A list request: its query string, read only when [`Listing::answer`] is called (after the
+/// caller is checked), and what answering needs: the public URL, the database, the settings.
+#[derive(Debug)]
+pub struct Listing {
+    query: String,
+    public_url: PublicUrl,
+    provider: web::Data<Provider>,
+    settings: web::Data<ApiSettings>,
+}
+
+impl FromRequest for Listing {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        fn data<T: 'static>(req: &HttpRequest) -> Result<web::Data<T>, actix_web::Error> {
+            req.app_data::<web::Data<T>>().cloned().ok_or_else(|| {
+                actix_web::error::ErrorInternalServerError("the service is not configured")
+            })
+        }
+        let mut listing = || {
+            Ok(Listing {
+                query: req.query_string().to_owned(),
+                public_url: PublicUrl::from_request(req, payload).into_inner()?,
+                provider: data(req)?,
+                settings: data(req)?,
+            })
+        };
+        ready(listing())
+    }
+}
+
+impl Listing {
+    /// The page asked for of the list at `/api/<name>/`: `count` and `load` as in
+    /// [`read_page`], each row rendered by `render(row, base_url)`.
+    pub async fn answer<R, T, C, L>(
+        self,
+        name: &str,
+        count: C,
+        load: L,
+        render: impl Fn(R, &str) -> T,
+    ) -> Result<HttpResponse, ApiError>
+    where
+        R: Send + 'static,
+        T: Serialize,
+        C: FnOnce(&mut Connection) -> QueryResult<i64> + Send + 'static,
+        L: FnOnce(&mut Connection, i64, i64) -> QueryResult<Vec<R>> + Send + 'static,
+    {
+        let wanted = PageRequest::parse(&self.query, &self.settings)?;
+        let (count, rows) = read_page(&self.provider.db, &wanted, count, load).await?;
+        let base = base_url(&self.public_url);
+        let results: Vec<T> = rows.into_iter().map(|row| render(row, base)).collect();
+        let list_url = format!("{base}/api/{name}/");
+        Ok(HttpResponse::Ok().json(wanted.page(count, results, &list_url)))
+    }
+}
+
 /// Reads the page `wanted` of a list in one read transaction, so that the count and the rows
 /// agree: `count` counts the whole list, `load(conn, limit, offset)` reads the page's rows in
 /// the list's order. A page past the end is [`ApiError::InvalidPage`].
-pub async fn read_page<R, C, L>(
+async fn read_page<R, C, L>(
     db: &Db,
     wanted: &PageRequest,
     count: C,

@@ -1,7 +1,7 @@
 //! `/api/users/`: read-only, for authenticated callers, a page at a time; an email is shown
 //! to its owner only.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use serde::Serialize;
 use shared::oauth2::bearer::BearerUser;
@@ -11,11 +11,11 @@ use shared::service::openapi::Detail;
 use shared::storage::schema::users;
 use shared::storage::users::User;
 
+use super::docs::documented;
 use super::error::ApiError;
-use super::pagination::{PageParams, PageRequest, read_page};
+use super::pagination::Listing;
 use super::{PublicUrl, base_url};
 use crate::openapi::{ApiErrors, PaginatedUserOutList};
-use crate::settings::ApiSettings;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users/").route(web::get().to(list)))
@@ -45,77 +45,54 @@ fn render(user: User, caller: &BearerUser, base: &str) -> UserOut {
     }
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/users/",
-    operation_id = "users_list",
-    tag = "api",
-    summary = "List active users",
-    params(PageParams),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "One page of them, in id order.", body = PaginatedUserOutList),
-        (status = 404, description = "Invalid page.", body = Detail),
-        ApiErrors
-    )
-)]
-pub(crate) async fn list(
-    caller: BearerUser,
-    request: HttpRequest,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-    api: web::Data<ApiSettings>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_scope(scope::READ)?;
-    let wanted = PageRequest::parse(request.query_string(), &api)?;
-    let active = users::is_active.eq(true);
-    let (count, rows) = read_page(
-        &provider.db,
-        &wanted,
-        move |conn| users::table.filter(active).count().get_result(conn),
-        move |conn, limit, offset| {
-            users::table
-                .filter(active)
-                .order(users::id)
-                .select(User::as_select())
-                .limit(limit)
-                .offset(offset)
-                .load(conn)
-        },
-    )
-    .await?;
-    let base = base_url(&info);
-    let out: Vec<UserOut> = rows.into_iter().map(|u| render(u, &caller, base)).collect();
-    Ok(HttpResponse::Ok().json(wanted.page(count, out, &format!("{base}/api/users/"))))
+documented! {
+    list "users" of PaginatedUserOutList, "List active users", security(("bearer" = []));
+    pub(crate) async fn list(
+        caller: BearerUser,
+        listing: Listing,
+    ) -> Result<HttpResponse, ApiError> {
+        caller.require_scope(scope::READ)?;
+        let active = users::is_active.eq(true);
+        listing
+            .answer(
+                "users",
+                move |conn| users::table.filter(active).count().get_result(conn),
+                move |conn, limit, offset| {
+                    users::table
+                        .filter(active)
+                        .order(users::id)
+                        .select(User::as_select())
+                        .limit(limit)
+                        .offset(offset)
+                        .load(conn)
+                },
+                |user, base| render(user, &caller, base),
+            )
+            .await
+    }
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/users/{id}/",
-    operation_id = "users_retrieve",
-    tag = "api",
-    summary = "One active user",
-    params(("id" = i64, Path)),
-    security(("bearer" = [])),
+documented! {
+    one "users" get "_retrieve", "One active user", security(("bearer" = [])),
     responses(
         (status = 200, description = "The user.", body = UserOut),
         (status = 404, description = "No such active user.", body = Detail),
         ApiErrors
-    )
-)]
-pub(crate) async fn retrieve(
-    caller: BearerUser,
-    id: web::Path<i64>,
-    info: PublicUrl,
-    provider: web::Data<Provider>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_scope(scope::READ)?;
-    let id = id.into_inner();
-    let user = provider
-        .db
-        .run(move |conn| shared::storage::users::find(conn, id).map_err(ApiError::from))
-        .await?
-        .filter(|u| u.is_active)
-        .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(render(user, &caller, base_url(&info))))
+    );
+    pub(crate) async fn retrieve(
+        caller: BearerUser,
+        id: web::Path<i64>,
+        info: PublicUrl,
+        provider: web::Data<Provider>,
+    ) -> Result<HttpResponse, ApiError> {
+        caller.require_scope(scope::READ)?;
+        let id = id.into_inner();
+        let user = provider
+            .db
+            .run(move |conn| shared::storage::users::find(conn, id).map_err(ApiError::from))
+            .await?
+            .filter(|u| u.is_active)
+            .ok_or(ApiError::NotFound)?;
+        Ok(HttpResponse::Ok().json(render(user, &caller, base_url(&info))))
+    }
 }

@@ -24,81 +24,82 @@ pub struct TokenExchange(pub Arc<Exchanger>);
 #[derive(Debug)]
 pub struct ConvertToken(pub Arc<Exchanger>);
 
-impl ExtensionGrant for TokenExchange {
-    fn grant_type(&self) -> GrantType {
-        GrantType::TokenExchange
-    }
+/// What the two grants do differently: where the subject token and its backend are in the
+/// form, and what the answer adds. The rest is [`run`].
+trait Subject {
+    /// `(backend, token)`, once the grant's own parameters are checked.
+    fn subject<'p>(&self, params: &'p Params) -> Result<(&'p str, Secret), OAuth2Error>;
 
-    fn handle<'a>(
-        &'a self,
-        provider: web::Data<Provider>,
-        client: ClientCredentials,
-        params: &'a Params,
-    ) -> LocalBoxFuture<'a, Result<TokenResponse, OAuth2Error>> {
-        Box::pin(async move {
-            let token = params.required_secret("subject_token")?;
-            let token_type = params.required("subject_token_type")?;
-            if token_type != ACCESS_TOKEN_TYPE {
-                return Err(OAuth2Error::invalid_request(format!(
-                    "Unsupported subject_token_type; only {ACCESS_TOKEN_TYPE} is accepted."
-                )));
-            }
-            if params
-                .optional("requested_token_type")?
-                .is_some_and(|t| t != ACCESS_TOKEN_TYPE)
-            {
-                return Err(OAuth2Error::invalid_request(format!(
-                    "Unsupported requested_token_type; only {ACCESS_TOKEN_TYPE} can be issued."
-                )));
-            }
-            if params.optional("actor_token")?.is_some() {
-                return Err(OAuth2Error::invalid_request(
-                    "Delegation (actor_token) is not supported.",
-                ));
-            }
-            let backend = params.required("subject_issuer")?;
-            let response = run(
-                &self.0,
-                provider,
-                client,
-                params,
-                GrantType::TokenExchange,
-                backend,
-                token,
-            )
-            .await?;
-            Ok(response.with_issued_token_type())
-        })
+    fn answer(&self, response: TokenResponse) -> TokenResponse {
+        response
     }
 }
 
-impl ExtensionGrant for ConvertToken {
-    fn grant_type(&self) -> GrantType {
-        GrantType::ConvertToken
+impl Subject for TokenExchange {
+    fn subject<'p>(&self, params: &'p Params) -> Result<(&'p str, Secret), OAuth2Error> {
+        let token = params.required_secret("subject_token")?;
+        let token_type = params.required("subject_token_type")?;
+        if token_type != ACCESS_TOKEN_TYPE {
+            return Err(OAuth2Error::invalid_request(format!(
+                "Unsupported subject_token_type; only {ACCESS_TOKEN_TYPE} is accepted."
+            )));
+        }
+        if params
+            .optional("requested_token_type")?
+            .is_some_and(|t| t != ACCESS_TOKEN_TYPE)
+        {
+            return Err(OAuth2Error::invalid_request(format!(
+                "Unsupported requested_token_type; only {ACCESS_TOKEN_TYPE} can be issued."
+            )));
+        }
+        if params.optional("actor_token")?.is_some() {
+            return Err(OAuth2Error::invalid_request(
+                "Delegation (actor_token) is not supported.",
+            ));
+        }
+        Ok((params.required("subject_issuer")?, token))
     }
 
-    fn handle<'a>(
-        &'a self,
-        provider: web::Data<Provider>,
-        client: ClientCredentials,
-        params: &'a Params,
-    ) -> LocalBoxFuture<'a, Result<TokenResponse, OAuth2Error>> {
-        Box::pin(async move {
-            let token = params.required_secret("token")?;
-            let backend = params.required("backend")?;
-            run(
-                &self.0,
-                provider,
-                client,
-                params,
-                GrantType::ConvertToken,
-                backend,
-                token,
-            )
-            .await
-        })
+    fn answer(&self, response: TokenResponse) -> TokenResponse {
+        response.with_issued_token_type()
     }
 }
+
+impl Subject for ConvertToken {
+    fn subject<'p>(&self, params: &'p Params) -> Result<(&'p str, Secret), OAuth2Error> {
+        let token = params.required_secret("token")?;
+        Ok((params.required("backend")?, token))
+    }
+}
+
+/// The `ExtensionGrant` of `$grant`, a [`Subject`] holding the exchanger, for the
+/// [`GrantType`] of the same name.
+macro_rules! extension_grant {
+    ($grant:ident) => {
+        impl ExtensionGrant for $grant {
+            fn grant_type(&self) -> GrantType {
+                GrantType::$grant
+            }
+
+            fn handle<'a>(
+                &'a self,
+                provider: web::Data<Provider>,
+                client: ClientCredentials,
+                params: &'a Params,
+            ) -> LocalBoxFuture<'a, Result<TokenResponse, OAuth2Error>> {
+                Box::pin(async move {
+                    let (backend, token) = self.subject(params)?;
+                    let grant = self.grant_type();
+                    let response = run(&self.0, provider, client, params, grant, backend, token);
+                    Ok(self.answer(response.await?))
+                })
+            }
+        }
+    };
+}
+
+extension_grant!(TokenExchange);
+extension_grant!(ConvertToken);
 
 async fn run(
     exchanger: &Exchanger,

@@ -11,7 +11,7 @@ use crate::helpers::*;
 /// FSS's `admin` (id 1) exchanged through `door` with each backend in turn. Each backend keys
 /// its own identities, so the same person becomes one local user per backend: `admin2`, then
 /// `admin3` (`admin` is the local administrator's name).
-pub async fn exchange_through_each_backend(door: Door) {
+async fn exchange_through_each_backend(door: Door) {
     let app = spawn_app().await;
     let fss_token = app.fss_token("admin", "admin").await;
     for (backend, local_name) in [(FSS, "admin2"), (FSS_WITH_PARAMS, "admin3")] {
@@ -43,14 +43,14 @@ pub async fn exchange_through_each_backend(door: Door) {
     assert_eq!(app.accounts(), (3, 2));
 }
 
+/// The register route with the token posted as a form or in the query string (as the
+/// original did), RFC 8693 token exchange (which alone names the issued token type) and
+/// `convert_token`.
 #[actix_rt::test]
-async fn the_register_route_exchanges_a_token_posted_as_a_form_through_each_backend() {
-    exchange_through_each_backend(Door::RegisterPost).await;
-}
-
-#[actix_rt::test]
-async fn the_register_route_exchanges_a_token_in_the_query_string_as_the_original_did() {
-    exchange_through_each_backend(Door::RegisterGet).await;
+async fn every_door_exchanges_a_token_through_each_backend() {
+    for door in Door::ALL {
+        exchange_through_each_backend(door).await;
+    }
 }
 
 #[actix_rt::test]
@@ -90,13 +90,7 @@ async fn a_second_exchange_revokes_the_tokens_of_the_first() {
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(header(&response, WWW_AUTHENTICATE).contains(r#"error="invalid_token""#));
-    let response = app
-        .post_token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &string(&first, "refresh_token")),
-            ("client_id", MY_API_CLIENT),
-        ])
-        .await;
+    let response = app.refresh(&string(&first, "refresh_token")).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
 
     assert_eq!(app.me(&second).await["username"], "admin2");
@@ -108,14 +102,12 @@ async fn with_params_and_another_users_name_is_an_unsuccessful_exchange() {
     let fss_token = app.fss_token("admin", "admin").await;
     let before = app.accounts();
     for username in ["user1", "nobody", "a/b"] {
-        let response = app
-            .register_by_token(FSS_WITH_PARAMS, &fss_token, Some(username))
-            .await;
-        assert_unsuccessful(response).await;
-        let response = app
-            .register_by_token_get(FSS_WITH_PARAMS, &fss_token, Some(username))
-            .await;
-        assert_unsuccessful(response).await;
+        for door in Door::REGISTER {
+            let response = app
+                .exchange(door, FSS_WITH_PARAMS, &fss_token, Some(username))
+                .await;
+            assert_unsuccessful(response).await;
+        }
     }
     assert_eq!(app.accounts(), before);
 }
@@ -142,14 +134,10 @@ async fn with_params_without_a_username_is_a_bad_request() {
     let app = spawn_app().await;
     let fss_token = app.fss_token("admin", "admin").await;
     let before = app.accounts();
-    let response = app
-        .register_by_token(FSS_WITH_PARAMS, &fss_token, None)
-        .await;
-    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
-    let response = app
-        .register_by_token_get(FSS_WITH_PARAMS, &fss_token, None)
-        .await;
-    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    for door in Door::REGISTER {
+        let response = app.exchange(door, FSS_WITH_PARAMS, &fss_token, None).await;
+        assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
     let response = app
         .register_by_token(FSS_WITH_PARAMS, &fss_token, Some(""))
         .await;
@@ -164,10 +152,10 @@ async fn a_garbage_token_is_an_unsuccessful_exchange() {
     for backend in BACKENDS {
         let username = (backend == FSS_WITH_PARAMS).then_some("admin");
         for token in ["garbage", "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"] {
-            let response = app.register_by_token(backend, token, username).await;
-            assert_unsuccessful(response).await;
-            let response = app.register_by_token_get(backend, token, username).await;
-            assert_unsuccessful(response).await;
+            for door in Door::REGISTER {
+                let response = app.exchange(door, backend, token, username).await;
+                assert_unsuccessful(response).await;
+            }
         }
     }
     assert_eq!(app.accounts(), before);
@@ -194,7 +182,9 @@ async fn an_unknown_backend_is_a_json_404() {
     let app = spawn_app().await;
     let response = app.register_by_token("facebook", "token", None).await;
     assert_error(response, StatusCode::NOT_FOUND, "unknown_backend").await;
-    let response = app.register_by_token_get("facebook", "token", None).await;
+    let response = app
+        .exchange(Door::RegisterGet, "facebook", "token", None)
+        .await;
     assert_error(response, StatusCode::NOT_FOUND, "unknown_backend").await;
 }
 
@@ -285,22 +275,7 @@ async fn the_social_admin_does_not_get_the_local_admins_rights() {
     assert_eq!(admin.get("email"), None, "{admin}");
 
     let rename = json!({ "name": "Taken over" });
-    for (method, body) in [
-        (Method::PUT, Some(&rename)),
-        (Method::PATCH, Some(&rename)),
-        (Method::DELETE, None),
-    ] {
-        let response = app
-            .request(method.clone(), "/api/items/1/", Some(&social), body)
-            .await;
-        let refused = json_body(response, StatusCode::FORBIDDEN).await;
-        assert!(refused["detail"].is_string(), "{method}: {refused}");
-    }
-    let item = json_body(app.get_api("/api/items/1/", None).await, StatusCode::OK).await;
-    assert_eq!(
-        (&item["name"], &item["owner"]),
-        (&json!("Item A"), &json!("admin"))
-    );
+    app.assert_item_1_is_not_changed_by(&social, &rename).await;
 
     let response = app
         .request(Method::PATCH, "/api/items/1/", Some(&local), Some(&rename))
@@ -379,7 +354,9 @@ async fn an_exchange_into_a_deactivated_account_is_refused() {
             .expect("deactivate the user");
     }
     assert_unsuccessful(app.register_by_token(FSS, &fss_token, None).await).await;
-    let response = app.token_exchange(FSS, &fss_token, None).await;
+    let response = app
+        .exchange(Door::TokenExchange, FSS, &fss_token, None)
+        .await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
     let response = app.get_api("/api/items/", Some(&token)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);

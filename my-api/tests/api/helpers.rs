@@ -92,6 +92,44 @@ impl Door {
         Door::TokenExchange,
         Door::ConvertToken,
     ];
+
+    /// The register route's two forms: the token in a form body or in the query string.
+    pub const REGISTER: [Door; 2] = [Door::RegisterPost, Door::RegisterGet];
+}
+
+/// The `/o/token/` form of an exchange grant for `client`: RFC 8693 token exchange (with
+/// `door` [`Door::TokenExchange`]) or `convert_token`.
+pub fn exchange_form<'a>(
+    door: Door,
+    backend: &'a str,
+    token: &'a str,
+    client: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    let mut form = if door == Door::TokenExchange {
+        vec![
+            ("grant_type", TOKEN_EXCHANGE),
+            ("subject_token", token),
+            ("subject_token_type", ACCESS_TOKEN_TYPE),
+            ("subject_issuer", backend),
+        ]
+    } else {
+        vec![
+            ("grant_type", "convert_token"),
+            ("backend", backend),
+            ("token", token),
+        ]
+    };
+    form.push(("client_id", client));
+    form
+}
+
+/// `form` with the `username` field the backends with parameters need.
+pub fn with_username<'a>(
+    mut form: Vec<(&'a str, &'a str)>,
+    username: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    form.extend(username.map(|u| ("username", u)));
+    form
 }
 
 /// Both real services, FSS first so that My API can be pointed at it. The demo accounts'
@@ -300,6 +338,16 @@ impl TestApp {
         self.post_token(&form).await
     }
 
+    /// The refresh grant on My API's `/o/token/`, for its client.
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", MY_API_CLIENT),
+        ];
+        self.post_token(&form).await
+    }
+
     /// A My API access token for a local user.
     pub async fn local_token(&self, username: &str, password: &str) -> String {
         let response = self.local_password_grant(username, password).await;
@@ -314,69 +362,39 @@ impl TestApp {
         token: &str,
         username: Option<&str>,
     ) -> Response {
-        let mut form = vec![("access_token", token)];
-        form.extend(username.map(|u| ("username", u)));
-        self.http
-            .post(self.url(&format!("/users/register-by-token/{backend}/")))
-            .form(&form)
-            .send()
+        self.exchange(Door::RegisterPost, backend, token, username)
             .await
-            .expect("POST /users/register-by-token/")
     }
 
-    /// `GET /users/register-by-token/<backend>/?access_token=...`, the original's form.
-    pub async fn register_by_token_get(
-        &self,
-        backend: &str,
-        token: &str,
-        username: Option<&str>,
-    ) -> Response {
-        let mut query = vec![("access_token", token)];
-        query.extend(username.map(|u| ("username", u)));
-        self.http
-            .get(self.url(&format!("/users/register-by-token/{backend}/")))
-            .query(&query)
-            .send()
-            .await
-            .expect("GET /users/register-by-token/")
+    /// PUT and PATCH (with `rename`) and DELETE of item 1 with `token`, not its owner's:
+    /// each a 403 with a `detail`, and the item as it was.
+    pub async fn assert_item_1_is_not_changed_by(&self, token: &str, rename: &Value) {
+        for (method, body) in [
+            (Method::PUT, Some(rename)),
+            (Method::PATCH, Some(rename)),
+            (Method::DELETE, None),
+        ] {
+            let response = self
+                .request(method.clone(), "/api/items/1/", Some(token), body)
+                .await;
+            let refused = json_body(response, StatusCode::FORBIDDEN).await;
+            assert!(refused["detail"].is_string(), "{method}: {refused}");
+        }
+        self.assert_item_1_is_as_loaded().await;
     }
 
-    /// RFC 8693 token exchange on `/o/token/`, the backend named by `subject_issuer`.
-    pub async fn token_exchange(
-        &self,
-        backend: &str,
-        subject_token: &str,
-        username: Option<&str>,
-    ) -> Response {
-        let mut form = vec![
-            ("grant_type", TOKEN_EXCHANGE),
-            ("subject_token", subject_token),
-            ("subject_token_type", ACCESS_TOKEN_TYPE),
-            ("subject_issuer", backend),
-            ("client_id", MY_API_CLIENT),
-        ];
-        form.extend(username.map(|u| ("username", u)));
-        self.post_token(&form).await
+    /// Item 1 as the fixture loads it: "Item A", the administrator's.
+    pub async fn assert_item_1_is_as_loaded(&self) {
+        let item = json_body(self.get_api("/api/items/1/", None).await, StatusCode::OK).await;
+        assert_eq!(
+            (&item["name"], &item["owner"]),
+            (&"Item A".into(), &"admin".into())
+        );
     }
 
-    /// drf-social-oauth2's `convert_token` grant on `/o/token/`.
-    pub async fn convert_token(
-        &self,
-        backend: &str,
-        token: &str,
-        username: Option<&str>,
-    ) -> Response {
-        let mut form = vec![
-            ("grant_type", "convert_token"),
-            ("backend", backend),
-            ("token", token),
-            ("client_id", MY_API_CLIENT),
-        ];
-        form.extend(username.map(|u| ("username", u)));
-        self.post_token(&form).await
-    }
-
-    /// The exchange through `door`.
+    /// The exchange through `door`, as My API's client: the register route with the token
+    /// (and `username`) in a form body (POST) or the query string (GET, the original's form),
+    /// or one of the `/o/token/` grants.
     pub async fn exchange(
         &self,
         door: Door,
@@ -384,12 +402,21 @@ impl TestApp {
         token: &str,
         username: Option<&str>,
     ) -> Response {
-        match door {
-            Door::RegisterPost => self.register_by_token(backend, token, username).await,
-            Door::RegisterGet => self.register_by_token_get(backend, token, username).await,
-            Door::TokenExchange => self.token_exchange(backend, token, username).await,
-            Door::ConvertToken => self.convert_token(backend, token, username).await,
-        }
+        let (get, url) = match door {
+            Door::RegisterPost => (false, format!("/users/register-by-token/{backend}/")),
+            Door::RegisterGet => (true, format!("/users/register-by-token/{backend}/")),
+            Door::TokenExchange | Door::ConvertToken => {
+                let form = exchange_form(door, backend, token, MY_API_CLIENT);
+                return self.post_token(&with_username(form, username)).await;
+            }
+        };
+        let fields = with_username(vec![("access_token", token)], username);
+        let request = if get {
+            self.http.get(self.url(&url)).query(&fields)
+        } else {
+            self.http.post(self.url(&url)).form(&fields)
+        };
+        request.send().await.expect("the register route")
     }
 
     /// A successful exchange through the form-body register route: the My API token.

@@ -51,13 +51,7 @@ async fn a_fake_social_site_password_does_not_log_in_to_my_api() {
 async fn a_local_refresh_token_buys_a_new_working_access_token() {
     let app = spawn_app().await;
     let login = assert_token_answer(app.local_password_grant("admin", "admin").await).await;
-    let response = app
-        .post_token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &string(&login, "refresh_token")),
-            ("client_id", MY_API_CLIENT),
-        ])
-        .await;
+    let response = app.refresh(&string(&login, "refresh_token")).await;
     let refreshed = assert_token_answer(response).await;
     let token = string(&refreshed, "access_token");
     assert_ne!(token, string(&login, "access_token"));

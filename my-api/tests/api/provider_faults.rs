@@ -33,6 +33,15 @@ async fn assert_fault_everywhere(app: &TestApp, status: StatusCode, code: &str) 
     assert_eq!(app.accounts(), before);
 }
 
+/// A provider behaving so: a 502 `social_provider_bad_response` through every door.
+async fn assert_bad_response_everywhere(behaviour: Behaviour) -> FakeProvider {
+    let provider = FakeProvider::start(behaviour);
+    let app = spawn_app_with_provider(&provider.url).await;
+    let (status, code) = (StatusCode::BAD_GATEWAY, "social_provider_bad_response");
+    assert_fault_everywhere(&app, status, code).await;
+    provider
+}
+
 #[actix_rt::test]
 async fn a_good_provider_answer_creates_the_user_so_the_fault_tests_mean_something() {
     let provider = FakeProvider::start(Behaviour::Json(good_profile()));
@@ -45,7 +54,7 @@ async fn a_good_provider_answer_creates_the_user_so_the_fault_tests_mean_somethi
     assert_eq!(app.linked_users(FSS, 4242).len(), 1);
 
     let response = app
-        .token_exchange(FSS_WITH_PARAMS, TOKEN, Some("sam"))
+        .exchange(Door::TokenExchange, FSS_WITH_PARAMS, TOKEN, Some("sam"))
         .await;
     assert_token_answer(response).await;
     let seen = provider.seen();
@@ -88,27 +97,13 @@ async fn a_provider_hanging_past_the_timeout_is_a_json_504_after_the_timeout() {
 
 #[actix_rt::test]
 async fn a_provider_error_is_a_json_502() {
-    let provider = FakeProvider::start(Behaviour::ServerError);
-    let app = spawn_app_with_provider(&provider.url).await;
-    assert_fault_everywhere(
-        &app,
-        StatusCode::BAD_GATEWAY,
-        "social_provider_bad_response",
-    )
-    .await;
+    let provider = assert_bad_response_everywhere(Behaviour::ServerError).await;
     assert_eq!(provider.seen().len(), Door::ALL.len());
 }
 
 #[actix_rt::test]
 async fn a_provider_answering_html_is_a_json_502() {
-    let provider = FakeProvider::start(Behaviour::Html);
-    let app = spawn_app_with_provider(&provider.url).await;
-    assert_fault_everywhere(
-        &app,
-        StatusCode::BAD_GATEWAY,
-        "social_provider_bad_response",
-    )
-    .await;
+    assert_bad_response_everywhere(Behaviour::Html).await;
 }
 
 #[actix_rt::test]
@@ -120,27 +115,13 @@ async fn a_profile_without_an_id_is_a_json_502() {
         json!({ "id": "4242", "username": "sam" }),
         json!([]),
     ] {
-        let provider = FakeProvider::start(Behaviour::Json(body));
-        let app = spawn_app_with_provider(&provider.url).await;
-        assert_fault_everywhere(
-            &app,
-            StatusCode::BAD_GATEWAY,
-            "social_provider_bad_response",
-        )
-        .await;
+        assert_bad_response_everywhere(Behaviour::Json(body)).await;
     }
 }
 
 #[actix_rt::test]
 async fn a_two_megabyte_profile_is_a_json_502() {
-    let provider = FakeProvider::start(Behaviour::Huge);
-    let app = spawn_app_with_provider(&provider.url).await;
-    assert_fault_everywhere(
-        &app,
-        StatusCode::BAD_GATEWAY,
-        "social_provider_bad_response",
-    )
-    .await;
+    assert_bad_response_everywhere(Behaviour::Huge).await;
 }
 
 #[actix_rt::test]
@@ -148,8 +129,9 @@ async fn a_provider_refusing_the_token_is_unsuccessful_on_the_register_route() {
     let provider = FakeProvider::start(Behaviour::Unauthorized);
     let app = spawn_app_with_provider(&provider.url).await;
     let before = app.accounts();
-    assert_unsuccessful(app.register_by_token(FSS, TOKEN, None).await).await;
-    assert_unsuccessful(app.register_by_token_get(FSS, TOKEN, None).await).await;
+    for door in Door::REGISTER {
+        assert_unsuccessful(app.exchange(door, FSS, TOKEN, None).await).await;
+    }
     let response = app
         .register_by_token(FSS_WITH_PARAMS, TOKEN, Some("sam"))
         .await;
@@ -162,9 +144,9 @@ async fn a_provider_refusing_the_token_is_invalid_request_on_the_token_endpoint(
     let provider = FakeProvider::start(Behaviour::Unauthorized);
     let app = spawn_app_with_provider(&provider.url).await;
     let before = app.accounts();
-    let response = app.token_exchange(FSS, TOKEN, None).await;
+    let response = app.exchange(Door::TokenExchange, FSS, TOKEN, None).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
-    let response = app.convert_token(FSS, TOKEN, None).await;
+    let response = app.exchange(Door::ConvertToken, FSS, TOKEN, None).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     assert_eq!(app.accounts(), before);
     assert_eq!(provider.seen().len(), 2);

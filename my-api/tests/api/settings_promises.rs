@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::storage::applications::{self, NewApplication};
+use test_support::db::create_public_client;
 
 use crate::helpers::*;
 
@@ -28,20 +28,8 @@ async fn the_register_route_issues_tokens_for_the_exchange_application() {
         s.social.exchange_application = "another-app".to_owned();
     })
     .await;
-    applications::create(
-        &mut app.db(),
-        &NewApplication {
-            id: None,
-            client_id: "another-app-client".to_owned(),
-            name: "another-app".to_owned(),
-            client_type: applications::ClientType::Public,
-            client_secret_hash: None,
-            grant_types: applications::GrantTypes::from_django("password").expect("a known grant"),
-            user_id: None,
-            created: shared::clock::now(),
-        },
-    )
-    .expect("create the exchange application");
+    let grants = "password refresh_token";
+    create_public_client(&mut app.db(), "another-app-client", "another-app", grants);
     let fss_token = app.fss_token("admin", "admin").await;
 
     let body = assert_token_answer(app.register_by_token(FSS, &fss_token, None).await).await;

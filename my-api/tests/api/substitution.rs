@@ -21,13 +21,13 @@ async fn a_token_fake_social_site_issued_to_another_client_is_refused_at_every_d
     let before = app.accounts();
     assert_unsuccessful(app.register_by_token(FSS, &foreign, None).await).await;
     assert_error(
-        app.token_exchange(FSS, &foreign, None).await,
+        app.exchange(Door::TokenExchange, FSS, &foreign, None).await,
         StatusCode::BAD_REQUEST,
         "invalid_request",
     )
     .await;
     assert_error(
-        app.convert_token(FSS, &foreign, None).await,
+        app.exchange(Door::ConvertToken, FSS, &foreign, None).await,
         StatusCode::BAD_REQUEST,
         "invalid_request",
     )

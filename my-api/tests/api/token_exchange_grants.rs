@@ -2,37 +2,13 @@
 //! drf-social-oauth2's `convert_token`, against the real Fake Social Site.
 
 use reqwest::StatusCode;
-use shared::storage::applications::{self, NewApplication};
+use test_support::db::create_public_client;
 
-use crate::exchange::exchange_through_each_backend;
 use crate::helpers::*;
 
 /// A second public client of My API, allowed the given grants.
 fn create_client(app: &TestApp, client_id: &str, grant_types: &str) {
-    applications::create(
-        &mut app.db(),
-        &NewApplication {
-            id: None,
-            client_id: client_id.to_owned(),
-            name: client_id.to_owned(),
-            client_type: applications::ClientType::Public,
-            client_secret_hash: None,
-            grant_types: applications::GrantTypes::parse(grant_types).expect("known grants"),
-            user_id: None,
-            created: shared::clock::now(),
-        },
-    )
-    .expect("create the client");
-}
-
-#[actix_rt::test]
-async fn rfc_8693_token_exchange_works_through_each_backend_and_names_the_issued_token_type() {
-    exchange_through_each_backend(Door::TokenExchange).await;
-}
-
-#[actix_rt::test]
-async fn convert_token_works_through_each_backend() {
-    exchange_through_each_backend(Door::ConvertToken).await;
+    create_public_client(&mut app.db(), client_id, client_id, grant_types);
 }
 
 #[actix_rt::test]
@@ -40,15 +16,24 @@ async fn a_subject_token_the_provider_refuses_is_invalid_request() {
     let app = spawn_app().await;
     for backend in BACKENDS {
         let username = (backend == FSS_WITH_PARAMS).then_some("admin");
-        let response = app.token_exchange(backend, "garbage", username).await;
+        let response = app
+            .exchange(Door::TokenExchange, backend, "garbage", username)
+            .await;
         assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
-        let response = app.convert_token(backend, "garbage", username).await;
+        let response = app
+            .exchange(Door::ConvertToken, backend, "garbage", username)
+            .await;
         assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     }
     // The token is good, but it is not user1's.
     let fss_token = app.fss_token("admin", "admin").await;
     let response = app
-        .token_exchange(FSS_WITH_PARAMS, &fss_token, Some("user1"))
+        .exchange(
+            Door::TokenExchange,
+            FSS_WITH_PARAMS,
+            &fss_token,
+            Some("user1"),
+        )
         .await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     assert_eq!(app.accounts(), (1, 0));
@@ -90,9 +75,13 @@ async fn rfc_8693_refuses_token_types_other_than_an_access_token() {
 #[actix_rt::test]
 async fn an_unknown_or_missing_backend_on_the_token_endpoint_is_invalid_request() {
     let app = spawn_app().await;
-    let response = app.token_exchange("facebook", "token", None).await;
+    let response = app
+        .exchange(Door::TokenExchange, "facebook", "token", None)
+        .await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
-    let response = app.convert_token("facebook", "token", None).await;
+    let response = app
+        .exchange(Door::ConvertToken, "facebook", "token", None)
+        .await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     let response = app
         .post_token(&[
@@ -105,46 +94,32 @@ async fn an_unknown_or_missing_backend_on_the_token_endpoint_is_invalid_request(
 }
 
 #[actix_rt::test]
-async fn the_exchange_grants_need_a_known_client() {
-    let app = spawn_app().await;
-    let fss_token = app.fss_token("admin", "admin").await;
-    for client_id in [None, Some("no-such-client")] {
-        let mut form = vec![
-            ("grant_type", "convert_token"),
-            ("backend", FSS),
-            ("token", fss_token.as_str()),
-        ];
-        form.extend(client_id.map(|id| ("client_id", id)));
-        let response = app.post_token(&form).await;
-        assert_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
-    }
-    assert_eq!(app.accounts(), (1, 0));
-}
-
-#[actix_rt::test]
-async fn a_client_not_registered_for_the_exchange_grants_is_unauthorized_client() {
+async fn the_exchange_grants_need_a_known_client_registered_for_them() {
     let app = spawn_app().await;
     create_client(&app, "password-only", "password refresh_token");
     let fss_token = app.fss_token("admin", "admin").await;
-    let response = app
-        .post_token(&[
-            ("grant_type", TOKEN_EXCHANGE),
-            ("subject_token", &fss_token),
-            ("subject_token_type", ACCESS_TOKEN_TYPE),
-            ("subject_issuer", FSS),
-            ("client_id", "password-only"),
-        ])
-        .await;
-    assert_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
-    let response = app
-        .post_token(&[
-            ("grant_type", "convert_token"),
-            ("backend", FSS),
-            ("token", &fss_token),
-            ("client_id", "password-only"),
-        ])
-        .await;
-    assert_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
+    let cases = [
+        (None, StatusCode::UNAUTHORIZED, "invalid_client"),
+        (
+            Some("no-such-client"),
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+        ),
+        (
+            Some("password-only"),
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+        ),
+    ];
+    for door in [Door::TokenExchange, Door::ConvertToken] {
+        for (client, status, code) in cases {
+            let mut form = exchange_form(door, FSS, &fss_token, client.unwrap_or_default());
+            // Without a client, no `client_id` at all.
+            form.retain(|&(key, value)| key != "client_id" || !value.is_empty());
+            let response = app.post_token(&form).await;
+            assert_error(response, status, code).await;
+        }
+    }
     assert_eq!(app.accounts(), (1, 0));
 }
 
@@ -154,14 +129,8 @@ async fn an_exchange_for_another_client_leaves_the_first_clients_tokens_alone() 
     create_client(&app, "second-app", "convert_token");
     let fss_token = app.fss_token("admin", "admin").await;
     let first = app.exchange_token(&fss_token).await;
-    let response = app
-        .post_token(&[
-            ("grant_type", "convert_token"),
-            ("backend", FSS),
-            ("token", &fss_token),
-            ("client_id", "second-app"),
-        ])
-        .await;
+    let form = exchange_form(Door::ConvertToken, FSS, &fss_token, "second-app");
+    let response = app.post_token(&form).await;
     let second = string(&assert_token_answer(response).await, "access_token");
     assert_eq!(app.me(&first).await["id"], app.me(&second).await["id"]);
 }
@@ -170,15 +139,11 @@ async fn an_exchange_for_another_client_leaves_the_first_clients_tokens_alone() 
 async fn the_refresh_token_of_an_exchange_is_rotated_like_any_other() {
     let app = spawn_app().await;
     let fss_token = app.fss_token("admin", "admin").await;
-    let response = app.token_exchange(FSS, &fss_token, None).await;
-    let exchanged = assert_token_answer(response).await;
     let response = app
-        .post_token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &string(&exchanged, "refresh_token")),
-            ("client_id", MY_API_CLIENT),
-        ])
+        .exchange(Door::TokenExchange, FSS, &fss_token, None)
         .await;
+    let exchanged = assert_token_answer(response).await;
+    let response = app.refresh(&string(&exchanged, "refresh_token")).await;
     let refreshed = assert_token_answer(response).await;
     let token = string(&refreshed, "access_token");
     assert_eq!(app.me(&token).await["username"], "admin2");
@@ -201,13 +166,7 @@ async fn the_metadata_lists_both_exchange_grants() {
 async fn a_token_exchange_may_ask_for_less_scope_but_not_more() {
     let app = spawn_app().await;
     let fss_token = app.fss_token("admin", "admin").await;
-    let base = [
-        ("grant_type", TOKEN_EXCHANGE),
-        ("subject_token", fss_token.as_str()),
-        ("subject_token_type", ACCESS_TOKEN_TYPE),
-        ("subject_issuer", FSS),
-        ("client_id", MY_API_CLIENT),
-    ];
+    let base = exchange_form(Door::TokenExchange, FSS, &fss_token, MY_API_CLIENT);
     let mut form = base.to_vec();
     form.push(("scope", "admin"));
     let response = app.post_token(&form).await;
