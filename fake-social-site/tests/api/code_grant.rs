@@ -4,7 +4,7 @@ use clap::Parser;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::Value;
-use shared::storage::applications::{self, ClientType, GrantTypes, NewApplication};
+use shared::storage::applications;
 use shared::storage::schema::authorization_codes;
 
 use crate::helpers::{MY_API_APP, TestApp, assert_oauth2_error, json_body, spawn_app};
@@ -106,20 +106,12 @@ async fn a_code_is_bound_to_its_verifier_redirect_uri_client_and_lifetime() {
         .await;
     assert_oauth2_error(other_uri, StatusCode::BAD_REQUEST, "invalid_grant").await;
     // Another client, allowed the grant, cannot redeem it.
-    applications::create(
+    test_support::db::create_public_client(
         &mut app.db(),
-        &NewApplication {
-            id: None,
-            client_id: "other".to_owned(),
-            name: "other".to_owned(),
-            client_type: ClientType::Public,
-            client_secret_hash: None,
-            grant_types: GrantTypes::from_django("authorization_code").expect("known"),
-            user_id: None,
-            created: shared::clock::now(),
-        },
-    )
-    .expect("create a client");
+        "other",
+        "other",
+        "authorization_code refresh_token",
+    );
     let stolen = app
         .post_token(&[
             ("grant_type", "authorization_code"),

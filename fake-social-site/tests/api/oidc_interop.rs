@@ -13,7 +13,7 @@ use openidconnect::{
     PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use reqwest::StatusCode;
-use shared::storage::applications::{self, ClientType, GrantTypes, NewApplication};
+use shared::storage::applications;
 
 use fake_social_site::{Application, Settings};
 use shared::oauth2::settings::ProviderSettings;
@@ -165,20 +165,12 @@ async fn the_openidconnect_crate_completes_the_flow_with_the_demo_client_and_es2
 async fn a_client_registered_for_rs256_gets_rs256_id_tokens_the_crate_verifies() {
     let app = spawn_app().await;
     let mut conn = app.db();
-    applications::create(
+    test_support::db::create_public_client(
         &mut conn,
-        &NewApplication {
-            id: None,
-            client_id: "rs256-only".to_owned(),
-            name: "An RS256 relying party".to_owned(),
-            client_type: ClientType::Public,
-            client_secret_hash: None,
-            grant_types: GrantTypes::from_django("authorization_code").expect("known"),
-            user_id: None,
-            created: shared::clock::now(),
-        },
-    )
-    .expect("create the client");
+        "rs256-only",
+        "An RS256 relying party",
+        "authorization_code refresh_token",
+    );
     applications::set_openid_client(&mut conn, "rs256-only", &[REDIRECT_URI.to_owned()], "RS256")
         .expect("register it for RS256");
     // The service publishes an RS256 key from its next start on, before any RS256 ID token, so

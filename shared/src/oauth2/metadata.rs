@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::oauth2::provider::Provider;
 use crate::security::scope;
 use crate::storage::applications::GrantType;
+use crate::storage::tokens::SigningAlg;
 
 /// RFC 8414 authorization server metadata.
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,7 +76,7 @@ pub fn document(provider: &Provider) -> serde_json::Value {
             "response_modes_supported": ["query"],
             "code_challenge_methods_supported": [crate::oauth2::pkce::S256],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": crate::storage::applications::ID_TOKEN_ALGS,
+            "id_token_signing_alg_values_supported": SigningAlg::ALL.map(SigningAlg::as_str),
             "scopes_supported": scope::OPENID_PROVIDER,
             "claims_supported": crate::oauth2::id_token::CLAIMS_SUPPORTED,
             "prompt_values_supported": ["none", "login", "consent", "select_account"],

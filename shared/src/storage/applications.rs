@@ -10,6 +10,7 @@ use diesel::sqlite::Sqlite;
 
 use crate::security::secret::{Secret, constant_time_eq, sha256_hex};
 use crate::storage::schema::applications;
+use crate::storage::tokens::SigningAlg;
 
 /// Who a client is (RFC 6749 §2.1): a confidential client can keep a secret, a public one
 /// (a browser or mobile app) cannot. Stored as Django OAuth Toolkit's words.
@@ -355,9 +356,6 @@ pub fn allow_introspection(
     Ok(updated == 1)
 }
 
-/// The ID-token algorithms a client may choose.
-pub const ID_TOKEN_ALGS: [&str; 2] = ["ES256", "RS256"];
-
 /// Checks a redirect URI before it is registered: absolute (a scheme and something after
 /// it), no fragment (RFC 6749 §3.1.2), no spaces or control characters (the list is
 /// space-separated).
@@ -396,15 +394,13 @@ pub fn set_openid_client(
     for uri in redirect_uris {
         check_redirect_uri(uri)?;
     }
-    if !ID_TOKEN_ALGS.contains(&id_token_alg) {
-        return Err(format!(
-            "ID-token algorithm {id_token_alg:?} is not ES256 or RS256"
-        ));
-    }
+    let alg: SigningAlg = id_token_alg
+        .parse()
+        .map_err(|_| format!("ID-token algorithm {id_token_alg:?} is not ES256 or RS256"))?;
     let updated = diesel::update(applications::table.filter(applications::client_id.eq(client_id)))
         .set((
             applications::redirect_uris.eq(redirect_uris.join(" ")),
-            applications::id_token_alg.eq(id_token_alg),
+            applications::id_token_alg.eq(alg.as_str()),
         ))
         .execute(conn)
         .map_err(|e| e.to_string())?;
