@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use shared::oauth2::settings::ProviderSettings;
 use shared::service::cli::{GlobalArgs, ManageCommand};
+use shared::service::metrics::ObserveSettings;
 use shared::storage::db::DbConfig;
 
 use crate::settings::{ApiSettings, Settings, SocialSettings};
@@ -39,6 +40,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub provider: ProviderSettings,
     #[command(flatten)]
+    pub observe: ObserveSettings,
+    #[command(flatten)]
     pub social: SocialSettings,
     #[command(flatten)]
     pub api: ApiSettings,
@@ -53,6 +56,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let args = *args;
+            // Before the service starts: it reads whether to observe requests.
+            let metrics = args.observe.start()?;
             let app = Application::build(Settings {
                 bind: args.bind,
                 db: args.provider.db_config(path),
@@ -62,8 +67,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 demo: args.demo,
             })?;
             log::info!("My API listening on {}", app.url());
-            app.run_until_stopped().await?;
-            Ok(())
+            let served = app.run_until_stopped().await;
+            if let Some(metrics) = metrics {
+                metrics.stop().await;
+            }
+            Ok(served?)
         }
         Command::Manage(command) => shared::service::cli::run(
             command,

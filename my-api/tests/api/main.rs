@@ -11,6 +11,7 @@ mod hostile_input;
 mod local_login;
 mod logs;
 mod migrations;
+mod observability;
 mod pagination;
 mod provider_faults;
 mod provider_stalls;

@@ -8,6 +8,7 @@ use diesel_migrations::EmbeddedMigrations;
 
 use crate::security::password::PasswordHasher;
 use crate::security::secret::{Secret, random_alphanumeric};
+use crate::service::logging::LogFormat;
 use crate::storage::applications::{self, GrantTypes, NewApplication};
 use crate::storage::db::{self, DbConfig};
 use crate::storage::fixtures::{self, ModelLoader};
@@ -18,6 +19,10 @@ pub struct GlobalArgs {
     /// SQLite database file (a path or sqlite:// URL).
     #[arg(long, global = true, env = "DATABASE_URL")]
     pub database: Option<String>,
+
+    /// Log lines as readable text or as one JSON object each.
+    #[arg(long, global = true, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
 }
 
 impl GlobalArgs {
@@ -200,8 +205,8 @@ pub fn run(
     Ok(())
 }
 
-/// Logging for the binaries: `RUST_LOG` or `info`.
-pub fn init_logging() {
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .try_init();
+/// Logging for the binaries: `RUST_LOG` or `info`, in `format` (see
+/// [`crate::service::logging`]).
+pub fn init_logging(format: LogFormat) {
+    crate::service::logging::init(format);
 }
