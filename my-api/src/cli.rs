@@ -7,6 +7,7 @@ use shared::service::metrics::ObserveSettings;
 use shared::storage::db::DbConfig;
 
 use crate::settings::{ApiSettings, Settings, SocialSettings};
+use crate::social::identities::IdentitiesCommand;
 use crate::startup::{Application, MIGRATIONS};
 
 pub const DEFAULT_DATABASE: &str = "data/my-api.sqlite3";
@@ -28,6 +29,14 @@ pub struct Cli {
 pub enum Command {
     /// Apply pending migrations, then serve HTTP.
     Serve(Box<ServeArgs>),
+    /// Social identities linked to users: list, unlink.
+    Identities {
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: IdentitiesCommand,
+    },
     #[command(flatten)]
     Manage(ManageCommand),
 }
@@ -72,6 +81,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 metrics.stop().await;
             }
             Ok(served?)
+        }
+        Command::Identities { json, command } => {
+            let db = shared::storage::db::Db::open(&DbConfig::new(path), &[MIGRATIONS])?;
+            crate::social::identities::run(&mut *db.get()?, command, json)
         }
         Command::Manage(command) => shared::service::cli::run(
             command,

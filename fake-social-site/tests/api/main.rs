@@ -1,6 +1,7 @@
 //! Fake Social Site over real HTTP: each test starts the service on port 0 with its own
 //! SQLite file and talks to it with `reqwest`.
 
+mod admin;
 mod bad_input;
 mod client_secrets;
 mod commands;

@@ -192,3 +192,73 @@ async fn the_metrics_move_with_the_traffic() {
     }
     metrics.stop().await;
 }
+
+/// `my-api` run as the binary on the test's database; (success, stdout, stderr).
+fn manage(app: &crate::helpers::TestApp, args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_my-api"))
+        .env_clear()
+        .arg("--database")
+        .arg(&app.db_path)
+        .args(args)
+        .output()
+        .expect("run my-api");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[actix_rt::test]
+async fn a_users_social_identities_are_listed_and_unlinked_and_the_shared_commands_work() {
+    let app = spawn_app().await;
+    app.create_fss_user("linked-user", "linked-password-93");
+    let fss_token = app.fss_token("linked-user", "linked-password-93").await;
+    app.exchange_token(&fss_token).await;
+
+    let (success, table, stderr) = manage(&app, &["identities", "list", "--user", "linked-user"]);
+    assert!(success, "{stderr}");
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains(FSS), "{table}");
+    let (_, listed, _) = manage(
+        &app,
+        &["identities", "list", "--user", "linked-user", "--json"],
+    );
+    let listed: serde_json::Value = serde_json::from_str(&listed).expect("JSON");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["backend"], FSS);
+
+    // The shared commands, on My API's database: an inactive user's identity buys nothing.
+    let (success, users, stderr) = manage(&app, &["users", "list", "--json"]);
+    assert!(success, "{stderr}");
+    assert!(users.contains("\"linked-user\""), "{users}");
+    let (success, _, stderr) = manage(&app, &["users", "deactivate", "linked-user"]);
+    assert!(success, "{stderr}");
+    let refused = app.register_by_token(FSS, &fss_token, None).await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::UNAUTHORIZED,
+        "an inactive user got tokens"
+    );
+
+    let args = [
+        "identities",
+        "unlink",
+        "--user",
+        "linked-user",
+        "--backend",
+        FSS,
+        "--json",
+    ];
+    let (success, said, stderr) = manage(&app, &args);
+    assert!(success, "{stderr}");
+    let said: serde_json::Value = serde_json::from_str(&said).expect("JSON");
+    assert_eq!(said["unlinked"], 1);
+    let (_, listed, _) = manage(
+        &app,
+        &["identities", "list", "--user", "linked-user", "--json"],
+    );
+    assert_eq!(listed.trim(), "[]");
+    let (success, _, stderr) = manage(&app, &args);
+    assert!(!success && stderr.contains("has no identity"), "{stderr}");
+}

@@ -8,6 +8,7 @@ use diesel_migrations::EmbeddedMigrations;
 
 use crate::security::password::PasswordHasher;
 use crate::security::secret::{Secret, random_alphanumeric};
+use crate::service::admin;
 use crate::service::logging::LogFormat;
 use crate::storage::applications::{self, GrantTypes, NewApplication};
 use crate::storage::db::{self, DbConfig};
@@ -97,6 +98,30 @@ pub enum ManageCommand {
     },
     /// Delete expired and revoked tokens.
     Cleartokens,
+    /// Users: list, show, deactivate, activate, set-password.
+    Users {
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: admin::UsersCommand,
+    },
+    /// Applications: list, show, delete, rotate-secret.
+    Applications {
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: admin::ApplicationsCommand,
+    },
+    /// Tokens: revoke a user's.
+    Tokens {
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: admin::TokensCommand,
+    },
 }
 
 /// Runs one command against the database at `db`.
@@ -201,6 +226,11 @@ pub fn run(
             let removed = crate::storage::tokens::clear_tokens(&mut conn, 10_000)?;
             println!("Removed {removed} expired or revoked token(s).");
         }
+        ManageCommand::Users { json, command } => admin::users(&mut conn, command, json)?,
+        ManageCommand::Applications { json, command } => {
+            admin::applications(&mut conn, command, json)?;
+        }
+        ManageCommand::Tokens { json, command } => admin::tokens(&mut conn, command, json)?,
     }
     Ok(())
 }
