@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod logs;
 mod metadata;
+mod observe_process;
 mod process;
 mod profile;
 mod prune;
