@@ -46,19 +46,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let path = cli.global.db_path(DEFAULT_DATABASE);
     match cli.command {
         Command::Serve(args) => {
-            // Before the service starts: it reads whether to observe requests.
-            let metrics = args.observe.start()?;
-            let app = Application::build(Settings {
+            let settings = Settings {
                 bind: args.bind,
                 db: args.provider.db_config(path),
                 provider: args.provider,
-            })?;
-            log::info!("Fake Social Site listening on {}", app.url());
-            let served = app.run_until_stopped().await;
-            if let Some(metrics) = metrics {
-                metrics.stop().await;
-            }
-            Ok(served?)
+            };
+            let build = || Application::build(settings);
+            shared::service::cli::serve(
+                "Fake Social Site",
+                &args.observe,
+                build,
+                Application::run_until_stopped,
+            )
+            .await
         }
         Command::Manage(command) => {
             shared::service::cli::run(command, &DbConfig::new(path), &[], &[])

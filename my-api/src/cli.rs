@@ -65,22 +65,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let args = *args;
-            // Before the service starts: it reads whether to observe requests.
-            let metrics = args.observe.start()?;
-            let app = Application::build(Settings {
+            let settings = Settings {
                 bind: args.bind,
                 db: args.provider.db_config(path),
                 provider: args.provider,
                 social: args.social,
                 api: args.api,
                 demo: args.demo,
-            })?;
-            log::info!("My API listening on {}", app.url());
-            let served = app.run_until_stopped().await;
-            if let Some(metrics) = metrics {
-                metrics.stop().await;
-            }
-            Ok(served?)
+            };
+            let build = || Application::build(settings);
+            shared::service::cli::serve(
+                "My API",
+                &args.observe,
+                build,
+                Application::run_until_stopped,
+            )
+            .await
         }
         Command::Identities { json, command } => {
             let db = shared::storage::db::Db::open(&DbConfig::new(path), &[MIGRATIONS])?;

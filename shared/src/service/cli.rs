@@ -235,6 +235,29 @@ pub fn run(
     Ok(())
 }
 
+/// `serve` as both binaries run it: starts the metrics listener `observe` asks for (before
+/// the service: it reads whether to observe requests), builds the service with `build`,
+/// says where `name` listens, and serves until stopped, then stops the metrics listener.
+pub async fn serve<A, Fut>(
+    name: &str,
+    observe: &crate::service::metrics::ObserveSettings,
+    build: impl FnOnce() -> anyhow::Result<A>,
+    run: impl FnOnce(A) -> Fut,
+) -> anyhow::Result<()>
+where
+    A: std::ops::Deref<Target = crate::service::server::Running>,
+    Fut: Future<Output = std::io::Result<()>>,
+{
+    let metrics = observe.start()?;
+    let app = build()?;
+    log::info!("{name} listening on {}", app.url());
+    let served = run(app).await;
+    if let Some(metrics) = metrics {
+        metrics.stop().await;
+    }
+    Ok(served?)
+}
+
 /// Logging for the binaries: `RUST_LOG` or `info`, in `format` (see
 /// [`crate::service::logging`]).
 pub fn init_logging(format: LogFormat) {
