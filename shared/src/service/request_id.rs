@@ -1,5 +1,5 @@
 //! Request ids and what is recorded of each request: every answer carries `X-Request-Id`
-//! (the caller's own when it is sane, else a new UUID), the request's future and the blocking
+//! (the caller's own when it is sane, else 128 new random bits in hex), the request's future and the blocking
 //! work it starts run as that id (see [`crate::telemetry`]), so each log line of the request
 //! names it, and once the answer's head is ready the access log line is written and the HTTP
 //! metrics are counted by route template (never the raw path: the label set stays bounded).
@@ -33,7 +33,9 @@ pub fn is_sane(id: &str) -> bool {
 pub fn choose(header: Option<&HeaderValue>) -> Arc<str> {
     match header.and_then(|v| v.to_str().ok()) {
         Some(id) if is_sane(id) => Arc::from(id),
-        _ => Arc::from(uuid::Uuid::new_v4().simple().to_string()),
+        // 128 random bits as 32 hex digits, as a UUID's simple form, from the thread's
+        // generator: no system call on every request.
+        _ => Arc::from(format!("{:032x}", rand::random::<u128>())),
     }
 }
 
@@ -114,7 +116,7 @@ fn record(line: &Line<'_>, elapsed: std::time::Duration) {
     let metrics = telemetry::metrics();
     metrics
         .http_requests
-        .with_label_values(&[route, method.as_str(), status_label(status)])
+        .with_label_values(&[route, method_label(method), status_label(status)])
         .inc();
     metrics
         .http_latency
@@ -131,6 +133,21 @@ fn record(line: &Line<'_>, elapsed: std::time::Duration) {
         path,
         elapsed.as_secs_f64()
     );
+}
+
+/// The standard methods by name, any other (a client may invent one) as `other`: labels
+/// must stay a bounded set.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// A status as a label without allocating for the common ones.
@@ -184,5 +201,15 @@ mod tests {
             assert!(is_sane(&chosen));
         }
         assert!(is_sane(&choose(None)));
+    }
+
+    #[test]
+    fn labels_are_a_bounded_set() {
+        let invented = Method::from_bytes(b"BREW").expect("a method");
+        assert_eq!(method_label(&invented), "other");
+        assert_eq!(method_label(&Method::POST), "POST");
+        assert_eq!(status_label(200), "200");
+        assert_eq!(status_label(418), "4xx");
+        assert_eq!(status_label(599), "5xx");
     }
 }
