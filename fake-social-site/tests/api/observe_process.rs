@@ -1,6 +1,7 @@
 //! The real binary with `LOG_FORMAT=json` and `--metrics-bind`: every line it writes is one
 //! JSON object, the access line of a request carries its id, route, status and latency, and
-//! its own `/metrics` (a process of its own, so the counts are exact) counted what it served.
+//! its own `/metrics` (a process of its own, so the counts are exact) counted what it served,
+//! throttle refusals included.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -114,6 +115,23 @@ async fn json_logs_and_the_metrics_listener_of_the_real_binary() {
         .send()
         .await;
     assert_eq!(token.expect("POST /o/token/").status(), StatusCode::OK);
+    // Five wrong passwords spend the free allowance; the sixth attempt is refused unchecked.
+    let wrong = [
+        ("grant_type", "password"),
+        ("username", "json-user"),
+        ("password", "wrong-pw"),
+        ("client_id", MY_API_APP),
+    ];
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let response = http
+            .post(format!("{url}/o/token/"))
+            .form(&wrong)
+            .send()
+            .await;
+        statuses.push(response.expect("POST /o/token/").status().as_u16());
+    }
+    assert_eq!(statuses, [400, 400, 400, 400, 400, 429]);
     let scrape = reqwest::get(&metrics).await.expect("GET /metrics");
     let scrape = scrape.text().await.expect("the metrics");
     let healthz = [r#"route="/healthz""#, r#"status="200""#, r#"method="GET""#];
@@ -129,7 +147,9 @@ async fn json_logs_and_the_metrics_listener_of_the_real_binary() {
         sample(&scrape, "oauth2_tokens_issued_total", &password),
         1.0
     );
-    assert_eq!(sample(&scrape, "throttle_refusals_total", &[]), 0.0);
+    assert_eq!(sample(&scrape, "throttle_refusals_total", &[]), 1.0);
+    let refused = [r#"route="/o/token/""#, r#"status="429""#];
+    assert_eq!(sample(&scrape, "http_requests_total", &refused), 1.0);
     assert_eq!(sample(&scrape, "password_hashes_running", &[]), 0.0);
     assert_eq!(sample(&scrape, "db_pool_connections_in_use", &[]), 0.0);
     assert!(sample(&scrape, "db_pool_wait_seconds_count", &[]) >= 1.0);
