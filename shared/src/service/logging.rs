@@ -113,6 +113,24 @@ mod tests {
 
     use super::*;
 
+    #[actix_rt::test]
+    async fn both_formats_name_the_request_being_served() {
+        let id: std::sync::Arc<str> = std::sync::Arc::from("req-42");
+        let (human, json) = crate::telemetry::with_request_id(id, async {
+            let record = log::Record::builder()
+                .args(format_args!("hello"))
+                .level(log::Level::Warn)
+                .target("shared::x")
+                .build();
+            (human_line(&record, "T"), json_line(&record, "T"))
+        })
+        .await;
+        assert_eq!(human, "[T WARN  shared::x req=req-42] hello");
+        let value: Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(value["request_id"], "req-42");
+        assert_eq!(value["time"], "T");
+    }
+
     #[test]
     fn times_are_rfc3339_utc() {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
