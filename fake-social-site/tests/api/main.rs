@@ -1,6 +1,7 @@
 //! Fake Social Site over real HTTP: each test starts the service on port 0 with its own
 //! SQLite file and talks to it with `reqwest`.
 
+mod admin;
 mod bad_input;
 mod client_secrets;
 mod commands;
@@ -11,6 +12,7 @@ mod helpers;
 mod keys;
 mod logs;
 mod metadata;
+mod observe_process;
 mod process;
 mod profile;
 mod prune;
