@@ -511,5 +511,14 @@ stop "$CEIL_PID"
 
 say "results"
 python3 "$TOOLS" report --dir "$WORK" --out "$RESULT" --out "$BENCH/results/latest.md"
+# The latency percentiles as a plot beside the report, when matplotlib is at hand (bench/
+# observe-cost.sh makes the virtual environment looked for first).
+for py in "${CARGO_TARGET_DIR:-$ROOT/target}/bench-venv/bin/python" python3; do
+    if "$py" -c 'import matplotlib' 2>/dev/null; then
+        "$py" "$BENCH/tools/plot.py" "$RUNS_DIR" "${RESULT%.md}.png" \
+            --title "Latency percentiles, $(nproc) cores" >/dev/null && echo "plot: ${RESULT%.md}.png"
+        break
+    fi
+done
 echo
 echo "written: ${RESULT#"$ROOT"/} and bench/results/latest.md"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Static checks of the deployment files, runnable without a VM or the built binaries:
-#   runs shellcheck on deploy/*.sh, vagrant validate, and systemd-analyze verify on both units.
+#   runs shellcheck on deploy/*.sh, vagrant validate, systemd-analyze verify on both units,
+#   parses the Grafana dashboard JSON, and checks the Prometheus config (promtool when
+#   installed, else that it parses as YAML and names both services' metrics listeners).
 # Needs shellcheck, vagrant and systemd (Debian: apt-get install shellcheck vagrant systemd).
 # Exits non-zero when any check fails.
 set -euo pipefail
@@ -70,6 +72,31 @@ fi
 if need systemd-analyze systemd; then
   check "systemd-analyze verify the units (ExecStart rewritten to /usr/bin/env)" verify_units
 fi
+
+# The dashboard is JSON Grafana imports: it must parse, and every panel must query a metric.
+check_dashboard() {
+  python3 -m json.tool deploy/grafana/dashboard.json >/dev/null &&
+    python3 - deploy/grafana/dashboard.json <<'PY'
+import json, sys
+dashboard = json.load(open(sys.argv[1]))
+panels = dashboard["panels"]
+assert panels, "no panels"
+for panel in panels:
+    assert panel["targets"] and all(t["expr"] for t in panel["targets"]), panel["title"]
+PY
+}
+check "the Grafana dashboard is valid JSON with a query per panel" check_dashboard
+check_prometheus() {
+  if command -v promtool >/dev/null 2>&1; then
+    promtool check config deploy/prometheus.yml
+  else
+    echo "    (promtool is not installed: checking the YAML's targets instead)"
+    grep -q '"127.0.0.1:9005"' deploy/prometheus.yml && grep -q '"127.0.0.1:9000"' deploy/prometheus.yml &&
+      grep -q 'METRICS_BIND=127.0.0.1:9005' deploy/fake-social-site.service &&
+      grep -q 'METRICS_BIND=127.0.0.1:9000' deploy/my-api.service
+  fi
+}
+check "the Prometheus scrape config matches the units' METRICS_BIND" check_prometheus
 
 if ((failures)); then
   printf '%d check(s) failed\n' "$failures"

@@ -36,6 +36,10 @@ pub struct Args {
     /// when --host is not a loopback address [default: the bound address].
     #[arg(long, env = "DEMO_PUBLIC_HOST")]
     pub public_host: Option<String>,
+    /// Port of the Prometheus `/metrics` listener, on loopback only; both services run in
+    /// this one process and so share it. 0: any free port.
+    #[arg(long, env = "DEMO_METRICS_PORT", default_value_t = 9000)]
+    pub metrics_port: u16,
 }
 
 /// Creates a service's database with its fixtures if the file is new. Returns whether it did.
@@ -83,13 +87,15 @@ pub fn connect_my_api(
     Ok(())
 }
 
-pub fn banner(fss: &str, api: &str) -> String {
+pub fn banner(fss: &str, api: &str, metrics: &str) -> String {
     format!(
         r#"
   Fake Social Site  {fss}
       accounts: admin/admin, user1/user1, user2/user2
   My API            {api}
       local account: admin/admin — open {api}/ in a browser for the test page
+  Metrics           {metrics}
+      both services' Prometheus metrics; every answer carries an X-Request-Id
 
   Try it (copy the three lines into a shell):
     FSS_TOKEN=$(curl -s -X POST -d 'grant_type=password&username=admin&password=admin&client_id={FSS_CLIENT_ID}' {fss}/o/token/ | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
@@ -153,9 +159,25 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     api_settings.demo = true;
     connect_my_api(&mut api_settings, fss.url(), &fss_db)?;
     let api = my_api::Application::build_with_listener(api_settings, api_listener)?;
-    println!("{}", banner(fss.url(), api.url()));
+    // Metrics are a convenience here: a taken port is a warning, not a failed demo.
+    let metrics = match shared::service::http::bind(&format!("127.0.0.1:{}", args.metrics_port))
+        .and_then(shared::service::metrics::MetricsServer::start)
+    {
+        Ok(server) => Some(server),
+        Err(e) => {
+            log::warn!("metrics are not served: {e:#}");
+            None
+        }
+    };
+    let metrics_url = metrics
+        .as_ref()
+        .map_or("not served (see the log)", |m| m.url());
+    println!("{}", banner(fss.url(), api.url(), metrics_url));
     let (fss_result, api_result) =
         futures_util::future::join(fss.run_until_stopped(), api.run_until_stopped()).await;
+    if let Some(metrics) = metrics {
+        metrics.stop().await;
+    }
     fss_result?;
     api_result?;
     Ok(())

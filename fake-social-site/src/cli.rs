@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use shared::oauth2::oidc::OidcSettings;
 use shared::oauth2::settings::ProviderSettings;
 use shared::service::cli::{GlobalArgs, ManageCommand};
+use shared::service::metrics::ObserveSettings;
 use shared::storage::db::DbConfig;
 
 use crate::{Application, Settings};
@@ -40,21 +41,28 @@ pub struct ServeArgs {
     pub provider: ProviderSettings,
     #[command(flatten)]
     pub oidc: OidcSettings,
+    #[command(flatten)]
+    pub observe: ObserveSettings,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let path = cli.global.db_path(DEFAULT_DATABASE);
     match cli.command {
         Command::Serve(args) => {
-            let app = Application::build(Settings {
+            let settings = Settings {
                 bind: args.bind,
                 db: args.provider.db_config(path),
                 provider: args.provider,
                 oidc: args.oidc,
-            })?;
-            log::info!("Fake Social Site listening on {}", app.url());
-            app.run_until_stopped().await?;
-            Ok(())
+            };
+            let build = || Application::build(settings);
+            shared::service::cli::serve(
+                "Fake Social Site",
+                &args.observe,
+                build,
+                Application::run_until_stopped,
+            )
+            .await
         }
         Command::Manage(command) => {
             shared::service::cli::run(command, &DbConfig::new(path), &[], &[])

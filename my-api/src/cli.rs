@@ -3,9 +3,11 @@
 use clap::{Parser, Subcommand};
 use shared::oauth2::settings::ProviderSettings;
 use shared::service::cli::{GlobalArgs, ManageCommand};
+use shared::service::metrics::ObserveSettings;
 use shared::storage::db::DbConfig;
 
 use crate::settings::{ApiSettings, Settings, SocialSettings};
+use crate::social::identities::IdentitiesCommand;
 use crate::startup::{Application, MIGRATIONS};
 
 pub const DEFAULT_DATABASE: &str = "data/my-api.sqlite3";
@@ -27,6 +29,14 @@ pub struct Cli {
 pub enum Command {
     /// Apply pending migrations, then serve HTTP.
     Serve(Box<ServeArgs>),
+    /// Social identities linked to users: list, unlink.
+    Identities {
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: IdentitiesCommand,
+    },
     #[command(flatten)]
     Manage(ManageCommand),
 }
@@ -38,6 +48,8 @@ pub struct ServeArgs {
     pub bind: String,
     #[command(flatten)]
     pub provider: ProviderSettings,
+    #[command(flatten)]
+    pub observe: ObserveSettings,
     #[command(flatten)]
     pub social: SocialSettings,
     #[command(flatten)]
@@ -53,17 +65,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let args = *args;
-            let app = Application::build(Settings {
+            let settings = Settings {
                 bind: args.bind,
                 db: args.provider.db_config(path),
                 provider: args.provider,
                 social: args.social,
                 api: args.api,
                 demo: args.demo,
-            })?;
-            log::info!("My API listening on {}", app.url());
-            app.run_until_stopped().await?;
-            Ok(())
+            };
+            let build = || Application::build(settings);
+            shared::service::cli::serve(
+                "My API",
+                &args.observe,
+                build,
+                Application::run_until_stopped,
+            )
+            .await
+        }
+        Command::Identities { json, command } => {
+            let db = shared::storage::db::Db::open(&DbConfig::new(path), &[MIGRATIONS])?;
+            crate::social::identities::run(&mut *db.get()?, command, json)
         }
         Command::Manage(command) => shared::service::cli::run(
             command,

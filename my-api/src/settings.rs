@@ -173,7 +173,7 @@ mod tests {
         let cli = Cli::try_parse_from(["my-api", "serve"].iter().chain(args))?;
         match cli.command {
             Command::Serve(serve) => Ok(serve.api),
-            Command::Manage(_) => unreachable!("serve parses as serve"),
+            _ => unreachable!("serve parses as serve"),
         }
     }
 

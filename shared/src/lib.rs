@@ -10,11 +10,13 @@
 //! - [`security`]: pure rules, no database: password hashing, secrets, scopes, the login
 //!   throttle, text checks.
 //!
-//! Beside them, three leaves any layer may use: [`blocking`], [`clock`] and [`profile`].
+//! Beside them, four leaves any layer may use: [`blocking`], [`clock`], [`profile`] and
+//! [`telemetry`] (the metrics and the current request id).
 
 pub mod blocking;
 pub mod clock;
 pub mod profile;
+pub mod telemetry;
 
 pub mod oauth2;
 pub mod security;

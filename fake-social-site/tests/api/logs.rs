@@ -1,5 +1,6 @@
-//! No token, secret or password reaches the logs. A logger that keeps every record is
-//! installed for the whole test binary, so this test only looks for its own secrets.
+//! No token, secret or password reaches the logs, human or JSON (`LOG_FORMAT=json`). A
+//! logger that keeps every record in both forms is installed for the whole test binary, so
+//! this test only looks for its own secrets.
 
 use base64::Engine;
 use reqwest::StatusCode;
@@ -57,6 +58,20 @@ async fn no_token_secret_or_password_reaches_the_logs() {
         logs.contains(r#""GET /user_details/""#),
         "no access log line: {logs}"
     );
+    let json = test_support::logs::captured_json();
+    for line in json.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+        for key in ["time", "level", "target", "message", "request_id"] {
+            assert!(record.get(key).is_some(), "no {key} in {line}");
+        }
+    }
+    assert!(
+        json.lines()
+            .any(|line| line.contains(r#""route":"/o/token/""#)
+                && line.contains(r#""status":200"#)
+                && line.contains(r#""latency_ms":"#)),
+        "no JSON access line for /o/token/: {json}"
+    );
     let basic_credentials = base64::engine::general_purpose::STANDARD
         .encode(format!("log-resource-server:{client_secret}"));
     let secrets = [
@@ -69,12 +84,14 @@ async fn no_token_secret_or_password_reaches_the_logs() {
         ("the client secret", client_secret),
         ("the client's Basic credentials", basic_credentials.as_str()),
     ];
-    for (what, secret) in secrets {
-        assert!(!logs.contains(secret), "{what} is in the logs");
-    }
-    // The header itself, in any rendering ("authorization: ..." or a debugged header map).
-    let lowercase = logs.to_lowercase();
-    for leak in ["authorization:", "\"authorization\"", "bearer ey"] {
-        assert!(!lowercase.contains(leak), "{leak:?} is in the logs");
+    for logs in [&logs, &json] {
+        for (what, secret) in secrets {
+            assert!(!logs.contains(secret), "{what} is in the logs");
+        }
+        // The header itself, in any rendering ("authorization: ..." or a debugged header map).
+        let lowercase = logs.to_lowercase();
+        for leak in ["authorization:", "\"authorization\"", "bearer ey"] {
+            assert!(!lowercase.contains(leak), "{leak:?} is in the logs");
+        }
     }
 }

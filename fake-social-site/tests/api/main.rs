@@ -1,6 +1,7 @@
 //! Fake Social Site over real HTTP: each test starts the service on port 0 with its own
 //! SQLite file and talks to it with `reqwest`.
 
+mod admin;
 mod authorize;
 mod bad_input;
 mod client_secrets;
@@ -15,6 +16,7 @@ mod id_token;
 mod keys;
 mod logs;
 mod metadata;
+mod observe_process;
 mod oidc_clients;
 mod oidc_flow;
 mod oidc_interop;

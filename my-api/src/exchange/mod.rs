@@ -21,6 +21,7 @@ use shared::storage::db::StorageError;
 use shared::storage::tokens::{IssuedTokens, TokenError};
 use thiserror::Error;
 
+use crate::social::client::observed;
 use crate::social::{AudienceCheck, Backends, ExchangeParams, ProviderClient, SocialError};
 
 #[derive(Debug, Error)]
@@ -118,7 +119,33 @@ impl Exchanger {
         self.backends.get(name).is_some()
     }
 
+    /// Exchanges `token` for tokens of `app`, counted in the metrics by backend and outcome.
     pub async fn exchange(
+        &self,
+        provider: &Provider,
+        backend: &str,
+        token: &Secret,
+        params: &ExchangeParams,
+        app: Application,
+        scope: Scope,
+    ) -> Result<IssuedTokens, ExchangeError> {
+        let result = self
+            .exchange_once(provider, backend, token, params, app, scope)
+            .await;
+        // Known backends only: a caller's made-up name must not become a label.
+        let backend = if self.has_backend(backend) {
+            backend
+        } else {
+            "unknown"
+        };
+        shared::telemetry::metrics()
+            .exchanges
+            .with_label_values(&[backend, outcome(&result)])
+            .inc();
+        result
+    }
+
+    async fn exchange_once(
         &self,
         provider: &Provider,
         backend: &str,
@@ -133,9 +160,14 @@ impl Exchanger {
             .ok_or(ExchangeError::UnknownBackend)?;
         let audience = self.audience.as_ref().ok_or(ExchangeError::NotConfigured)?;
         // Both calls at once; a profile failure is reported first, it is the more specific.
+        let name = social.name();
         let (subject, profile) = futures_util::future::join(
-            audience.verify(&self.client, token),
-            social.fetch_profile(&self.client, token, params),
+            observed(name, "introspect", audience.verify(&self.client, token)),
+            observed(
+                name,
+                "profile",
+                social.fetch_profile(&self.client, token, params),
+            ),
         )
         .await;
         let profile = profile?;
@@ -179,5 +211,20 @@ impl Exchanger {
         // The user's previous tokens for the application were revoked.
         provider.token_cache.invalidate_all();
         issued
+    }
+}
+
+/// The `outcome` label of an exchange.
+fn outcome(result: &Result<IssuedTokens, ExchangeError>) -> &'static str {
+    match result {
+        Ok(_) => "issued",
+        Err(ExchangeError::UnknownBackend) => "unknown_backend",
+        Err(ExchangeError::Social(SocialError::Rejected)) => "rejected",
+        Err(ExchangeError::Social(SocialError::MissingParameter(_))) => "bad_request",
+        Err(ExchangeError::Social(SocialError::Timeout)) => "provider_timeout",
+        Err(ExchangeError::Social(_)) => "provider_error",
+        Err(ExchangeError::Inactive) => "inactive",
+        Err(ExchangeError::NotConfigured) => "not_configured",
+        Err(ExchangeError::Storage(_) | ExchangeError::Token(_)) => "storage_error",
     }
 }

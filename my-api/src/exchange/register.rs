@@ -101,6 +101,11 @@ pub async fn register_by_token(
         .exchange(&provider, &backend, &token, &extra, app, Scope::all())
         .await
         .map_err(register_error)?;
+    // Counted with the grants of /o/token/, under the route's own name.
+    shared::telemetry::metrics()
+        .tokens_issued
+        .with_label_values(&["register_by_token"])
+        .inc();
     let mut response = TokenResponse::from(issued).into_response();
     response
         .headers_mut()

@@ -1,6 +1,8 @@
 //! The typed HTTP client for social providers: one connection pool with timeouts and a base
 //! URL fixed at start-up, and one call, "GET this path with this bearer token and read a
-//! profile", whose every failure is a [`SocialError`].
+//! profile", whose every failure is a [`SocialError`]. Every call carries the current
+//! request's `X-Request-Id`, so one exchange can be followed in both services' logs, and
+//! [`observed`] counts calls in the metrics.
 
 use std::time::{Duration, Instant};
 
@@ -157,6 +159,13 @@ impl ProviderClient {
         build: impl Fn(&reqwest::Client, Duration) -> reqwest::RequestBuilder,
     ) -> Result<Vec<u8>, SocialError> {
         let started = Instant::now();
+        let build = |client: &reqwest::Client, timeout| {
+            let request = build(client, timeout);
+            match shared::telemetry::request_id().and_then(|id| HeaderValue::from_str(&id).ok()) {
+                Some(id) => request.header(REQUEST_ID, id),
+                None => request,
+            }
+        };
         let response = match build(&self.http, self.timeout).send().await {
             Ok(response) => response,
             // A kept-alive connection that the provider closed meanwhile (it restarted, or
@@ -183,6 +192,38 @@ impl ProviderClient {
         }
         read_capped(response, self.max_body_bytes).await
     }
+}
+
+/// The header that carries the request id to the provider.
+const REQUEST_ID: &str = "x-request-id";
+
+/// Runs one provider call of `backend` (`call`: `profile`, `introspect`), timing it and
+/// counting its failures by kind. A refused token is the caller's fault, not a failure.
+pub async fn observed<T>(
+    backend: &str,
+    call: &str,
+    future: impl Future<Output = Result<T, SocialError>>,
+) -> Result<T, SocialError> {
+    let started = Instant::now();
+    let result = future.await;
+    let metrics = shared::telemetry::metrics();
+    metrics
+        .provider_latency
+        .with_label_values(&[backend, call])
+        .observe(started.elapsed().as_secs_f64());
+    let reason = match &result {
+        Ok(_) | Err(SocialError::Rejected | SocialError::MissingParameter(_)) => None,
+        Err(SocialError::Timeout) => Some("timeout"),
+        Err(SocialError::Unreachable(_)) => Some("unreachable"),
+        Err(SocialError::BadResponse(_)) => Some("bad_response"),
+    };
+    if let Some(reason) = reason {
+        metrics
+            .provider_failures
+            .with_label_values(&[backend, call, reason])
+            .inc();
+    }
+    result
 }
 
 /// Refuses at start-up what could only fail on every request.

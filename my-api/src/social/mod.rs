@@ -12,6 +12,7 @@ mod audience;
 pub mod client;
 pub mod fake_social_site;
 pub mod fake_social_site_with_params;
+pub mod identities;
 #[cfg(test)]
 mod tests;
 

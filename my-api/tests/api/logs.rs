@@ -1,4 +1,4 @@
-//! No token, secret or password reaches My API's logs, over every flow: local login, the
+//! No token, secret or password reaches My API's logs, human or JSON (`LOG_FORMAT=json`), over every flow: local login, the
 //! exchange through each door (the original's GET with the token in the query included),
 //! failures, refresh, revocation and resource calls. A logger that keeps every record is
 //! installed for this whole test binary, so the test only looks for its own secrets.
@@ -94,11 +94,24 @@ async fn no_token_secret_or_password_reaches_my_apis_logs() {
         secrets.push(("an issued access token", string(body, "access_token")));
         secrets.push(("an issued refresh token", string(body, "refresh_token")));
     }
-    for (what, secret) in secrets {
-        assert!(!logs.contains(&secret), "{what} is in the logs");
+    let json = test_support::logs::captured_json();
+    for line in json.lines() {
+        serde_json::from_str::<serde_json::Value>(line).expect("a JSON log line");
     }
-    let lowercase = logs.to_lowercase();
-    for leak in ["authorization:", "\"authorization\"", "bearer ey", "basic "] {
-        assert!(!lowercase.contains(leak), "{leak:?} is in the logs");
+    assert!(
+        json.lines().any(
+            |line| line.contains(r#""route":"/users/register-by-token/{backend}/""#)
+                && line.contains(r#""status":200"#)
+        ),
+        "no JSON access line for the exchange: {json}"
+    );
+    for logs in [&logs, &json] {
+        for (what, secret) in &secrets {
+            assert!(!logs.contains(secret.as_str()), "{what} is in the logs");
+        }
+        let lowercase = logs.to_lowercase();
+        for leak in ["authorization:", "\"authorization\"", "bearer ey", "basic "] {
+            assert!(!lowercase.contains(leak), "{leak:?} is in the logs");
+        }
     }
 }

@@ -12,6 +12,7 @@ mod keys;
 mod local_login;
 mod logs;
 mod migrations;
+mod observability;
 mod pagination;
 mod provider_faults;
 mod provider_stalls;

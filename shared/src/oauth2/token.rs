@@ -61,5 +61,9 @@ pub async fn token(
         }
         (_, None) => refresh_grant::grant(provider, client, &params).await?,
     };
+    crate::telemetry::metrics()
+        .tokens_issued
+        .with_label_values(&[grant.as_str()])
+        .inc();
     Ok(response.into_response())
 }

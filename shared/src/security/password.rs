@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::blocking::{Cancelled, unblock};
 use crate::security::secret::{Secret, constant_time_eq};
+use crate::telemetry::GaugeGuard;
 
 pub const DEFAULT_COST: u32 = 12;
 
@@ -69,7 +70,11 @@ impl PasswordHasher {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let metrics = crate::telemetry::metrics();
+        let queued = GaugeGuard::new(&metrics.hashes_queued);
         let _permit = self.permits.acquire().await.map_err(|_| Cancelled)?;
+        drop(queued);
+        let _running = GaugeGuard::new(&metrics.hashes_running);
         Ok(unblock(f).await?)
     }
 

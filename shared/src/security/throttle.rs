@@ -108,6 +108,7 @@ impl LoginThrottle {
             .map(|until| until - now)
             .max();
         if let Some(wait) = wait {
+            crate::telemetry::metrics().throttle_refusals.inc();
             return Err(wait);
         }
         if entries.len() + keys.len() > self.capacity {

@@ -8,6 +8,8 @@ use diesel_migrations::EmbeddedMigrations;
 
 use crate::security::password::PasswordHasher;
 use crate::security::secret::{Secret, random_alphanumeric};
+use crate::service::admin;
+use crate::service::logging::LogFormat;
 use crate::storage::applications::{self, GrantTypes, NewApplication};
 use crate::storage::db::{self, DbConfig};
 use crate::storage::fixtures::{self, ModelLoader};
@@ -18,6 +20,10 @@ pub struct GlobalArgs {
     /// SQLite database file (a path or sqlite:// URL).
     #[arg(long, global = true, env = "DATABASE_URL")]
     pub database: Option<String>,
+
+    /// Log lines as readable text or as one JSON object each.
+    #[arg(long, global = true, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
 }
 
 impl GlobalArgs {
@@ -112,6 +118,30 @@ pub enum ManageCommand {
         #[arg(long, env = "ACCESS_TOKEN_EXPIRE_SECONDS", default_value_t = crate::storage::tokens::DEFAULT_ACCESS_TTL,
               value_parser = clap::value_parser!(i64).range(1..=365 * 24 * 3600))]
         access_token_expire_seconds: i64,
+    },
+    /// Users: list, show, deactivate, activate, set-password.
+    Users {
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: admin::UsersCommand,
+    },
+    /// Applications: list, show, delete, rotate-secret.
+    Applications {
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: admin::ApplicationsCommand,
+    },
+    /// Tokens: revoke a user's.
+    Tokens {
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: admin::TokensCommand,
     },
 }
 
@@ -265,12 +295,40 @@ pub fn run(
                 }
             }
         }
+        ManageCommand::Users { json, command } => admin::users(&mut conn, command, json)?,
+        ManageCommand::Applications { json, command } => {
+            admin::applications(&mut conn, command, json)?;
+        }
+        ManageCommand::Tokens { json, command } => admin::tokens(&mut conn, command, json)?,
     }
     Ok(())
 }
 
-/// Logging for the binaries: `RUST_LOG` or `info`.
-pub fn init_logging() {
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .try_init();
+/// `serve` as both binaries run it: starts the metrics listener `observe` asks for (before
+/// the service: it reads whether to observe requests), builds the service with `build`,
+/// says where `name` listens, and serves until stopped, then stops the metrics listener.
+pub async fn serve<A, Fut>(
+    name: &str,
+    observe: &crate::service::metrics::ObserveSettings,
+    build: impl FnOnce() -> anyhow::Result<A>,
+    run: impl FnOnce(A) -> Fut,
+) -> anyhow::Result<()>
+where
+    A: std::ops::Deref<Target = crate::service::server::Running>,
+    Fut: Future<Output = std::io::Result<()>>,
+{
+    let metrics = observe.start()?;
+    let app = build()?;
+    log::info!("{name} listening on {}", app.url());
+    let served = run(app).await;
+    if let Some(metrics) = metrics {
+        metrics.stop().await;
+    }
+    Ok(served?)
+}
+
+/// Logging for the binaries: `RUST_LOG` or `info`, in `format` (see
+/// [`crate::service::logging`]).
+pub fn init_logging(format: LogFormat) {
+    crate::service::logging::init(format);
 }

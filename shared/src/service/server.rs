@@ -1,16 +1,20 @@
 //! Running a service: the HTTP server both services build the same way (middleware, worker
 //! and blocking-thread counts, shutdown time, JSON 404) and the periodic token prune that
-//! lives and dies with it. Each service only brings its routes and app data.
+//! lives and dies with it. Each service only brings its routes and app data. Every request
+//! is observed (an id, metrics, the access log: [`crate::service::request_id`]) unless
+//! `OBSERVE_REQUESTS=false`, which leaves the plain access log.
 
 use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 
 use crate::oauth2::settings::ProviderSettings;
 use crate::service::body_deadline::BodyDeadline;
 use crate::service::http;
+use crate::service::{metrics, request_id};
 use crate::storage::db::Db;
 use crate::storage::maintenance::Maintenance;
 
@@ -46,6 +50,7 @@ impl Running {
     {
         let port = listener.local_addr()?.port();
         let body_timeout = Duration::from_millis(settings.request_body_timeout_ms);
+        let observe = metrics::observing_requests();
         let server = HttpServer::new(move || {
             // The last `wrap` is the outermost: JSON error bodies go around CORS, so its
             // refusals (a foreign origin's preflight) are JSON too, and the security headers
@@ -54,7 +59,8 @@ impl Running {
                 .wrap(BodyDeadline::new(body_timeout))
                 .wrap(http::cors(&origins))
                 .wrap(http::json_errors())
-                .wrap(http::access_log())
+                .wrap(Condition::new(!observe, http::access_log()))
+                .wrap(Condition::new(observe, from_fn(request_id::observe)))
                 .wrap(http::security_headers())
                 .configure(configure.clone())
                 .default_service(web::to(http::not_found))

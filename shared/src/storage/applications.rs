@@ -457,6 +457,47 @@ pub fn provision_confidential(
     Ok(secret)
 }
 
+/// Every application, by id (admin commands).
+pub fn list(conn: &mut crate::storage::db::Connection) -> QueryResult<Vec<Application>> {
+    applications::table
+        .order(applications::id)
+        .select(Application::as_select())
+        .load(conn)
+}
+
+/// Deletes an application and its tokens; false when there is none with this client id.
+pub fn delete(conn: &mut crate::storage::db::Connection, client_id: &str) -> QueryResult<bool> {
+    use crate::storage::schema::{access_tokens, refresh_tokens};
+    conn.immediate_transaction(|conn| {
+        let Some(app) = find_by_client_id(conn, client_id)? else {
+            return Ok(false);
+        };
+        diesel::delete(refresh_tokens::table.filter(refresh_tokens::application_id.eq(app.id)))
+            .execute(conn)?;
+        diesel::delete(access_tokens::table.filter(access_tokens::application_id.eq(app.id)))
+            .execute(conn)?;
+        diesel::delete(applications::table.find(app.id)).execute(conn)?;
+        Ok(true)
+    })
+}
+
+/// Gives a confidential client a new random secret (its hash is stored) and returns it;
+/// `None` when there is no such client. A public client has no secret to rotate.
+pub fn rotate_secret(
+    conn: &mut crate::storage::db::Connection,
+    client_id: &str,
+) -> QueryResult<Option<Secret>> {
+    let secret = Secret::new(crate::security::secret::random_alphanumeric(64));
+    let updated = diesel::update(
+        applications::table
+            .filter(applications::client_id.eq(client_id))
+            .filter(applications::client_type.eq(ClientType::Confidential)),
+    )
+    .set(applications::client_secret_hash.eq(hash_secret(&secret)))
+    .execute(conn)?;
+    Ok((updated == 1).then_some(secret))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -168,7 +168,7 @@ impl Db {
     {
         let pool = self.pool.clone();
         unblock(move || {
-            let mut conn = pool.get().map_err(StorageError::from)?;
+            let (mut conn, _in_use) = checkout(&pool)?;
             f(&mut conn)
         })
         .await
@@ -205,7 +205,7 @@ impl Db {
         let writer = self.writer.clone();
         unblock(move || {
             let _turn = writer.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut conn = pool.get().map_err(StorageError::from)?;
+            let (mut conn, _in_use) = checkout(&pool)?;
             f(&mut conn)
         })
         .await
@@ -243,6 +243,28 @@ impl Db {
     ) -> Result<r2d2::PooledConnection<ConnectionManager<Connection>>, StorageError> {
         Ok(self.pool.get()?)
     }
+}
+
+/// A pooled connection for the server's work, counted in the metrics: the connection is in
+/// use while the returned guard lives; a checkout that finds every connection taken waits.
+fn checkout(
+    pool: &r2d2::Pool<ConnectionManager<Connection>>,
+) -> Result<
+    (
+        r2d2::PooledConnection<ConnectionManager<Connection>>,
+        crate::telemetry::GaugeGuard,
+    ),
+    StorageError,
+> {
+    let metrics = crate::telemetry::metrics();
+    let state = pool.state();
+    if state.idle_connections == 0 && state.connections >= pool.max_size() {
+        metrics.db_waits.inc();
+    }
+    let started = std::time::Instant::now();
+    let conn = pool.get();
+    metrics.db_wait.observe(started.elapsed().as_secs_f64());
+    Ok((conn?, crate::telemetry::GaugeGuard::new(&metrics.db_in_use)))
 }
 
 /// A read of a real table (under WAL, readers are blocked only by recovery or an exclusive

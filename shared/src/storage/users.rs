@@ -128,3 +128,38 @@ pub fn set_names(
         .execute(conn)?;
     Ok(())
 }
+
+/// Every user, by id (for the `users list` command).
+pub fn list(conn: &mut crate::storage::db::Connection) -> QueryResult<Vec<User>> {
+    users::table
+        .order(users::id)
+        .select(User::as_select())
+        .load(conn)
+}
+
+/// The user an operator names: a username, or else a numeric id.
+pub fn find_by_name_or_id(
+    conn: &mut crate::storage::db::Connection,
+    name: &str,
+) -> QueryResult<Option<User>> {
+    if let Some(user) = find_by_username(conn, name)? {
+        return Ok(Some(user));
+    }
+    match name.parse::<i64>() {
+        Ok(id) => find(conn, id),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Activates or deactivates a user. An inactive user's tokens no longer authenticate (see
+/// `tokens::Tokens::authenticate`), and no grant issues new ones.
+pub fn set_active(
+    conn: &mut crate::storage::db::Connection,
+    id: i64,
+    active: bool,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::is_active.eq(active))
+        .execute(conn)?;
+    Ok(())
+}

@@ -10,6 +10,9 @@
 //!   replacement of old tokens take effect at once: an entry cached before that call is
 //!   ignored, one cached after it was read from the committed database.
 //!
+//! Lookups are counted in the metrics (`token_cache_lookups_total`, hit or miss; none while
+//! the cache is off).
+//!
 //! Per process: with several instances, each one's revocations invalidate only its own cache,
 //! so keep `ttl` short (or 0, off) there.
 
@@ -54,9 +57,17 @@ impl TokenCache {
         }
         let generation = self.generation.load(Ordering::Acquire);
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let entry = entries.get(token)?;
-        (entry.generation == generation && entry.until > Instant::now())
-            .then(|| entry.grant.clone())
+        let hit = entries
+            .get(token)
+            .filter(|entry| entry.generation == generation && entry.until > Instant::now())
+            .map(|entry| entry.grant.clone());
+        let metrics = crate::telemetry::metrics();
+        if hit.is_some() {
+            metrics.token_cache_hits.inc();
+        } else {
+            metrics.token_cache_misses.inc();
+        }
+        hit
     }
 
     /// Remembers a grant read from the database for `token`; `generation` is what

@@ -414,6 +414,34 @@ pub fn delete_user_application_tokens(
     Ok(())
 }
 
+/// Revokes every access and refresh token of a user, for one application or all; returns
+/// how many access tokens were live.
+pub fn revoke_user_tokens(
+    conn: &mut Connection,
+    user_id: i64,
+    application_id: Option<i64>,
+) -> QueryResult<usize> {
+    conn.immediate_transaction(|conn| {
+        let mut access = diesel::update(access_tokens::table)
+            .filter(access_tokens::user_id.eq(user_id))
+            .filter(access_tokens::revoked.eq(false))
+            .into_boxed();
+        let mut refresh = diesel::update(refresh_tokens::table)
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::revoked.eq(false))
+            .into_boxed();
+        if let Some(id) = application_id {
+            access = access.filter(access_tokens::application_id.eq(id));
+            refresh = refresh.filter(refresh_tokens::application_id.eq(id));
+        }
+        let revoked = access.set(access_tokens::revoked.eq(true)).execute(conn)?;
+        refresh
+            .set(refresh_tokens::revoked.eq(true))
+            .execute(conn)?;
+        Ok(revoked)
+    })
+}
+
 /// Deletes expired and revoked access tokens and the refresh tokens of dead families (see
 /// [`clear_token_batch`]), `batch` rows per transaction so writers never wait long. Returns
 /// how many rows went.
