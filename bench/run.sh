@@ -16,7 +16,7 @@ to bench/results/<name>-<date>.md and bench/results/latest.md.
   --warmup SECONDS     length of the warm-up round before the measured ones (default 3; 0: none)
   --runs N             measured runs per scenario; medians are reported (default 3)
   --seed-rows N        access-token rows stored for scenario (f) (default 1000000)
-  --scenarios LIST     comma-separated subset of a,b,c,d,e,f (default: all)
+  --scenarios LIST     comma-separated subset of a,b,c,d,e,f,h,i (default: all)
   --fss-url URL        measure the Fake Social Site at URL instead of starting one
   --api-url URL        measure the My API at URL instead of starting one (give both)
   --name NAME          results file prefix (default: the host name, or this-machine)
@@ -42,7 +42,7 @@ DURATION=10
 WARMUP=3
 RUNS=3
 SEED_ROWS=1000000
-SCENARIOS=a,b,c,d,e,f
+SCENARIOS=a,b,c,d,e,f,h,i
 FSS_URL=
 API_URL=
 NAME=
@@ -84,7 +84,7 @@ is_count "$DURATION" 1 || die "--duration must be a whole number of seconds > 0"
 is_count "$WARMUP" || die "--warmup must be a whole number of seconds"
 is_count "$RUNS" 1 || die "--runs must be a number > 0"
 is_count "$SEED_ROWS" || die "--seed-rows must be a number"
-[[ $SCENARIOS =~ ^[a-f](,[a-f])*$ ]] || die "--scenarios takes letters a-f separated by commas"
+[[ $SCENARIOS =~ ^[a-fhi](,[a-fhi])*$ ]] || die "--scenarios takes letters a-f, h, i separated by commas"
 [[ -z $FSS_URL && -z $API_URL ]] || [[ -n $FSS_URL && -n $API_URL ]] ||
     die "--fss-url and --api-url go together"
 LOCAL=1
@@ -248,14 +248,14 @@ meta git "commit $source_state"
 
 if ((BUILD)); then
     if ((LOCAL)); then
-        say "building release binaries (cargo build --release -p fake-social-site -p my-api -p bench-ceiling)"
-        (cd "$ROOT" && cargo build --release -p fake-social-site -p my-api -p bench-ceiling)
+        say "building release binaries (cargo build --release -p fake-social-site -p my-api -p bench-ceiling -p bench-roundtrip)"
+        (cd "$ROOT" && cargo build --release -p fake-social-site -p my-api -p bench-ceiling -p bench-roundtrip)
     else
-        say "building the ceiling (cargo build --release -p bench-ceiling)"
-        (cd "$ROOT" && cargo build --release -p bench-ceiling)
+        say "building the ceiling and the round-trip driver (cargo build --release -p bench-ceiling -p bench-roundtrip)"
+        (cd "$ROOT" && cargo build --release -p bench-ceiling -p bench-roundtrip)
     fi
 fi
-binaries=(bench-ceiling)
+binaries=(bench-ceiling bench-roundtrip)
 ((LOCAL == 0)) || binaries+=(fake-social-site my-api)
 # The run uses copies, so a build finishing elsewhere meanwhile cannot swap a binary
 # under it (Fake Social Site is restarted for (f)).
@@ -348,12 +348,18 @@ else
     API=$API_URL
     meta target "the services at $FSS (Fake Social Site) and $API (My API), not started by the script: no memory or start-up figures"
 fi
-meta order "round-robin: each round runs the ceiling and every selected scenario of a, d, c, b, e once; the first round (${WARMUP} s runs) is the warm-up and is not reported; (f) comes after the rounds, once its rows are stored"
+meta order "round-robin: each round runs the ceiling and every selected scenario of a, d, c, h, i, b, e once; the first round (${WARMUP} s runs) is the warm-up and is not reported; (f) comes after the rounds, once its rows are stored"
 
 say "issuing the token pool (password grants at cost $BCRYPT_COST, one exchange each)"
 python3 "$TOOLS" issue --fss "$FSS" --api "$API" --client-id "$CLIENT_ID" \
     --users "$BENCH/fixtures/bench-users.json" --out "$POOL"
 meta pool "$(cat "$POOL/pool.txt")"
+if selected h || selected i; then
+    say "signing the pool users in at Fake Social Site's pages (authorization code flow with PKCE)"
+    python3 "$TOOLS" oidc --fss "$FSS" --client-id "$CLIENT_ID" \
+        --users "$BENCH/fixtures/bench-users.json" --out "$POOL"
+    meta h_setup "bench-roundtrip (bench/roundtrip), $THREADS threads, $CONNECTIONS connections: each loops GET /o/authorize/ with a signed-in user's session cookie (consent remembered, scope openid profile email read, PKCE S256) → 302 with a code → POST /o/token/ with the verifier → 200 with an ES256 ID token; a request is a whole round trip, timed from the first byte sent to the tokens"
+fi
 
 # --- the bcrypt bound -------------------------------------------------------------------
 
@@ -440,6 +446,9 @@ run_scenario() { # SCENARIO KIND N SECONDS
     b) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 30s form.lua "$FSS/o/token/" "$POOL/grant-bodies.txt" ;;
     c) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s form.lua "$API/users/register-by-token/fake_social_site/" "$POOL/exchange-bodies.txt" ;;
     d) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s bearer.lua "$FSS/user_details/" "$POOL/invalid-tokens.txt" ;;
+    h) "$BIN/bench-roundtrip" --base "$FSS" --pool "$POOL/roundtrip-pool.txt" --threads "$THREADS" \
+        --connections "$CONNECTIONS" --seconds "$4" >"$out" || die "bench-roundtrip failed on $FSS" ;;
+    i) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s bearer.lua "$FSS/o/userinfo/" "$POOL/userinfo-tokens.txt" ;;
     e) run_e "$2" "$3" "$4" ;;
     esac
     snapshot
@@ -452,7 +461,7 @@ run_scenario() { # SCENARIO KIND N SECONDS
 }
 
 ROUND=(ceiling)
-for s in a d c b e; do
+for s in a d c h i b e; do
     selected "$s" && ROUND+=("$s")
 done
 rounds=$RUNS

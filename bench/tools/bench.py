@@ -4,7 +4,7 @@ HTTP with JSON, SQLite, medians, the Markdown report). Standard library only; th
 `bcrypt` module is used to time one reference verify when it is installed.
 
 Subcommands (see each function's docstring):
-  free-port, spawn, cpu-busy, bcrypt-time, issue, seed, report
+  free-port, spawn, cpu-busy, bcrypt-time, issue, oidc, seed, report
 """
 
 import argparse
@@ -249,6 +249,130 @@ def cmd_issue(args):
           f"checks and exchanges {exchange_seconds:.1f} s")
 
 
+# --- OpenID Connect pools --------------------------------------------------------------
+
+# The demo client's registered redirect URI (fixtures/fake-social-site.json) and a fixed PKCE
+# pair: the benchmark redeems every code with the same verifier.
+OIDC_REDIRECT_URI = "http://127.0.0.1:8000/"
+OIDC_SCOPE = "openid profile email read"
+OIDC_VERIFIER = "bench-verifier-" + "v" * 43
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are answers to read here (the code is in the Location), not to follow."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+class Browser:
+    """A cookie-keeping client for the provider's pages, one per user."""
+
+    def __init__(self):
+        import http.cookiejar
+
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), NoRedirect(),
+            urllib.request.HTTPCookieProcessor(self.jar))
+
+    def open(self, url, fields=None):
+        data = urllib.parse.urlencode(fields).encode() if fields is not None else None
+        req = urllib.request.Request(url, data=data)
+        try:
+            with self.opener.open(req, timeout=60) as res:
+                return res.status, res.headers, res.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read().decode()
+
+    def cookie_header(self):
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+
+def hidden_fields(page):
+    """The hidden inputs of the page's form, by name."""
+    return {m.group(1): m.group(2) for m in re.finditer(
+        r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)}
+
+
+def oidc_authorize_query(client_id):
+    challenge = base64.urlsafe_b64encode(
+        hashlib.sha256(OIDC_VERIFIER.encode()).digest()).rstrip(b"=").decode()
+    return urllib.parse.urlencode({
+        "response_type": "code", "client_id": client_id, "redirect_uri": OIDC_REDIRECT_URI,
+        "scope": OIDC_SCOPE, "code_challenge": challenge, "code_challenge_method": "S256",
+        "nonce": "bench"})
+
+
+def oidc_token_body(client_id):
+    return urllib.parse.urlencode({
+        "grant_type": "authorization_code", "client_id": client_id,
+        "redirect_uri": OIDC_REDIRECT_URI, "code_verifier": OIDC_VERIFIER})
+
+
+def code_from(headers):
+    location = headers.get("Location") or ""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
+    if "code" not in query:
+        raise PoolError(f"no code in the redirect: {location[:200]!r}")
+    return query["code"][0]
+
+
+def oidc_sign_in(fss, client_id, username, password):
+    """Logs `username` in at the provider's pages and allows the client once, as a person
+    would; returns the session's cookies and an access token with `openid`."""
+    browser = Browser()
+    authorize = f"{fss}/o/authorize/?{oidc_authorize_query(client_id)}"
+    status, _, page = browser.open(authorize)
+    if status != 200:
+        raise PoolError(f"the authorize request got {status}, not the login page")
+    fields = hidden_fields(page)
+    fields.update({"username": username, "password": password})
+    status, headers, page = browser.open(f"{fss}/o/login/", fields)
+    if status == 200 and 'name="decision"' in page:
+        status, headers, page = browser.open(
+            f"{fss}/o/consent/", {**hidden_fields(page), "decision": "allow"})
+    if status not in (302, 303):
+        raise PoolError(f"signing {username} in got {status}: {page[:200]!r}")
+    status, body = post_form(f"{fss}/o/token/", {
+        **urllib.parse.parse_qsl(oidc_token_body(client_id)), "code": code_from(headers)})
+    if status != 200:
+        raise PoolError(f"redeeming the first code of {username} got {status}: {body[:200]!r}")
+    # The consent is remembered: the next authorize request answers with a code at once.
+    status, headers, _ = browser.open(authorize)
+    if status != 302:
+        raise PoolError(f"a signed-in user's authorize request got {status}, not 302")
+    code_from(headers)
+    return browser.cookie_header(), json.loads(body)["access_token"]
+
+
+def cmd_oidc(args):
+    """Signs every pool user in at the provider's login and consent pages (the authorization
+    code flow with PKCE, as the demo client `--client-id`), and writes into --out:
+    roundtrip-pool.txt (for bench-roundtrip: the session cookies, the authorize request,
+    the token body without the code) and userinfo-tokens.txt (access tokens with `openid`)."""
+    with open(args.users) as f:
+        users = [(r["fields"]["username"], BENCH_PASSWORD)
+                 for r in json.load(f) if r["model"] == "auth.user"]
+    start = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(args.parallel) as pool:
+            sessions = list(pool.map(
+                lambda user: oidc_sign_in(args.fss, args.client_id, *user), users))
+    except PoolError as e:
+        fail(str(e))
+    seconds = time.perf_counter() - start
+    status, body = get_bearer(f"{args.fss}/o/userinfo/", sessions[0][1])
+    if status != 200:
+        fail(f"userinfo refused a fresh token: {status} {body[:200]!r}")
+    authorize = f"/o/authorize/?{oidc_authorize_query(args.client_id)}"
+    token_body = oidc_token_body(args.client_id)
+    write_lines(f"{args.out}/roundtrip-pool.txt",
+                [f"{cookie}\t{authorize}\t{token_body}" for cookie, _ in sessions])
+    write_lines(f"{args.out}/userinfo-tokens.txt", [token for _, token in sessions])
+    print(f"  {len(sessions)} users signed in at the provider's pages in {seconds:.1f} s")
+
+
 # --- seeding ---------------------------------------------------------------------------
 
 SEED_SQL = """
@@ -316,6 +440,8 @@ SCENARIOS = {
     "e": "(e) (a) while (b) runs beside it",
     "eb": "(e) (b) beside (a)",
     "f": "(f) (a) with {rows} tokens stored",
+    "h": "(h) FSS code round trip (authorize 302 + token), consent remembered",
+    "i": "(i) FSS `GET /o/userinfo/`",
 }
 
 
@@ -432,12 +558,19 @@ def cmd_report(args):
     if "f" in stats and "a" in stats:
         ratio = stats["f"]["rps"] / stats["a"]["rps"]
         targets["f"] = (f"within 10 % of (a): {fmt_pct(ratio)} of (a)", mark(ratio >= 0.9))
+    if "h" in stats:
+        s = stats["h"]
+        targets["h"] = ("≥ 2,500 round trips/s, p99 < 20 ms (a round trip is two requests)",
+                        mark(s["rps"] >= 2500 and s["p99"] < 20000))
+    if "i" in stats and "a" in stats:
+        ratio = stats["i"]["rps"] / stats["a"]["rps"]
+        targets["i"] = (f"within 10 % of (a): {fmt_pct(ratio)} of (a)", mark(ratio >= 0.9))
 
     expected_401 = {"d"}
     lines = []
     lines.append("| scenario | req/s | p50 | p99 | non-2xx | of ceiling | target | |")
     lines.append("|---|---:|---:|---:|---:|---:|---|---|")
-    for key in ["ceiling", "a", "b", "c", "d", "e", "eb", "f"]:
+    for key in ["ceiling", "a", "b", "c", "d", "e", "eb", "f", "h", "i"]:
         if key not in stats:
             continue
         s = stats[key]
@@ -533,6 +666,7 @@ def cmd_report(args):
         ("wrk", "wrk"), ("duration", "measured run"), ("warmup", "warm-up"),
         ("runs", "runs per scenario"), ("order", "order"), ("pool", "token pool"),
         ("e_setup", "scenario (e)"), ("b_setup", "scenario (b)"), ("d_setup", "scenario (d)"),
+        ("h_setup", "scenario (h)"),
         ("service_env", "service settings"),
     ]:
         if meta.get(key):
@@ -573,7 +707,7 @@ def cmd_report(args):
                "timeouts | load average before | CPU used by other work |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     busy_runs = []
-    for key in ["ceiling", "a", "b", "c", "d", "e", "eb", "f"]:
+    for key in ["ceiling", "a", "b", "c", "d", "e", "eb", "f", "h", "i"]:
         # the two wrk processes of (e) share one load sample
         load_key = "load." + ("e" if key == "eb" else key) + ".run.{}"
         others_key = "others_cpu." + ("e" if key == "eb" else key) + ".run.{}"
@@ -651,6 +785,14 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--parallel", type=int, default=4)
     p.set_defaults(func=cmd_issue)
+
+    p = sub.add_parser("oidc")
+    p.add_argument("--fss", required=True)
+    p.add_argument("--client-id", required=True)
+    p.add_argument("--users", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--parallel", type=int, default=4)
+    p.set_defaults(func=cmd_oidc)
 
     p = sub.add_parser("seed")
     p.add_argument("--db", required=True)
