@@ -1,6 +1,7 @@
 //! Hostile input, property-based: arbitrary bodies, content types, header values, methods and
-//! paths sent to every endpoint of both services always get a 2xx or a 4xx (JSON, when an
-//! error), never a 5xx or a dropped connection, and both services still answer afterwards.
+//! paths sent to every endpoint of both services always get a 2xx or a 4xx (JSON when an error,
+//! or an HTML page from Fake Social Site's pages for people), never a 5xx or a dropped
+//! connection, and both services still answer afterwards.
 //!
 //! proptest drives plain blocking closures, so the services run on an actix system of their
 //! own in another thread, and each case is sent from a runtime on the test's thread.
@@ -39,6 +40,13 @@ const PROVIDER_ROUTES: &[(&str, &[&str])] = &[
 /// Each service's own routes.
 const OWN_ROUTES: &[(Service, &str, &[&str])] = &[
     (Service::Fss, "/user_details/", &["GET", "HEAD"]),
+    (Service::Fss, "/o/authorize/", &["GET"]),
+    (Service::Fss, AUTHORIZE_REQUEST, &["GET"]),
+    (Service::Fss, "/o/login/", &["POST"]),
+    (Service::Fss, "/o/consent/", &["POST"]),
+    (Service::Fss, "/o/logout/", &["GET", "POST"]),
+    (Service::Fss, "/o/userinfo/", &["GET", "POST"]),
+    (Service::Fss, "/.well-known/openid-configuration", &["GET"]),
     (
         Service::Fss,
         "/user_details_by_username/admin/",
@@ -69,6 +77,23 @@ const OWN_ROUTES: &[(Service, &str, &[&str])] = &[
         "/api/concepts/2/",
         &["GET", "PUT", "PATCH", "DELETE"],
     ),
+];
+
+/// A well-formed authorization request of the demo client, so that hostile headers and
+/// cookies reach the session and consent checks behind the request's validation.
+const AUTHORIZE_REQUEST: &str = "/o/authorize/?response_type=code\
+    &client_id=ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d&redirect_uri=http%3A%2F%2F127.0.0.1%3A8000%2F\
+    &scope=openid%20profile&state=s&nonce=n&code_challenge_method=S256\
+    &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// Fake Social Site's pages for people: their errors are HTML pages (an error JSON would be
+/// shown raw in the browser), where every other route answers JSON.
+const HTML_PAGES: &[&str] = &[
+    "/o/authorize/",
+    AUTHORIZE_REQUEST,
+    "/o/login/",
+    "/o/consent/",
+    "/o/logout/",
 ];
 
 /// Every route of both services, with the methods it serves.
@@ -165,6 +190,12 @@ fn formish() -> impl Strategy<Value = Vec<u8>> {
             "actor_token",
             "name",
             "parent",
+            "code",
+            "code_verifier",
+            "redirect_uri",
+            "csrf_token",
+            "request",
+            "decision",
         ][..],
     );
     let values = prop_oneof![
@@ -180,6 +211,9 @@ fn formish() -> impl Strategy<Value = Vec<u8>> {
                 "UvIhfUE25cCw0dOWNzvST2ciOm30uO3IqsdZRgj1",
                 "admin",
                 "read write",
+                "authorization_code",
+                "allow",
+                "http://127.0.0.1:8000/",
                 "%ff%fe",
                 "",
             ][..],
@@ -379,7 +413,20 @@ fn check(
             "{method} {path}: {status}: {text}"
         )));
     }
-    if status.is_client_error() && method != Method::HEAD {
+    let page = HTML_PAGES.contains(&path)
+        && content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("text/html"));
+    if status.is_client_error() && page {
+        prop_assert!(
+            text.starts_with("<!DOCTYPE html>"),
+            "{} {}: {} answered with a broken page: {}",
+            method,
+            path,
+            status,
+            text
+        );
+    } else if status.is_client_error() && method != Method::HEAD {
         let json = content_type.is_some_and(|c| c.starts_with("application/json"));
         prop_assert!(
             json,
