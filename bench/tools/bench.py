@@ -11,6 +11,7 @@ import argparse
 import base64
 import hashlib
 import hmac
+import html
 import http.client
 import json
 import os
@@ -291,7 +292,7 @@ class Browser:
 
 def hidden_fields(page):
     """The hidden inputs of the page's form, by name."""
-    return {m.group(1): m.group(2) for m in re.finditer(
+    return {m.group(1): html.unescape(m.group(2)) for m in re.finditer(
         r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)}
 
 
@@ -335,7 +336,7 @@ def oidc_sign_in(fss, client_id, username, password):
     if status not in (302, 303):
         raise PoolError(f"signing {username} in got {status}: {page[:200]!r}")
     status, body = post_form(f"{fss}/o/token/", {
-        **urllib.parse.parse_qsl(oidc_token_body(client_id)), "code": code_from(headers)})
+        **dict(urllib.parse.parse_qsl(oidc_token_body(client_id))), "code": code_from(headers)})
     if status != 200:
         raise PoolError(f"redeeming the first code of {username} got {status}: {body[:200]!r}")
     # The consent is remembered: the next authorize request answers with a code at once.
