@@ -1,27 +1,22 @@
 //! The command line: `serve` plus the shared manage.py-like commands.
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 use shared::oauth2::oidc::OidcSettings;
 use shared::oauth2::settings::ProviderSettings;
-use shared::service::cli::{GlobalArgs, ManageCommand};
+use shared::service::cli::{Commands, ManageCommand};
 use shared::service::metrics::ObserveSettings;
 use shared::storage::db::DbConfig;
 
-use crate::{Application, Settings};
+use crate::Settings;
 
 pub const DEFAULT_DATABASE: &str = "data/fake-social-site.sqlite3";
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "fake-social-site",
-    version,
-    about = "Fake Social Site: an OAuth2 provider with user profiles"
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalArgs,
-    #[command(subcommand)]
-    pub command: Command,
+/// The command line: the global options, then a [`Command`].
+pub type Cli = shared::service::cli::Cli<Command>;
+
+impl Commands for Command {
+    const NAME: &'static str = "fake-social-site";
+    const ABOUT: &'static str = "Fake Social Site: an OAuth2 provider with user profiles";
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,14 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 provider: args.provider,
                 oidc: args.oidc,
             };
-            let build = || Application::build(settings);
-            shared::service::cli::serve(
-                "Fake Social Site",
-                &args.observe,
-                build,
-                Application::run_until_stopped,
-            )
-            .await
+            shared::service::cli::serve("Fake Social Site", &args.observe, settings).await
         }
         Command::Manage(command) => {
             shared::service::cli::run(command, &DbConfig::new(path), &[], &[])

@@ -40,14 +40,7 @@ const CODE_PARAMETERS: [&str; 3] = ["code", "redirect_uri", "code_verifier"];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     static JSON: OnceLock<String> = OnceLock::new();
-    shared::service::openapi::routes(
-        cfg,
-        JSON.get_or_init(|| {
-            document()
-                .to_json()
-                .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-        }),
-    );
+    shared::service::openapi::routes(cfg, &JSON, document);
 }
 
 pub fn document() -> utoipa::openapi::OpenApi {

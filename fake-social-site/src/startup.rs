@@ -10,7 +10,7 @@ use shared::oauth2::code_grant::AuthorizationCodeGrant;
 use shared::oauth2::oidc::OidcSettings;
 use shared::oauth2::provider::Provider;
 use shared::oauth2::settings::ProviderSettings;
-use shared::service::server::Running;
+use shared::service::server::{Running, ServiceSettings};
 use shared::storage::db::DbConfig;
 
 use crate::profile;
@@ -59,56 +59,33 @@ pub fn routes(cfg: &mut web::ServiceConfig, oidc: &OidcSettings) {
 }
 
 /// Fake Social Site, bound and started; `Deref`s to [`Running`] for its URL and handle.
-#[derive(Debug)]
-pub struct Application(Running);
+pub type Application = shared::service::server::Application<Settings>;
 
-impl std::ops::Deref for Application {
-    type Target = Running;
-    fn deref(&self) -> &Running {
-        &self.0
-    }
-}
-
-impl Application {
-    pub fn build(settings: Settings) -> anyhow::Result<Application> {
-        let listener = shared::service::http::bind_public(
-            &settings.bind,
-            settings.provider.public_url.as_deref(),
-        )?;
-        Self::build_with_listener(settings, listener)
+impl ServiceSettings for Settings {
+    fn listen_on(&self) -> (&str, &ProviderSettings) {
+        (&self.bind, &self.provider)
     }
 
-    pub fn build_with_listener(
-        settings: Settings,
-        listener: TcpListener,
-    ) -> anyhow::Result<Application> {
-        let url =
-            shared::service::http::public_url(settings.provider.public_url.as_deref(), &listener)?;
+    fn start(self, listener: TcpListener, url: String) -> anyhow::Result<Running> {
         let provider = web::Data::new(
-            Provider::open(&settings.provider, &settings.db, &url, &[])?
+            Provider::open(&self.provider, &self.db, &url, &[])?
                 .with_extension(Arc::new(AuthorizationCodeGrant)),
         );
         shared::oauth2::id_token::publish_client_keys(&provider)?;
         let db = provider.db.clone();
-        let origins = if settings.provider.cors_origins.is_empty() {
+        let origins = if self.provider.cors_origins.is_empty() {
             DEFAULT_CORS_ORIGINS
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect()
         } else {
-            settings.provider.cors_origins.clone()
+            self.provider.cors_origins.clone()
         };
-        let oidc = settings.oidc.clone();
+        let oidc = self.oidc.clone();
         let configure = move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(provider.clone());
             routes(cfg, &oidc);
         };
-        let running = Running::start(listener, url, &settings.provider, origins, db, configure)?;
-        Ok(Application(running))
-    }
-
-    /// Serves until stopped.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.0.run_until_stopped().await
+        Running::start(listener, url, &self.provider, origins, db, configure)
     }
 }

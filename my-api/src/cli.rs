@@ -1,28 +1,24 @@
 //! The command line: `serve` plus the shared manage.py-like commands.
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 use shared::oauth2::settings::ProviderSettings;
-use shared::service::cli::{GlobalArgs, ManageCommand};
+use shared::service::cli::{Commands, ManageCommand};
 use shared::service::metrics::ObserveSettings;
 use shared::storage::db::DbConfig;
 
 use crate::settings::{ApiSettings, Settings, SocialSettings};
 use crate::social::identities::IdentitiesCommand;
-use crate::startup::{Application, MIGRATIONS};
+use crate::startup::MIGRATIONS;
 
 pub const DEFAULT_DATABASE: &str = "data/my-api.sqlite3";
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "my-api",
-    version,
-    about = "My API: an OAuth2 provider that also accepts Fake Social Site users"
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalArgs,
-    #[command(subcommand)]
-    pub command: Command,
+/// The command line: the global options, then a [`Command`].
+pub type Cli = shared::service::cli::Cli<Command>;
+
+impl Commands for Command {
+    const NAME: &'static str = "my-api";
+    const ABOUT: &'static str =
+        "My API: an OAuth2 provider that also accepts Fake Social Site users";
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,14 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 api: args.api,
                 demo: args.demo,
             };
-            let build = || Application::build(settings);
-            shared::service::cli::serve(
-                "My API",
-                &args.observe,
-                build,
-                Application::run_until_stopped,
-            )
-            .await
+            shared::service::cli::serve("My API", &args.observe, settings).await
         }
         Command::Identities { json, command } => {
             let db = shared::storage::db::Db::open(&DbConfig::new(path), &[MIGRATIONS])?;

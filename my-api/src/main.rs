@@ -1,17 +1,4 @@
-use clap::Parser;
-
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
-    let cli = match my_api::cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    };
-    shared::service::cli::init_logging(cli.global.log_format);
-    match my_api::cli::run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    shared::service::cli::main(my_api::cli::run).await
 }

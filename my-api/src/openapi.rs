@@ -62,14 +62,7 @@ struct RegisterApi;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     static JSON: OnceLock<String> = OnceLock::new();
-    shared::service::openapi::routes(
-        cfg,
-        JSON.get_or_init(|| {
-            document()
-                .to_json()
-                .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-        }),
-    );
+    shared::service::openapi::routes(cfg, &JSON, document);
 }
 
 const EXCHANGE_GRANTS: [&str; 4] = [

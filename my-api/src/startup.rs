@@ -6,7 +6,8 @@ use std::sync::Arc;
 use actix_web::web;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use shared::oauth2::provider::Provider;
-use shared::service::server::Running;
+use shared::oauth2::settings::ProviderSettings;
+use shared::service::server::{Running, ServiceSettings};
 
 use crate::exchange::Exchanger;
 use crate::exchange::grants::{ConvertToken, TokenExchange};
@@ -35,34 +36,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// My API, bound and started; `Deref`s to [`Running`] for its URL and handle.
-#[derive(Debug)]
-pub struct Application(Running);
+pub type Application = shared::service::server::Application<Settings>;
 
-impl std::ops::Deref for Application {
-    type Target = Running;
-    fn deref(&self) -> &Running {
-        &self.0
-    }
-}
-
-impl Application {
-    pub fn build(settings: Settings) -> anyhow::Result<Application> {
-        let listener = shared::service::http::bind_public(
-            &settings.bind,
-            settings.provider.public_url.as_deref(),
-        )?;
-        Self::build_with_listener(settings, listener)
+impl ServiceSettings for Settings {
+    fn listen_on(&self) -> (&str, &ProviderSettings) {
+        (&self.bind, &self.provider)
     }
 
-    pub fn build_with_listener(
-        settings: Settings,
-        listener: TcpListener,
-    ) -> anyhow::Result<Application> {
-        let url =
-            shared::service::http::public_url(settings.provider.public_url.as_deref(), &listener)?;
-        let client = ProviderClient::new(settings.social.client_config())
+    fn start(self, listener: TcpListener, url: String) -> anyhow::Result<Running> {
+        let client = ProviderClient::new(self.social.client_config())
             .map_err(|e| anyhow::anyhow!("FAKE_SOCIAL_SITE_URL: {e}"))?;
-        let audience = settings.social.audience_check();
+        let audience = self.social.audience_check();
         if audience.is_none() {
             log::warn!(
                 "FAKE_SOCIAL_SITE_CLIENT_ID and FAKE_SOCIAL_SITE_CLIENT_SECRET are not set: token exchanges will be refused"
@@ -72,24 +56,24 @@ impl Application {
             client,
             Backends::standard(),
             audience,
-            settings.social.exchange_application.clone(),
+            self.social.exchange_application.clone(),
         ));
-        let provider = Provider::open(&settings.provider, &settings.db, &url, &[MIGRATIONS])?
+        let provider = Provider::open(&self.provider, &self.db, &url, &[MIGRATIONS])?
             .with_extension(Arc::new(TokenExchange(exchanger.clone())))
             .with_extension(Arc::new(ConvertToken(exchanger.clone())));
         let provider = web::Data::new(provider);
         let db = provider.db.clone();
         let exchanger = web::Data::from(exchanger);
         // The test page offers the demo accounts: only a demo serves it.
-        let page = if settings.demo {
-            let fss_url = settings.social.fake_social_site_public_url.as_deref();
+        let page = if self.demo {
+            let fss_url = self.social.fake_social_site_public_url.as_deref();
             Some(web::Data::new(TestPage::new(
-                fss_url.unwrap_or(&settings.social.fake_social_site_url),
+                fss_url.unwrap_or(&self.social.fake_social_site_url),
             )?))
         } else {
             None
         };
-        let api = web::Data::new(settings.api.clone());
+        let api = web::Data::new(self.api.clone());
         let configure = move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(provider.clone())
                 .app_data(exchanger.clone())
@@ -102,13 +86,7 @@ impl Application {
                 crate::page::routes_without_page(cfg);
             }
         };
-        let origins = settings.provider.cors_origins.clone();
-        let running = Running::start(listener, url, &settings.provider, origins, db, configure)?;
-        Ok(Application(running))
-    }
-
-    /// Serves until stopped.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.0.run_until_stopped().await
+        let origins = self.provider.cors_origins.clone();
+        Running::start(listener, url, &self.provider, origins, db, configure)
     }
 }

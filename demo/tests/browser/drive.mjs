@@ -2,38 +2,12 @@
 //
 //   node drive.mjs <my_api_url> <screenshot_path>
 //
-// Chromium: /usr/bin/chromium, or the path in $CHROMIUM. Exits non-zero with a message on
-// any failed check, page error or console error. Run by demo/tests/browser.rs.
+// Chromium as launch.mjs finds it. Exits non-zero with a message on any failed check, page
+// error or console error. Run by demo/tests/browser.rs.
 
-import { chromium } from "playwright-core";
+import { ACTION_TIMEOUT_MS, args, check, CheckFailed, launch, openPage, step } from "./launch.mjs";
 
-const [apiUrl, screenshotPath] = process.argv.slice(2);
-if (!apiUrl || !screenshotPath) {
-  console.error("usage: node drive.mjs <my_api_url> <screenshot_path>");
-  process.exit(2);
-}
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-const ACTION_TIMEOUT_MS = 15_000;
-
-// The network here is closed: keep Chromium from calling home.
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-const started = Date.now();
-const step = (text) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${text}`);
-
-class CheckFailed extends Error {}
-function check(condition, message) {
-  if (!condition) throw new CheckFailed(message);
-}
+const [apiUrl, screenshotPath] = args(2, "node drive.mjs <my_api_url> <screenshot_path>");
 
 const pageErrors = [];
 const consoleErrors = [];
@@ -199,10 +173,8 @@ async function run(page) {
 let browser;
 let exitCode = 0;
 try {
-  browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
-  step(`launched ${executablePath} ${browser.version()}`);
-  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  page.setDefaultTimeout(ACTION_TIMEOUT_MS);
+  browser = await launch();
+  const page = await openPage(browser, { viewport: { width: 1200, height: 900 } });
   watch(page);
   try {
     await run(page);

@@ -5,37 +5,14 @@
 //   node oidc_login.mjs <authorize_url> <redirect_uri> <state> <username> <password>
 //
 // The redirect URI is a page the test serves on loopback. Prints `code=<code>` on success.
-// Same Chromium and launch options as drive.mjs. Run by demo/tests/oidc_browser.rs.
+// Chromium and its options from launch.mjs. Run by demo/tests/oidc_browser.rs.
 
-import { chromium } from "playwright-core";
+import { args, check, CheckFailed, launch, openPage, step } from "./launch.mjs";
 
-const [authorizeUrl, redirectUri, state, username, password] = process.argv.slice(2);
-if (!authorizeUrl || !redirectUri || !state || !username || !password) {
-  console.error("usage: node oidc_login.mjs <authorize_url> <redirect_uri> <state> <username> <password>");
-  process.exit(2);
-}
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-const ACTION_TIMEOUT_MS = 15_000;
-
-// The network here is closed: keep Chromium from calling home.
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-const started = Date.now();
-const step = (text) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${text}`);
-
-class CheckFailed extends Error {}
-function check(condition, message) {
-  if (!condition) throw new CheckFailed(message);
-}
+const [authorizeUrl, redirectUri, state, username, password] = args(
+  5,
+  "node oidc_login.mjs <authorize_url> <redirect_uri> <state> <username> <password>",
+);
 
 async function run(page) {
   const pageErrors = [];
@@ -75,10 +52,8 @@ async function run(page) {
 
 let browser;
 try {
-  browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
-  step(`launched ${executablePath} ${browser.version()}`);
-  const page = await browser.newPage();
-  page.setDefaultTimeout(ACTION_TIMEOUT_MS);
+  browser = await launch();
+  const page = await openPage(browser);
   await run(page);
 } catch (err) {
   console.error(err instanceof CheckFailed ? `check failed: ${err.message}` : err);

@@ -18,6 +18,12 @@ async fn access_token(app: &TestApp, scope: &str) -> String {
         .to_owned()
 }
 
+/// `GET /o/userinfo/` with `token`.
+async fn userinfo(app: &TestApp, token: &str) -> reqwest::Response {
+    let request = app.http.get(app.url("/o/userinfo/")).bearer_auth(token);
+    request.send().await.expect("userinfo")
+}
+
 #[actix_rt::test]
 async fn userinfo_answers_the_claims_the_scope_grants_by_get_and_post() {
     let app = spawn_app().await;
@@ -42,13 +48,7 @@ async fn userinfo_answers_the_claims_the_scope_grants_by_get_and_post() {
         assert_eq!(json_body(response, StatusCode::OK).await, expected);
     }
     let token = access_token(&app, "openid").await;
-    let response = app
-        .http
-        .get(app.url("/o/userinfo/"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("userinfo");
+    let response = userinfo(&app, &token).await;
     assert_eq!(
         json_body(response, StatusCode::OK).await,
         json!({ "sub": "1" })
@@ -63,23 +63,11 @@ async fn userinfo_needs_a_valid_token_with_the_openid_scope() {
     assert!(www_authenticate(&response).starts_with("Bearer"));
     // A password-grant token has read and write, not openid.
     let password = app.login("admin", "admin").await.access_token;
-    let response = app
-        .http
-        .get(app.url("/o/userinfo/"))
-        .bearer_auth(&password)
-        .send()
-        .await
-        .expect("userinfo");
+    let response = userinfo(&app, &password).await;
     json_body(response, StatusCode::FORBIDDEN).await;
     // A revoked token.
     let token = access_token(&app, "openid").await;
     assert_eq!(app.revoke(&token).await.status(), StatusCode::OK);
-    let response = app
-        .http
-        .get(app.url("/o/userinfo/"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("userinfo");
+    let response = userinfo(&app, &token).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }

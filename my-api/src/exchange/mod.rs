@@ -129,9 +129,66 @@ impl Exchanger {
         app: Application,
         scope: Scope,
     ) -> Result<IssuedTokens, ExchangeError> {
-        let result = self
-            .exchange_once(provider, backend, token, params, app, scope)
+        let result: Result<IssuedTokens, ExchangeError> = async {
+            let social = self
+                .backends
+                .get(backend)
+                .ok_or(ExchangeError::UnknownBackend)?;
+            let audience = self.audience.as_ref().ok_or(ExchangeError::NotConfigured)?;
+            // Both calls at once; a profile failure is reported first, it is the more specific.
+            let name = social.name();
+            let (subject, profile) = futures_util::future::join(
+                observed(name, "introspect", audience.verify(&self.client, token)),
+                observed(
+                    name,
+                    "profile",
+                    social.fetch_profile(&self.client, token, params),
+                ),
+            )
             .await;
+            let profile = profile?;
+            if subject?.is_some_and(|sub| sub != profile.id.to_string()) {
+                // The profile is not the token owner's: never link it.
+                return Err(SocialError::Rejected.into());
+            }
+            let backend = social.name();
+            let tokens = provider.tokens.clone();
+            let issued = provider
+                .db
+                .exclusive(move |conn| {
+                    let mut attempt = || {
+                        conn.immediate_transaction(|conn| {
+                            let user = accounts::user_for_profile(conn, backend, &profile)?;
+                            if !user.is_active {
+                                return Err(ExchangeError::Inactive);
+                            }
+                            // The original replaced the user's previous token for the application.
+                            shared::storage::tokens::delete_user_application_tokens(
+                                conn, user.id, app.id,
+                            )?;
+                            Ok(tokens.issue(conn, user.id, &app, &scope, None)?)
+                        })
+                    };
+                    // The write lock makes a lost race impossible on SQLite; on a database that
+                    // lets two first logins overlap, the loser's insert conflicts on the
+                    // (backend, uid) key (or the username), rolls back, and is run once more: it
+                    // then re-reads the link by that key and never creates a second account.
+                    match attempt() {
+                        Err(ExchangeError::Storage(StorageError::Query(e)))
+                            if shared::storage::db::is_unique_violation(&e) =>
+                        {
+                            log::info!("a first login lost a race; reading the winner's link");
+                            attempt()
+                        }
+                        other => other,
+                    }
+                })
+                .await;
+            // The user's previous tokens for the application were revoked.
+            provider.token_cache.invalidate_all();
+            issued
+        }
+        .await;
         // Known backends only: a caller's made-up name must not become a label.
         let backend = if self.has_backend(backend) {
             backend
@@ -143,74 +200,6 @@ impl Exchanger {
             .with_label_values(&[backend, outcome(&result)])
             .inc();
         result
-    }
-
-    async fn exchange_once(
-        &self,
-        provider: &Provider,
-        backend: &str,
-        token: &Secret,
-        params: &ExchangeParams,
-        app: Application,
-        scope: Scope,
-    ) -> Result<IssuedTokens, ExchangeError> {
-        let social = self
-            .backends
-            .get(backend)
-            .ok_or(ExchangeError::UnknownBackend)?;
-        let audience = self.audience.as_ref().ok_or(ExchangeError::NotConfigured)?;
-        // Both calls at once; a profile failure is reported first, it is the more specific.
-        let name = social.name();
-        let (subject, profile) = futures_util::future::join(
-            observed(name, "introspect", audience.verify(&self.client, token)),
-            observed(
-                name,
-                "profile",
-                social.fetch_profile(&self.client, token, params),
-            ),
-        )
-        .await;
-        let profile = profile?;
-        if subject?.is_some_and(|sub| sub != profile.id.to_string()) {
-            // The profile is not the token owner's: never link it.
-            return Err(SocialError::Rejected.into());
-        }
-        let backend = social.name();
-        let tokens = provider.tokens.clone();
-        let issued = provider
-            .db
-            .exclusive(move |conn| {
-                let mut attempt = || {
-                    conn.immediate_transaction(|conn| {
-                        let user = accounts::user_for_profile(conn, backend, &profile)?;
-                        if !user.is_active {
-                            return Err(ExchangeError::Inactive);
-                        }
-                        // The original replaced the user's previous token for the application.
-                        shared::storage::tokens::delete_user_application_tokens(
-                            conn, user.id, app.id,
-                        )?;
-                        Ok(tokens.issue(conn, user.id, &app, &scope, None)?)
-                    })
-                };
-                // The write lock makes a lost race impossible on SQLite; on a database that
-                // lets two first logins overlap, the loser's insert conflicts on the
-                // (backend, uid) key (or the username), rolls back, and is run once more: it
-                // then re-reads the link by that key and never creates a second account.
-                match attempt() {
-                    Err(ExchangeError::Storage(StorageError::Query(e)))
-                        if shared::storage::db::is_unique_violation(&e) =>
-                    {
-                        log::info!("a first login lost a race; reading the winner's link");
-                        attempt()
-                    }
-                    other => other,
-                }
-            })
-            .await;
-        // The user's previous tokens for the application were revoked.
-        provider.token_cache.invalidate_all();
-        issued
     }
 }
 

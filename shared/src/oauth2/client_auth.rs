@@ -2,11 +2,30 @@
 //! carries ([`super::credentials`]) checked against the registered application. A public
 //! client names itself with `client_id`; any failure is the same 401 `invalid_client`.
 
-use super::credentials::ClientCredentials;
+use actix_web::HttpRequest;
+
+use super::credentials::{ClientCredentials, credentials};
 use super::error::OAuth2Error;
+use super::form::Params;
 use crate::oauth2::provider::Provider;
+use crate::security::secret::Secret;
 use crate::storage::applications::{self, Application, GrantType};
 use crate::storage::db::StorageError;
+
+/// A request about one token (RFC 7009 §2.1, RFC 7662 §2.1): its `token`, and the client
+/// that sent it, authenticated. `token_type_hint` is checked for form only: it could only
+/// speed up a lookup, and both kinds are always searched.
+pub async fn token_request(
+    req: &HttpRequest,
+    body: &[u8],
+    provider: &Provider,
+) -> Result<(Secret, Application), OAuth2Error> {
+    let params = Params::from_request(req, body)?;
+    let token = params.required_secret("token")?;
+    params.optional("token_type_hint")?;
+    let client = credentials(req, &params)?;
+    Ok((token, authenticate(provider, client).await?))
+}
 
 /// Looks the client up and checks its secret, outside any transaction: a secret in one of
 /// Django's slow formats is checked like a password (within the hash limit, on the blocking

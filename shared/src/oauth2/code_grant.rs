@@ -87,7 +87,7 @@ async fn grant(
             ));
         }
     };
-    let scope = Scope::parse(&stored.scope).unwrap_or_else(Scope::all);
+    let scope = Scope::parse(&stored.granted.scope).unwrap_or_else(Scope::all);
     let id_token = if scope.contains(scope::OPENID) {
         let token = id_token::issue(
             &provider,
@@ -119,22 +119,22 @@ fn redeem(
     let Some(stored) = codes::find(conn, code)? else {
         return Ok(Outcome::Refused(INVALID));
     };
-    if stored.application_id != app.id {
+    if stored.granted.application_id != app.id {
         return Ok(Outcome::Refused(INVALID));
     }
     if let Some(family) = &stored.family {
         revoke_family(conn, family)?;
         return Ok(Outcome::Replayed);
     }
-    if stored.expires <= now() || stored.redirect_uri != redirect_uri {
+    if stored.expires <= now() || stored.granted.redirect_uri != redirect_uri {
         return Ok(Outcome::Refused(INVALID));
     }
-    if !pkce::verify(verifier.expose(), &stored.code_challenge) {
+    if !pkce::verify(verifier.expose(), &stored.granted.code_challenge) {
         return Ok(Outcome::Refused(
             "The code_verifier does not match the code_challenge.",
         ));
     }
-    let user = match users::find(conn, stored.user_id)? {
+    let user = match users::find(conn, stored.granted.user_id)? {
         Some(user) if user.is_active => user,
         _ => return Ok(Outcome::Refused(INVALID)),
     };
@@ -142,7 +142,7 @@ fn redeem(
     if !codes::redeem(conn, code, &family)? {
         return Ok(Outcome::Refused(INVALID));
     }
-    let scope = Scope::parse(&stored.scope).unwrap_or_else(Scope::all);
+    let scope = Scope::parse(&stored.granted.scope).unwrap_or_else(Scope::all);
     let issued = tokens.issue(conn, user.id, app, &scope, Some(&family))?;
     Ok(Outcome::Issued(Box::new((issued, user, stored))))
 }

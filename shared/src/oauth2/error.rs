@@ -31,6 +31,27 @@ pub struct OAuth2ErrorBody {
     pub error_description: String,
 }
 
+/// The refusals `/o/token/`, `/o/revoke_token/` and `/o/introspect/` document alike: they
+/// authenticate the client from a form body, in a transaction.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum ClientFormRefusals {
+    #[response(status = 401, description = "invalid_client: client authentication failed.",
+        headers(("Cache-Control" = String), ("Pragma" = String)))]
+    InvalidClient(OAuth2ErrorBody),
+    #[response(status = 413, description = "The body is too large.")]
+    TooLarge(OAuth2ErrorBody),
+    #[response(
+        status = 415,
+        description = "The body is not application/x-www-form-urlencoded."
+    )]
+    NotAForm(OAuth2ErrorBody),
+    #[response(
+        status = 503,
+        description = "The database is unavailable; retry later."
+    )]
+    Unavailable(OAuth2ErrorBody),
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'a str,

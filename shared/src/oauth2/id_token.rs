@@ -114,8 +114,8 @@ pub fn issue(
         azp: &app.client_id,
         exp: now + ID_TOKEN_TTL,
         iat: now,
-        auth_time: code.auth_time,
-        nonce: code.nonce.as_deref(),
+        auth_time: code.granted.auth_time,
+        nonce: code.granted.nonce.as_deref(),
         at_hash: at_hash(access_token.expose()),
         user: UserClaims::of(user, scope),
     };

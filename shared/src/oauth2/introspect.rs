@@ -7,10 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::client_auth::authenticate;
-use super::credentials::credentials;
-use super::error::{OAuth2Error, OAuth2ErrorBody, no_store};
-use super::form::{Params, TokenForm};
+use super::client_auth::token_request;
+use super::error::{ClientFormRefusals, OAuth2Error, OAuth2ErrorBody, no_store};
+use super::form::TokenForm;
 use crate::oauth2::provider::Provider;
 use crate::storage::tokens::Introspection;
 
@@ -44,15 +43,9 @@ enum Answer {
             description = "RFC 7662: the token's claims if it is active, else only `active: false`."),
         (status = 400, description = "invalid_request or unauthorized_client.",
             body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String))),
-        (status = 401, description = "invalid_client: client authentication failed.",
-            body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String))),
         (status = 403, body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String)),
             description = "unauthorized_client: the client authenticated but may not introspect."),
-        (status = 413, description = "The body is too large.", body = OAuth2ErrorBody),
-        (status = 415, description = "The body is not application/x-www-form-urlencoded.",
-            body = OAuth2ErrorBody),
-        (status = 503, description = "The database is unavailable; retry later.",
-            body = OAuth2ErrorBody),
+        ClientFormRefusals,
     )
 )]
 pub async fn introspect(
@@ -60,11 +53,7 @@ pub async fn introspect(
     body: web::Bytes,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, OAuth2Error> {
-    let params = Params::from_request(&req, &body)?;
-    let token = params.required_secret("token")?;
-    params.optional("token_type_hint")?;
-    let client = credentials(&req, &params)?;
-    let app = authenticate(&provider, client).await?;
+    let (token, app) = token_request(&req, &body, &provider).await?;
     if !app.is_confidential() {
         return Err(OAuth2Error::invalid_client());
     }

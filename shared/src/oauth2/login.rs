@@ -3,9 +3,11 @@
 //! Each form carries the CSRF token (see [`super::session`]) and the authorization request
 //! it serves, which is checked again from scratch: a form proves nothing about it.
 
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::future::LocalBoxFuture;
 
 use super::authorize::{self, AuthorizationRequest, Refusal};
 use super::form::Params;
@@ -40,6 +42,58 @@ pub struct ConsentFormBody {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct LogoutFormBody {
     pub csrf_token: String,
+}
+
+/// What the login and consent form posts read: the request, its body, the provider and the
+/// OpenID Connect settings (extracted as each alone would be, so a body too large is refused
+/// the same way).
+#[derive(Debug)]
+pub struct FormPost(
+    HttpRequest,
+    web::Bytes,
+    web::Data<Provider>,
+    web::Data<OidcSettings>,
+);
+
+impl FromRequest for FormPost {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        type Parts = (web::Bytes, web::Data<Provider>, web::Data<OidcSettings>);
+        let parts = Parts::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let (body, provider, settings) = parts.await?;
+            Ok(FormPost(req, body, provider, settings))
+        })
+    }
+}
+
+/// The answers the login and consent posts document alike.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum FormPostAnswers {
+    #[response(status = 303, description = "Back to the redirect URI with a code or an error.",
+        headers(("Location" = String)))]
+    Redirect,
+    #[response(
+        status = 400,
+        description = "A malformed form or authorization request.",
+        content_type = "text/html"
+    )]
+    Malformed,
+    #[response(
+        status = 403,
+        description = "A missing or wrong CSRF token.",
+        content_type = "text/html"
+    )]
+    Forbidden,
+    #[response(
+        status = 503,
+        description = "The database is unavailable.",
+        content_type = "text/html"
+    )]
+    Unavailable,
 }
 
 /// A form post checked for its content type and CSRF token; its authorization request parsed.
@@ -81,21 +135,12 @@ fn form(req: &HttpRequest, body: &[u8]) -> Result<Params, Refusal> {
     responses(
         (status = 200, description = "The consent page, or the login page again with a message.",
             content_type = "text/html"),
-        (status = 303, description = "Back to the redirect URI with a code or an error.",
-            headers(("Location" = String))),
-        (status = 400, description = "A malformed form or authorization request.", content_type = "text/html"),
-        (status = 403, description = "A missing or wrong CSRF token.", content_type = "text/html"),
+        FormPostAnswers,
         (status = 429, description = "Too many failed logins: the login page with a message.",
             content_type = "text/html", headers(("Retry-After" = String))),
-        (status = 503, description = "The database is unavailable.", content_type = "text/html"),
     )
 )]
-pub async fn login(
-    req: HttpRequest,
-    body: web::Bytes,
-    provider: web::Data<Provider>,
-    settings: web::Data<OidcSettings>,
-) -> HttpResponse {
+pub async fn login(FormPost(req, body, provider, settings): FormPost) -> HttpResponse {
     let result = async {
         let (params, request) = checked_form(&provider, &req, &body).await?;
         let username = params
@@ -169,19 +214,10 @@ pub async fn login(
     request_body(content = ConsentFormBody, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "The login page: the session has ended.", content_type = "text/html"),
-        (status = 303, description = "Back to the redirect URI with a code or an error.",
-            headers(("Location" = String))),
-        (status = 400, description = "A malformed form or authorization request.", content_type = "text/html"),
-        (status = 403, description = "A missing or wrong CSRF token.", content_type = "text/html"),
-        (status = 503, description = "The database is unavailable.", content_type = "text/html"),
+        FormPostAnswers,
     )
 )]
-pub async fn consent(
-    req: HttpRequest,
-    body: web::Bytes,
-    provider: web::Data<Provider>,
-    settings: web::Data<OidcSettings>,
-) -> HttpResponse {
+pub async fn consent(FormPost(req, body, provider, settings): FormPost) -> HttpResponse {
     let result = async {
         let (params, request) = checked_form(&provider, &req, &body).await?;
         let Some(session) = session::current(&provider, &req).await? else {

@@ -2,10 +2,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::client_auth::authenticate;
-use super::credentials::credentials;
-use super::error::{OAuth2Error, OAuth2ErrorBody, no_store};
-use super::form::{Params, TokenForm};
+use super::client_auth::token_request;
+use super::error::{ClientFormRefusals, OAuth2Error, OAuth2ErrorBody, no_store};
+use super::form::TokenForm;
 use crate::oauth2::provider::Provider;
 use crate::storage::tokens::RevokeOutcome;
 
@@ -20,13 +19,7 @@ use crate::storage::tokens::RevokeOutcome;
         (status = 200, description = "Revoked, or unknown (RFC 7009 §2.2).", headers(("Cache-Control" = String), ("Pragma" = String))),
         (status = 400, description = "invalid_request or unauthorized_client.",
             body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String))),
-        (status = 401, description = "invalid_client: client authentication failed.",
-            body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String))),
-        (status = 413, description = "The body is too large.", body = OAuth2ErrorBody),
-        (status = 415, description = "The body is not application/x-www-form-urlencoded.",
-            body = OAuth2ErrorBody),
-        (status = 503, description = "The database is unavailable; retry later.",
-            body = OAuth2ErrorBody),
+        ClientFormRefusals,
     )
 )]
 pub async fn revoke(
@@ -34,12 +27,7 @@ pub async fn revoke(
     body: web::Bytes,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, OAuth2Error> {
-    let params = Params::from_request(&req, &body)?;
-    let token = params.required_secret("token")?;
-    // The hint only speeds up a lookup; both kinds are always searched (RFC 7009 §2.1).
-    params.optional("token_type_hint")?;
-    let client = credentials(&req, &params)?;
-    let app = authenticate(&provider, client).await?;
+    let (token, app) = token_request(&req, &body, &provider).await?;
     let tokens = provider.tokens.clone();
     let outcome = provider
         .db

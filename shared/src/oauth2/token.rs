@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::credentials::credentials;
-use super::error::{OAuth2Error, OAuth2ErrorBody};
+use super::error::{ClientFormRefusals, OAuth2Error, OAuth2ErrorBody};
 use super::form::{Params, TokenRequest};
 use super::response::TokenResponse;
 use super::{password_grant, refresh_grant};
@@ -22,15 +22,9 @@ use crate::storage::applications::GrantType;
             headers(("Cache-Control" = String), ("Pragma" = String))),
         (status = 400, body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String)),
             description = "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope."),
-        (status = 401, description = "invalid_client: client authentication failed.",
-            body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String))),
-        (status = 413, description = "The body is too large.", body = OAuth2ErrorBody),
-        (status = 415, description = "The body is not application/x-www-form-urlencoded.",
-            body = OAuth2ErrorBody),
         (status = 429, description = "Too many failed logins; retry after Retry-After.",
             body = OAuth2ErrorBody, headers(("Cache-Control" = String), ("Pragma" = String))),
-        (status = 503, description = "The database is unavailable; retry later.",
-            body = OAuth2ErrorBody),
+        ClientFormRefusals,
     )
 )]
 pub async fn token(

@@ -1,7 +1,9 @@
-//! The manage.py-like commands both services share (DESIGN.md §3); `serve` is each
-//! service's own.
+//! The command line both services share: its frame ([`Cli`], [`main`]), the manage.py-like
+//! commands (DESIGN.md §3) and the `serve` sequence; each service brings its `serve` options
+//! and any commands of its own.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use diesel_migrations::EmbeddedMigrations;
@@ -10,10 +12,50 @@ use crate::security::password::PasswordHasher;
 use crate::security::secret::{Secret, random_alphanumeric};
 use crate::service::admin;
 use crate::service::logging::LogFormat;
+use crate::service::server::{Application, ServiceSettings};
 use crate::storage::applications::{self, GrantTypes, NewApplication};
 use crate::storage::db::{self, DbConfig};
 use crate::storage::fixtures::{self, ModelLoader};
 use crate::storage::users::{self, NewUser};
+
+/// A service's commands, and the name and description its command line shows.
+pub trait Commands: clap::Subcommand {
+    const NAME: &'static str;
+    const ABOUT: &'static str;
+}
+
+/// A service's command line: the global options, then one of its commands `C`. The version
+/// is the workspace's, which every crate shares.
+#[derive(Debug, clap::Parser)]
+#[command(name = C::NAME, version, about = C::ABOUT)]
+pub struct Cli<C: Commands> {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: C,
+}
+
+/// A binary's `main` once its runtime runs: parses the command line (help, version and bad
+/// arguments exit as clap has them), starts logging, runs the command and turns an error,
+/// with its causes, into exit code 1.
+pub async fn main<C, Fut>(run: impl FnOnce(Cli<C>) -> Fut) -> ExitCode
+where
+    C: Commands,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let cli = match <Cli<C> as clap::Parser>::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    init_logging(cli.global.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
@@ -305,22 +347,17 @@ pub fn run(
 }
 
 /// `serve` as both binaries run it: starts the metrics listener `observe` asks for (before
-/// the service: it reads whether to observe requests), builds the service with `build`,
+/// the service: it reads whether to observe requests), builds the service from `settings`,
 /// says where `name` listens, and serves until stopped, then stops the metrics listener.
-pub async fn serve<A, Fut>(
+pub async fn serve(
     name: &str,
     observe: &crate::service::metrics::ObserveSettings,
-    build: impl FnOnce() -> anyhow::Result<A>,
-    run: impl FnOnce(A) -> Fut,
-) -> anyhow::Result<()>
-where
-    A: std::ops::Deref<Target = crate::service::server::Running>,
-    Fut: Future<Output = std::io::Result<()>>,
-{
+    settings: impl ServiceSettings,
+) -> anyhow::Result<()> {
     let metrics = observe.start()?;
-    let app = build()?;
+    let app = Application::build(settings)?;
     log::info!("{name} listening on {}", app.url());
-    let served = run(app).await;
+    let served = app.run_until_stopped().await;
     if let Some(metrics) = metrics {
         metrics.stop().await;
     }

@@ -3,6 +3,8 @@
 //! and `/openapi.json`, with the security schemes; [`with_provider`] merges them into a
 //! service's document.
 
+use std::sync::OnceLock;
+
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -73,8 +75,18 @@ impl Modify for SecuritySchemes {
 #[derive(Debug, Clone, Copy)]
 struct Document(&'static str);
 
-/// Registers `GET /openapi.json`, answering `json`.
-pub fn routes(cfg: &mut web::ServiceConfig, json: &'static str) {
+/// Registers `GET /openapi.json`, answering `document` as JSON, rendered once into `json`
+/// (each service has its own: both may run in one process).
+pub fn routes(
+    cfg: &mut web::ServiceConfig,
+    json: &'static OnceLock<String>,
+    document: fn() -> utoipa::openapi::OpenApi,
+) {
+    let json = json.get_or_init(|| {
+        document()
+            .to_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    });
     cfg.service(
         web::resource("/openapi.json")
             .app_data(web::Data::new(Document(json)))

@@ -2,8 +2,10 @@
 //! and blocking-thread counts, shutdown time, JSON 404) and the periodic token prune that
 //! lives and dies with it. Each service only brings its routes and app data. Every request
 //! is observed (an id, metrics, the access log: [`crate::service::request_id`]) unless
-//! `OBSERVE_REQUESTS=false`, which leaves the plain access log.
+//! `OBSERVE_REQUESTS=false`, which leaves the plain access log. [`Application`] is the bind
+//! then start sequence both services follow, around what their [`ServiceSettings`] build.
 
+use std::marker::PhantomData;
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -103,5 +105,52 @@ impl Running {
         let result = server.await;
         maintenance.stop();
         result
+    }
+}
+
+/// What a service's settings bring to [`Application`]: where to listen, and how to start
+/// on the bound listener as the public URL.
+pub trait ServiceSettings {
+    /// The address to bind, and the provider settings (its configured public URL).
+    fn listen_on(&self) -> (&str, &ProviderSettings);
+
+    /// Starts the service's routes and app data on `listener`, serving as `url`.
+    fn start(self, listener: TcpListener, url: String) -> anyhow::Result<Running>;
+}
+
+/// A service, bound and started from its settings `S`; `Deref`s to [`Running`] for its URL
+/// and handle.
+pub struct Application<S>(Running, PhantomData<S>);
+
+impl<S> std::fmt::Debug for Application<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Application").field(&self.0).finish()
+    }
+}
+
+impl<S> std::ops::Deref for Application<S> {
+    type Target = Running;
+    fn deref(&self) -> &Running {
+        &self.0
+    }
+}
+
+impl<S: ServiceSettings> Application<S> {
+    /// Binds the settings' address (port 0 picks a free one), then starts.
+    pub fn build(settings: S) -> anyhow::Result<Self> {
+        let (bind, provider) = settings.listen_on();
+        let listener = http::bind_public(bind, provider.public_url.as_deref())?;
+        Self::build_with_listener(settings, listener)
+    }
+
+    /// Starts on a listener already bound, as the configured public URL or the bound one.
+    pub fn build_with_listener(settings: S, listener: TcpListener) -> anyhow::Result<Self> {
+        let url = http::public_url(settings.listen_on().1.public_url.as_deref(), &listener)?;
+        Ok(Application(settings.start(listener, url)?, PhantomData))
+    }
+
+    /// Serves until stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.0.run_until_stopped().await
     }
 }

@@ -11,7 +11,8 @@ use crate::storage::db::Connection;
 use crate::storage::schema::authorization_codes;
 
 /// What an authorization request granted, to be bound to its code.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = authorization_codes)]
 pub struct NewCode {
     pub application_id: i64,
     pub user_id: i64,
@@ -26,13 +27,8 @@ pub struct NewCode {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = authorization_codes)]
 pub struct StoredCode {
-    pub application_id: i64,
-    pub user_id: i64,
-    pub redirect_uri: String,
-    pub scope: String,
-    pub code_challenge: String,
-    pub nonce: Option<String>,
-    pub auth_time: i64,
+    #[diesel(embed)]
+    pub granted: NewCode,
     pub expires: i64,
     /// Set once the code was redeemed: the family of the tokens issued from it.
     pub family: Option<String>,

@@ -100,9 +100,7 @@ pub fn ensure_active(conn: &mut Connection, alg: SigningAlg) -> anyhow::Result<S
     }
     let der = generate_pkcs8(alg)?;
     let kid = random_kid();
-    let inserted = diesel::insert_into(signing_keys::table)
-        .values(new_row(&kid, alg, &der, None, None))
-        .execute(conn);
+    let inserted = insert(conn, &kid, alg, &der, None, None);
     match inserted {
         Ok(_) => Ok(kid),
         // Another instance won the race to the first key: use theirs.
@@ -129,9 +127,7 @@ pub fn adopt(
             None => (None, None),
             Some(_) => (Some(now), Some(expiry(now, token_ttl))),
         };
-        diesel::insert_into(signing_keys::table)
-            .values(new_row(kid, alg, der, retired, expires))
-            .execute(conn)?;
+        insert(conn, kid, alg, der, retired, expires)?;
         Ok(())
     })
 }
@@ -151,9 +147,7 @@ pub fn install(
         }
         retire_active(conn, alg, token_ttl)?;
         diesel::delete(signing_keys::table.find(kid)).execute(conn)?;
-        diesel::insert_into(signing_keys::table)
-            .values(new_row(kid, alg, der, None, None))
-            .execute(conn)?;
+        insert(conn, kid, alg, der, None, None)?;
         Ok(())
     })
 }
@@ -169,9 +163,7 @@ pub fn rotate(
     let kid = random_kid();
     let old = conn.immediate_transaction(|conn| {
         let old = retire_active(conn, alg, token_ttl)?;
-        diesel::insert_into(signing_keys::table)
-            .values(new_row(&kid, alg, &der, None, None))
-            .execute(conn)?;
+        insert(conn, &kid, alg, &der, None, None)?;
         QueryResult::Ok(old)
     })?;
     Ok((kid, old))
@@ -209,27 +201,23 @@ fn retire_active(
     Ok(Some(old))
 }
 
-#[expect(clippy::type_complexity, reason = "Diesel's insertable tuple")]
-fn new_row<'a>(
-    kid: &'a str,
+/// Stores a key: `retired` and `expires` unset for the active one.
+fn insert(
+    conn: &mut Connection,
+    kid: &str,
     alg: SigningAlg,
-    der: &'a [u8],
+    der: &[u8],
     retired: Option<i64>,
     expires: Option<i64>,
-) -> (
-    diesel::dsl::Eq<signing_keys::kid, &'a str>,
-    diesel::dsl::Eq<signing_keys::alg, &'static str>,
-    diesel::dsl::Eq<signing_keys::private_key, &'a [u8]>,
-    diesel::dsl::Eq<signing_keys::created, i64>,
-    diesel::dsl::Eq<signing_keys::retired, Option<i64>>,
-    diesel::dsl::Eq<signing_keys::expires, Option<i64>>,
-) {
-    (
-        signing_keys::kid.eq(kid),
-        signing_keys::alg.eq(alg.as_str()),
-        signing_keys::private_key.eq(der),
-        signing_keys::created.eq(now()),
-        signing_keys::retired.eq(retired),
-        signing_keys::expires.eq(expires),
-    )
+) -> QueryResult<usize> {
+    diesel::insert_into(signing_keys::table)
+        .values((
+            signing_keys::kid.eq(kid),
+            signing_keys::alg.eq(alg.as_str()),
+            signing_keys::private_key.eq(der),
+            signing_keys::created.eq(now()),
+            signing_keys::retired.eq(retired),
+            signing_keys::expires.eq(expires),
+        ))
+        .execute(conn)
 }
