@@ -1,5 +1,6 @@
 //! The demo: both services side by side on loopback, their databases created and loaded
-//! with the demo fixtures on first run.
+//! with the demo fixtures on first run, and a banner that shows how to use them (the password
+//! grant with curl, and the OpenID Connect code flow: discovery, authorize URL, code exchange).
 
 use std::path::{Path, PathBuf};
 
@@ -75,6 +76,34 @@ pub fn provision_introspection_client(
     )?)
 }
 
+/// Registers `redirect_uri` (My API's test page where this demo serves it) for `my-api-app`
+/// at Fake Social Site, beside the fixture's, so that the banner's authorize URL works on any
+/// port. Nothing changes when it is registered already (the default ports).
+pub fn register_redirect_uri(fss_db: &Path, redirect_uri: &str) -> anyhow::Result<()> {
+    let db = Db::open(&DbConfig::new(fss_db), &[])?;
+    let mut conn = db.get()?;
+    let client = shared::storage::applications::find_by_client_id(&mut conn, FSS_CLIENT_ID)?
+        .with_context(|| format!("no client {FSS_CLIENT_ID} in {}", fss_db.display()))?;
+    if client.has_redirect_uri(redirect_uri) {
+        return Ok(());
+    }
+    let mut uris: Vec<String> = client
+        .redirect_uris
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    uris.push(redirect_uri.to_owned());
+    shared::storage::applications::set_openid_client(
+        &mut conn,
+        FSS_CLIENT_ID,
+        &uris,
+        &client.id_token_alg,
+    )
+    .map_err(anyhow::Error::msg)
+    .with_context(|| format!("cannot register the redirect URI {redirect_uri}"))?;
+    Ok(())
+}
+
 /// Points My API's settings at Fake Social Site with working introspection credentials.
 pub fn connect_my_api(
     settings: &mut my_api::Settings,
@@ -87,7 +116,44 @@ pub fn connect_my_api(
     Ok(())
 }
 
+/// The demo's fixed PKCE verifier (RFC 7636 §4.1: 43 to 128 unreserved characters). Fixed so
+/// that the banner's lines can be copied as they are; a real client makes a new one per login.
+pub const DEMO_PKCE_VERIFIER: &str = "demo-pkce-verifier-for-the-banner-0123456789abcdef";
+/// The `state` and `nonce` the banner's authorize URL carries (fixed for the same reason).
+pub const DEMO_STATE: &str = "demo-state";
+pub const DEMO_NONCE: &str = "demo-nonce";
+/// What the banner's authorize URL asks for.
+pub const DEMO_SCOPE: &str = "openid profile email read";
+
+/// My API's test page, where FSS sends the browser back with the code.
+pub fn redirect_uri(api: &str) -> String {
+    format!("{api}/")
+}
+
+/// The authorization request (OpenID Connect Core §3.1.2.1) for `my-api-app`, with the S256
+/// challenge of [`DEMO_PKCE_VERIFIER`].
+pub fn authorize_url(fss: &str, api: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", FSS_CLIENT_ID),
+            ("redirect_uri", &redirect_uri(api)),
+            ("scope", DEMO_SCOPE),
+            ("state", DEMO_STATE),
+            ("nonce", DEMO_NONCE),
+            (
+                "code_challenge",
+                &shared::oauth2::pkce::challenge_of(DEMO_PKCE_VERIFIER),
+            ),
+            ("code_challenge_method", shared::oauth2::pkce::S256),
+        ])
+        .finish();
+    format!("{fss}/o/authorize/?{query}")
+}
+
 pub fn banner(fss: &str, api: &str, metrics: &str) -> String {
+    let authorize = authorize_url(fss, api);
+    let redirect = redirect_uri(api);
     format!(
         r#"
   Fake Social Site  {fss}
@@ -102,9 +168,37 @@ pub fn banner(fss: &str, api: &str, metrics: &str) -> String {
     API_TOKEN=$(curl -s -X POST -d "access_token=$FSS_TOKEN" {api}/users/register-by-token/fake_social_site/ | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
     curl -s -H "Authorization: Bearer $API_TOKEN" {api}/api/items/
 
+  Sign in with OpenID Connect (code flow with PKCE; see the README):
+    curl -s {fss}/.well-known/openid-configuration
+    Open in a browser, log in as admin/admin and allow; the address you land on has ?code=CODE:
+      {authorize}
+    Then, within 60 seconds, with CODE replaced (the verifier proves you made the request):
+    curl -s -d grant_type=authorization_code -d client_id={FSS_CLIENT_ID} -d redirect_uri={redirect} -d code_verifier={DEMO_PKCE_VERIFIER} -d code=CODE {fss}/o/token/
+
   Ctrl-C stops both.
 "#
     )
+}
+
+/// Ctrl-C (or SIGTERM) stops both services, however soon after the banner it comes. Each
+/// server listens for signals only once it runs, which can be after the banner is printed; a
+/// signal seen by one of them alone would stop it and leave the other serving. The listeners
+/// here are registered before the banner, so the signal always stops both.
+fn stop_both_on_signal(
+    fss: &fake_social_site::Application,
+    api: &my_api::Application,
+) -> anyhow::Result<()> {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let handles = [fss.handle(), api.handle()];
+    actix_web::rt::spawn(async move {
+        futures_util::future::select(Box::pin(interrupt.recv()), Box::pin(terminate.recv())).await;
+        for handle in handles {
+            handle.stop(true).await;
+        }
+    });
+    Ok(())
 }
 
 /// Prepares both databases, binds both ports, and serves until Ctrl-C.
@@ -146,6 +240,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Some(url) => url,
         None => format!("http://{}", api_listener.local_addr()?),
     };
+    register_redirect_uri(&fss_db, &redirect_uri(&api_origin))?;
     let mut fss_settings = fake_social_site::Settings::new(&fss_db, "");
     fss_settings.provider.public_url = public_url(args.fss_port);
     fss_settings.provider.cors_origins = vec![
@@ -172,6 +267,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let metrics_url = metrics
         .as_ref()
         .map_or("not served (see the log)", |m| m.url());
+    stop_both_on_signal(&fss, &api)?;
     println!("{}", banner(fss.url(), api.url(), metrics_url));
     let (fss_result, api_result) =
         futures_util::future::join(fss.run_until_stopped(), api.run_until_stopped()).await;

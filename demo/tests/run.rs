@@ -1,6 +1,8 @@
 //! The demo binary (`demo::run`): it prints the banner with both URLs and the demo accounts,
 //! serves both services, stops on a signal, and a second run reuses the databases the first
-//! one created, with whatever was written in between.
+//! one created, with whatever was written in between. The banner's OpenID Connect lines are
+//! usable as printed: the discovery URL answers, and the authorize URL, whose PKCE challenge
+//! is the S256 of the printed verifier, opens FSS's login page.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
@@ -9,8 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
+use base64::Engine;
+use reqwest::{StatusCode, Url};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_demo");
 /// How long a start or a stop may take, however slow the machine: generous on purpose.
@@ -70,6 +74,8 @@ impl Demo {
             .arg(api_port.to_string())
             .arg("--data-dir")
             .arg(data_dir)
+            // Any free port: the tests' demos run side by side.
+            .args(["--metrics-port", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -253,4 +259,98 @@ async fn the_demo_prints_its_banner_and_a_second_run_keeps_the_data_of_the_first
     let log = second.stop().await;
     assert!(!log.contains("created with the demo data"), "{log}");
     assert_eq!(log.matches("reused").count(), 2, "{log}");
+}
+
+/// The value of `-d name=` on a banner line.
+fn form_value<'a>(line: &'a str, name: &str) -> &'a str {
+    let start = line
+        .find(&format!("-d {name}="))
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+        + name.len()
+        + 4;
+    line[start..].split_whitespace().next().unwrap_or_default()
+}
+
+#[actix_rt::test]
+async fn the_banner_shows_the_openid_connect_flow_and_its_authorize_url_opens_the_login_page() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let http = test_support::http::client();
+    let demo = Demo::start(dir.path()).await;
+    let banner = read(&demo.stdout);
+
+    let discovery_url = format!("{}/.well-known/openid-configuration", demo.fss);
+    assert!(
+        banner.contains(&format!("curl -s {discovery_url}\n")),
+        "{banner}"
+    );
+    let discovery = json(
+        http.get(&discovery_url)
+            .send()
+            .await
+            .expect("GET discovery"),
+        StatusCode::OK,
+    )
+    .await;
+    let authorize_prefix = format!("{}/o/authorize/?", demo.fss);
+    assert_eq!(
+        discovery["authorization_endpoint"],
+        authorize_prefix.trim_end_matches('?')
+    );
+
+    let authorize = banner
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(&authorize_prefix))
+        .unwrap_or_else(|| panic!("no authorize URL in {banner}"));
+    let authorize = Url::parse(authorize).expect("a URL");
+    let query = |name: &str| {
+        authorize
+            .query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_else(|| panic!("no {name} in {authorize}"))
+    };
+    let redirect_uri = format!("{}/", demo.api);
+    assert_eq!(query("response_type"), "code");
+    assert_eq!(query("client_id"), demo::FSS_CLIENT_ID);
+    assert_eq!(query("redirect_uri"), redirect_uri);
+    assert_eq!(query("scope"), "openid profile email read");
+    assert_eq!(query("code_challenge_method"), "S256");
+
+    let exchange = banner
+        .lines()
+        .find(|l| l.contains("-d grant_type=authorization_code"))
+        .unwrap_or_else(|| panic!("no code exchange in {banner}"));
+    assert!(
+        exchange
+            .trim_end()
+            .ends_with(&format!("-d code=CODE {}/o/token/", demo.fss))
+    );
+    assert_eq!(form_value(exchange, "client_id"), demo::FSS_CLIENT_ID);
+    assert_eq!(form_value(exchange, "redirect_uri"), redirect_uri);
+    let verifier = form_value(exchange, "code_verifier");
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    assert_eq!(
+        query("code_challenge"),
+        challenge,
+        "the challenge of {verifier}"
+    );
+
+    // Opened as printed, on the test's free ports: the redirect URI is registered and the
+    // request is well-formed, so FSS asks for a login rather than showing an error.
+    let page = http
+        .get(authorize.as_str())
+        .send()
+        .await
+        .expect("GET the authorize URL");
+    let status = page.status();
+    let login = page.url().clone();
+    let body = page.text().await.expect("a page");
+    assert_eq!(status, StatusCode::OK, "{login}: {body}");
+    assert!(
+        body.contains(r#"name="password""#),
+        "not a login page: {body}"
+    );
+    demo.stop().await;
 }

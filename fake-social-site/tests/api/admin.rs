@@ -1,12 +1,14 @@
 //! The admin commands, run as the real binary against a running service's database: `users`,
 //! `applications` and `tokens`, as a table and with `--json`, and what they change is what
 //! the service then does (a deactivated user's token refused and its login refused, a
-//! rotated secret replacing the old one, revoked tokens refused).
+//! rotated secret replacing the old one, revoked tokens refused). Applications show their
+//! OpenID Connect registration (redirect URIs, ID-token algorithm) too.
 
 use std::process::Command;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use shared::storage::applications;
 
 use crate::helpers::{MY_API_APP, TestApp, spawn_app_with};
 
@@ -139,19 +141,59 @@ async fn applications_are_listed_shown_rotated_and_deleted_and_tokens_revoked() 
         .filter_map(|a| a["client_id"].as_str())
         .collect();
     assert!(ids.contains(&MY_API_APP) && ids.contains(&"admin-resource-server"));
+    let rp_callback = "https://rp.example/callback";
+    applications::set_openid_client(
+        &mut app.db(),
+        "admin-resource-server",
+        &[rp_callback.to_owned()],
+        "RS256",
+    )
+    .expect("register the OpenID Connect fields");
     let table = ok(&app, &["applications", "list"]);
-    assert!(
-        table
-            .lines()
-            .next()
-            .expect("a header")
-            .contains("CLIENT_ID")
+    let header = table.lines().next().expect("a header");
+    for column in ["CLIENT_ID", "REDIRECT_URIS", "ID_TOKEN_ALG"] {
+        assert!(header.contains(column), "{table}");
+    }
+    let row = table
+        .lines()
+        .find(|l| {
+            l.starts_with(|c: char| c.is_ascii_digit()) && l.contains("admin-resource-server")
+        })
+        .unwrap_or_else(|| panic!("a row for the client: {table}"));
+    assert!(row.contains(rp_callback) && row.contains("RS256"), "{row}");
+    let listed = json(&app, &["applications", "list", "--json"]);
+    let registered = listed
+        .as_array()
+        .expect("an array")
+        .iter()
+        .find(|a| a["client_id"] == "admin-resource-server")
+        .expect("listed");
+    assert_eq!(
+        (&registered["redirect_uris"], &registered["id_token_alg"]),
+        (&Value::from(rp_callback), &Value::from("RS256"))
     );
     let shown = json(&app, &["applications", "show", MY_API_APP, "--json"]);
     assert_eq!(shown["client_type"], "public");
     assert_eq!(
         shown["grant_types"],
         "password refresh_token authorization_code"
+    );
+    assert_eq!(
+        shown["redirect_uris"],
+        "http://127.0.0.1:8000/ http://localhost:8000/"
+    );
+    assert_eq!(shown["id_token_alg"], "ES256");
+    let shown = ok(&app, &["applications", "show", MY_API_APP]);
+    assert!(
+        shown.lines().any(|l| l.starts_with("redirect_uris:")
+            && l.ends_with("http://127.0.0.1:8000/ http://localhost:8000/")),
+        "{shown}"
+    );
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("id_token_alg:") && l.ends_with("ES256")),
+        "{shown}"
     );
 
     let tokens = app.login("user1", "user1").await;

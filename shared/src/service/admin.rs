@@ -98,6 +98,8 @@ fn application_record(app: &Application) -> Record {
         ("name", json!(app.name)),
         ("client_type", json!(app.client_type.as_str())),
         ("grant_types", json!(grants.join(" "))),
+        ("redirect_uris", json!(app.redirect_uris)),
+        ("id_token_alg", json!(app.id_token_alg)),
         ("introspection", json!(app.allow_introspection)),
         ("owner_id", app.user_id.map_or(Value::Null, Value::from)),
         ("created", json!(rfc3339(seconds(app.created)))),
