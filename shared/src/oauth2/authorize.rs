@@ -24,7 +24,7 @@ use crate::storage::applications::{self, Application, GrantType};
 use crate::storage::codes::{self, NewCode};
 use crate::storage::consents;
 use crate::storage::db::StorageError;
-use crate::storage::sessions::Session;
+use crate::storage::sessions::{self, Session};
 
 /// Longest `state` and `nonce` kept: far beyond any real one, short enough to store.
 const MAX_STATE: usize = 2048;
@@ -119,16 +119,44 @@ impl From<diesel::result::Error> for Refusal {
 
 /// Parses and checks an authorization request given as a query string.
 pub async fn parse(provider: &Provider, query: &str) -> Result<AuthorizationRequest, Refusal> {
-    let params = Params::parse(query.as_bytes())
-        .map_err(|_| Refusal::page("The request is not valid UTF-8."))?;
-    let page = |e: super::OAuth2Error| Refusal::page(e.description.into_owned());
-    let client_id = params.required("client_id").map_err(page)?.to_owned();
-    let redirect_uri = params.required("redirect_uri").map_err(page)?.to_owned();
+    let params = parse_query(query)?;
+    let client_id = client_id(&params)?;
     let app = provider
         .db
         .run(move |conn| Ok::<_, StorageError>(applications::find_by_client_id(conn, &client_id)?))
-        .await?
-        .ok_or_else(|| Refusal::page("Unknown client."))?;
+        .await?;
+    check(query, &params, app)
+}
+
+fn parse_query(query: &str) -> Result<Params, Refusal> {
+    Params::parse(query.as_bytes()).map_err(|_| Refusal::page("The request is not valid UTF-8."))
+}
+
+fn client_id(params: &Params) -> Result<String, Refusal> {
+    let client_id = params.required("client_id").map_err(page)?;
+    Ok(client_id.to_owned())
+}
+
+fn page(e: super::OAuth2Error) -> Refusal {
+    Refusal::page(e.description.into_owned())
+}
+
+/// The scope a request asks for (all of them when it names none); `None` when it is invalid.
+fn requested_scope(params: &Params) -> Option<Scope> {
+    match params.optional("scope").ok()? {
+        None => Some(Scope::all()),
+        Some(value) => Scope::requested_openid(value),
+    }
+}
+
+/// Checks the request against its client, `app` as the database knows it (`None`: unknown).
+fn check(
+    query: &str,
+    params: &Params,
+    app: Option<Application>,
+) -> Result<AuthorizationRequest, Refusal> {
+    let app = app.ok_or_else(|| Refusal::page("Unknown client."))?;
+    let redirect_uri = params.required("redirect_uri").map_err(page)?.to_owned();
     if !app.has_redirect_uri(&redirect_uri) {
         return Err(Refusal::page(
             "The redirect_uri is not registered for this client.",
@@ -173,15 +201,13 @@ pub async fn parse(provider: &Provider, query: &str) -> Result<AuthorizationRequ
             "request_uri is not supported.",
         ));
     }
-    let scope = match params.optional("scope").map_err(invalid)? {
-        None => Scope::all(),
-        Some(value) => Scope::requested_openid(value).ok_or_else(|| {
-            refuse(
-                "invalid_scope",
-                "The requested scope is invalid or unknown.",
-            )
-        })?,
-    };
+    params.optional("scope").map_err(invalid)?;
+    let scope = requested_scope(params).ok_or_else(|| {
+        refuse(
+            "invalid_scope",
+            "The requested scope is invalid or unknown.",
+        )
+    })?;
     let code_challenge = params
         .optional("code_challenge")
         .map_err(invalid)?
@@ -290,9 +316,32 @@ pub async fn authorize(
     settings: web::Data<OidcSettings>,
 ) -> HttpResponse {
     let result = async {
-        let request = parse(&provider, req.query_string()).await?;
-        let session = session::current(&provider, &req).await?;
-        proceed(&provider, &settings, &req, request, session, false).await
+        // The client, the session and its consent in one trip to the database: this is the
+        // path of every signed-in user's return.
+        let query = req.query_string();
+        let params = parse_query(query)?;
+        let client_id = client_id(&params)?;
+        let session_id = session::cookie_value(&req, session::SESSION_COOKIE);
+        let scope = requested_scope(&params);
+        let (app, session, consent) = provider
+            .db
+            .run(move |conn| {
+                let app = applications::find_by_client_id(conn, &client_id)?;
+                let session = match &session_id {
+                    Some(id) => sessions::find(conn, id)?,
+                    None => None,
+                };
+                let consent = match (&app, &session, &scope) {
+                    (Some(app), Some(session), Some(scope)) => {
+                        Some(consents::covers(conn, session.user.id, app.id, scope)?)
+                    }
+                    _ => None,
+                };
+                Ok::<_, StorageError>((app, session, consent))
+            })
+            .await?;
+        let request = check(query, &params, app)?;
+        proceed(&provider, &settings, &req, request, session, false, consent).await
     }
     .await;
     result.unwrap_or_else(|refusal| refusal.into_response(&provider.issuer, false))
@@ -300,7 +349,8 @@ pub async fn authorize(
 
 /// Where a checked request goes for `session`: login, consent, or a code. `fresh` says the
 /// user has just logged in (no second login for `prompt=login` or `max_age`); `after_post`
-/// picks the redirect status.
+/// picks the redirect status. `consent` is whether the session's user has allowed the
+/// request's client and scope, when the caller has already looked it up.
 pub async fn proceed(
     provider: &Provider,
     settings: &OidcSettings,
@@ -308,6 +358,7 @@ pub async fn proceed(
     request: AuthorizationRequest,
     session: Option<Session>,
     fresh: bool,
+    consent: Option<bool>,
 ) -> Result<HttpResponse, Refusal> {
     let too_old = |s: &Session| request.max_age.is_some_and(|max| now() - s.auth_time > max);
     let session = match session {
@@ -332,12 +383,17 @@ pub async fn proceed(
     };
     let (user_id, app_id, scope) = (session.user.id, request.app.id, request.scope.clone());
     let remembered = !request.prompt.consent
-        && provider
-            .db
-            .run(move |conn| {
-                Ok::<_, StorageError>(consents::covers(conn, user_id, app_id, &scope)?)
-            })
-            .await?;
+        && match consent {
+            Some(known) => known,
+            None => {
+                provider
+                    .db
+                    .run(move |conn| {
+                        Ok::<_, StorageError>(consents::covers(conn, user_id, app_id, &scope)?)
+                    })
+                    .await?
+            }
+        };
     if remembered {
         return issue_code(provider, settings, &request, &session, fresh, false).await;
     }

@@ -195,8 +195,16 @@ pub async fn login(FormPost(req, body, provider, settings): FormPost) -> HttpRes
             user,
             auth_time: now(),
         };
-        let mut response =
-            authorize::proceed(&provider, &settings, &req, request, Some(session), true).await?;
+        let mut response = authorize::proceed(
+            &provider,
+            &settings,
+            &req,
+            request,
+            Some(session),
+            true,
+            None,
+        )
+        .await?;
         let cookie = session::cookie(&provider, SESSION_COOKIE, &id, ttl);
         authorize::add_cookie(&mut response, Some(cookie));
         Ok(response)
