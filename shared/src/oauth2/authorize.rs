@@ -141,12 +141,13 @@ fn page(e: super::OAuth2Error) -> Refusal {
     Refusal::page(e.description.into_owned())
 }
 
-/// The scope a request asks for (all of them when it names none); `None` when it is invalid.
-fn requested_scope(params: &Params) -> Option<Scope> {
-    match params.optional("scope").ok()? {
+/// The scope a request asks for (all of them when it names none); `None` when it names
+/// scopes this provider does not know.
+fn requested_scope(params: &Params) -> Result<Option<Scope>, super::OAuth2Error> {
+    Ok(match params.optional("scope")? {
         None => Some(Scope::all()),
         Some(value) => Scope::requested_openid(value),
-    }
+    })
 }
 
 /// Checks the request against its client, `app` as the database knows it (`None`: unknown).
@@ -201,8 +202,7 @@ fn check(
             "request_uri is not supported.",
         ));
     }
-    params.optional("scope").map_err(invalid)?;
-    let scope = requested_scope(params).ok_or_else(|| {
+    let scope = requested_scope(params).map_err(invalid)?.ok_or_else(|| {
         refuse(
             "invalid_scope",
             "The requested scope is invalid or unknown.",
@@ -322,7 +322,7 @@ pub async fn authorize(
         let params = parse_query(query)?;
         let client_id = client_id(&params)?;
         let session_id = session::cookie_value(&req, session::SESSION_COOKIE);
-        let scope = requested_scope(&params);
+        let scope = requested_scope(&params).ok().flatten();
         let (app, session, consent) = provider
             .db
             .run(move |conn| {
