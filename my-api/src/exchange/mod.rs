@@ -14,6 +14,7 @@ pub mod register;
 use actix_web::http::StatusCode;
 use shared::oauth2::OAuth2Error;
 use shared::oauth2::provider::Provider;
+use shared::profile::Profile;
 use shared::security::scope::Scope;
 use shared::security::secret::Secret;
 use shared::storage::applications::Application;
@@ -119,6 +120,41 @@ impl Exchanger {
         self.backends.get(name).is_some()
     }
 
+    /// Who owns `token` at `backend`: the profile the provider vouches for, checked against
+    /// the token's audience. Nothing is written; every exchange and every link starts here.
+    pub async fn identify(
+        &self,
+        backend: &str,
+        token: &Secret,
+        params: &ExchangeParams,
+    ) -> Result<Identity, ExchangeError> {
+        let social = self
+            .backends
+            .get(backend)
+            .ok_or(ExchangeError::UnknownBackend)?;
+        let audience = self.audience.as_ref().ok_or(ExchangeError::NotConfigured)?;
+        // Both calls at once; a profile failure is reported first, it is the more specific.
+        let name = social.name();
+        let (subject, profile) = futures_util::future::join(
+            observed(name, "introspect", audience.verify(&self.client, token)),
+            observed(
+                name,
+                "profile",
+                social.fetch_profile(&self.client, token, params),
+            ),
+        )
+        .await;
+        let profile = profile?;
+        if subject?.is_some_and(|sub| sub != profile.id.to_string()) {
+            // The profile is not the token owner's: never link it.
+            return Err(SocialError::Rejected.into());
+        }
+        Ok(Identity {
+            backend: name,
+            profile,
+        })
+    }
+
     /// Exchanges `token` for tokens of `app`, counted in the metrics by backend and outcome.
     pub async fn exchange(
         &self,
@@ -130,63 +166,8 @@ impl Exchanger {
         scope: Scope,
     ) -> Result<IssuedTokens, ExchangeError> {
         let result: Result<IssuedTokens, ExchangeError> = async {
-            let social = self
-                .backends
-                .get(backend)
-                .ok_or(ExchangeError::UnknownBackend)?;
-            let audience = self.audience.as_ref().ok_or(ExchangeError::NotConfigured)?;
-            // Both calls at once; a profile failure is reported first, it is the more specific.
-            let name = social.name();
-            let (subject, profile) = futures_util::future::join(
-                observed(name, "introspect", audience.verify(&self.client, token)),
-                observed(
-                    name,
-                    "profile",
-                    social.fetch_profile(&self.client, token, params),
-                ),
-            )
-            .await;
-            let profile = profile?;
-            if subject?.is_some_and(|sub| sub != profile.id.to_string()) {
-                // The profile is not the token owner's: never link it.
-                return Err(SocialError::Rejected.into());
-            }
-            let backend = social.name();
-            let tokens = provider.tokens.clone();
-            let issued = provider
-                .db
-                .exclusive(move |conn| {
-                    let mut attempt = || {
-                        conn.immediate_transaction(|conn| {
-                            let user = accounts::user_for_profile(conn, backend, &profile)?;
-                            if !user.is_active {
-                                return Err(ExchangeError::Inactive);
-                            }
-                            // The original replaced the user's previous token for the application.
-                            shared::storage::tokens::delete_user_application_tokens(
-                                conn, user.id, app.id,
-                            )?;
-                            Ok(tokens.issue(conn, user.id, &app, &scope, None)?)
-                        })
-                    };
-                    // The write lock makes a lost race impossible on SQLite; on a database that
-                    // lets two first logins overlap, the loser's insert conflicts on the
-                    // (backend, uid) key (or the username), rolls back, and is run once more: it
-                    // then re-reads the link by that key and never creates a second account.
-                    match attempt() {
-                        Err(ExchangeError::Storage(StorageError::Query(e)))
-                            if shared::storage::db::is_unique_violation(&e) =>
-                        {
-                            log::info!("a first login lost a race; reading the winner's link");
-                            attempt()
-                        }
-                        other => other,
-                    }
-                })
-                .await;
-            // The user's previous tokens for the application were revoked.
-            provider.token_cache.invalidate_all();
-            issued
+            let identity = self.identify(backend, token, params).await?;
+            issue_for(provider, identity, app, scope).await
         }
         .await;
         // Known backends only: a caller's made-up name must not become a label.
@@ -201,6 +182,57 @@ impl Exchanger {
             .inc();
         result
     }
+}
+
+/// A provider's user, as a backend identified it: the backend's name and the profile.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub backend: &'static str,
+    pub profile: Profile,
+}
+
+/// The write half of an exchange: in one immediate transaction, finds or creates the local
+/// user linked to `identity`, replaces the user's previous tokens for `app` and issues new ones.
+async fn issue_for(
+    provider: &Provider,
+    identity: Identity,
+    app: Application,
+    scope: Scope,
+) -> Result<IssuedTokens, ExchangeError> {
+    let Identity { backend, profile } = identity;
+    let tokens = provider.tokens.clone();
+    let issued = provider
+        .db
+        .exclusive(move |conn| {
+            let mut attempt = || {
+                conn.immediate_transaction(|conn| {
+                    let user = accounts::user_for_profile(conn, backend, &profile)?;
+                    if !user.is_active {
+                        return Err(ExchangeError::Inactive);
+                    }
+                    // The original replaced the user's previous token for the application.
+                    shared::storage::tokens::delete_user_application_tokens(conn, user.id, app.id)?;
+                    Ok(tokens.issue(conn, user.id, &app, &scope, None)?)
+                })
+            };
+            // The write lock makes a lost race impossible on SQLite; on a database that
+            // lets two first logins overlap, the loser's insert conflicts on the
+            // (backend, uid) key (or the username), rolls back, and is run once more: it
+            // then re-reads the link by that key and never creates a second account.
+            match attempt() {
+                Err(ExchangeError::Storage(StorageError::Query(e)))
+                    if shared::storage::db::is_unique_violation(&e) =>
+                {
+                    log::info!("a first login lost a race; reading the winner's link");
+                    attempt()
+                }
+                other => other,
+            }
+        })
+        .await;
+    // The user's previous tokens for the application were revoked.
+    provider.token_cache.invalidate_all();
+    issued
 }
 
 /// The `outcome` label of an exchange.
