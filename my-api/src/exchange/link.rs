@@ -11,7 +11,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use shared::oauth2::OAuth2Error;
-use shared::oauth2::bearer::BearerUser;
+use shared::oauth2::bearer::{BearerError, BearerUser};
 use shared::oauth2::error::OAuth2ErrorBody;
 use shared::oauth2::form::Params;
 use shared::oauth2::provider::Provider;
@@ -38,15 +38,20 @@ enum LinkError {
     LostRace,
     #[error("the caller already has another identity at the backend")]
     BackendTaken,
+    /// The caller's account was deactivated or removed after its token was checked.
+    #[error("the caller's account is inactive or gone")]
+    AccountGone,
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
-impl From<LinkError> for OAuth2Error {
+impl From<LinkError> for actix_web::Error {
     fn from(e: LinkError) -> Self {
-        match e {
+        let refusal = match e {
+            // What the token check would have said a moment later.
+            LinkError::AccountGone => return BearerError::InvalidToken.into(),
             LinkError::LinkedElsewhere | LinkError::LostRace => OAuth2Error::new(
                 "identity_linked_elsewhere",
                 "This identity is already linked to another account.",
@@ -59,7 +64,8 @@ impl From<LinkError> for OAuth2Error {
             ),
             LinkError::Query(e) => StorageError::from(e).into(),
             LinkError::Storage(e) => e.into(),
-        }
+        };
+        refusal.into()
     }
 }
 
@@ -155,8 +161,7 @@ pub async fn link_by_token(
                 other => other,
             }
         })
-        .await
-        .map_err(OAuth2Error::from)?;
+        .await?;
     Ok(me::answer(user, links, &info))
 }
 
@@ -168,14 +173,20 @@ fn link_in(
     identity: &Identity,
 ) -> Result<(User, Vec<Link>), LinkError> {
     let Identity { backend, profile } = identity;
+    // The token was checked moments ago, but the account may have been deactivated since
+    // (the token cache lets a token live a few seconds past that): it gains nothing.
+    let (user, mut links) = match me::load(conn, user_id) {
+        Ok((user, _)) if !user.is_active => return Err(LinkError::AccountGone),
+        Err(diesel::result::Error::NotFound) => return Err(LinkError::AccountGone),
+        other => other?,
+    };
     match identities::owner(conn, backend, &profile.id.to_string())? {
         Some(owner) if owner == user_id => {}
         Some(_) => return Err(LinkError::LinkedElsewhere),
+        None if links.iter().any(|link| link.provider == *backend) => {
+            return Err(LinkError::BackendTaken);
+        }
         None => {
-            let (_, links) = me::load(conn, user_id)?;
-            if links.iter().any(|link| link.provider == *backend) {
-                return Err(LinkError::BackendTaken);
-            }
             identities::link(conn, user_id, backend, profile).map_err(|e| {
                 if shared::storage::db::is_unique_violation(&e) {
                     log::info!("a link lost a race for a {backend} identity");
@@ -185,7 +196,8 @@ fn link_in(
                 }
             })?;
             log::info!("user {user_id} linked a {backend} identity");
+            links = identities::links(conn, user_id)?;
         }
     }
-    Ok(me::load(conn, user_id)?)
+    Ok((user, links))
 }
