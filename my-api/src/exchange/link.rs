@@ -5,8 +5,9 @@
 //! be signed in to). The provider token is checked by [`Exchanger::identify`], which writes
 //! nothing; then one immediate transaction links it, or refuses: an identity that belongs to
 //! another account, or a second identity at a backend where the caller has one, is a 409.
-//! The (provider, uid) key decides a race between two users: the loser's insert is a unique
-//! violation, answered as the 409 it is.
+//! Two users racing for one identity are serialised by the writer lock on SQLite, and the
+//! second sees the first's link; where writes can overlap, the (provider, uid) key decides:
+//! the loser's insert is a unique violation, answered as the 409 it is, never a 500.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -200,4 +201,79 @@ fn link_in(
         }
     }
     Ok((user, links))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::StatusCode;
+    use diesel::connection::SimpleConnection;
+    use shared::profile::Profile;
+    use test_support::db::{connect, create_user, load_fixture};
+
+    use super::{Identity, LinkError, link_in};
+
+    fn identity(id: i64) -> Identity {
+        Identity {
+            backend: "fake_social_site",
+            profile: Profile {
+                id,
+                username: "someone".into(),
+                first_name: String::new(),
+                last_name: String::new(),
+                email: String::new(),
+            },
+        }
+    }
+
+    fn status(e: LinkError) -> StatusCode {
+        actix_web::Error::from(e).as_response_error().status_code()
+    }
+
+    #[test]
+    fn a_link_written_between_the_check_and_the_insert_is_a_lost_race_answered_409() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("my-api.sqlite3");
+        load_fixture(
+            &path,
+            "my-api.json",
+            &[crate::MIGRATIONS],
+            crate::fixtures::LOADERS,
+        );
+        let mut conn = connect(&path);
+        let alice = create_user(&mut conn, "alice", "a password").id;
+        let bob = create_user(&mut conn, "bob", "a password").id;
+        // Another writer's link of the same identity lands just before alice's insert, as it
+        // can where two transactions overlap.
+        conn.batch_execute(&format!(
+            "CREATE TRIGGER other_writer BEFORE INSERT ON social_links WHEN NEW.user_id = {alice} \
+             BEGIN INSERT INTO social_links (user_id, provider, uid, extra_data, created, modified) \
+             VALUES ({bob}, NEW.provider, NEW.uid, '{{}}', 0, 0); END;"
+        ))
+        .expect("create the trigger");
+        let lost = link_in(&mut conn, alice, &identity(77)).expect_err("a conflict");
+        assert!(matches!(lost, LinkError::LostRace), "{lost:?}");
+        assert_eq!(status(lost), StatusCode::CONFLICT);
+        // Without the other writer the same link goes through.
+        conn.batch_execute("DROP TRIGGER other_writer")
+            .expect("drop the trigger");
+        let (user, links) = link_in(&mut conn, alice, &identity(77)).expect("linked");
+        assert_eq!(user.id, alice);
+        assert_eq!(links.len(), 1);
+        let taken = link_in(&mut conn, bob, &identity(77)).expect_err("alice's");
+        assert!(matches!(taken, LinkError::LinkedElsewhere), "{taken:?}");
+        let second = link_in(&mut conn, alice, &identity(78)).expect_err("one per backend");
+        assert!(matches!(second, LinkError::BackendTaken), "{second:?}");
+    }
+
+    #[test]
+    fn every_refusal_is_a_client_answer_and_never_a_500() {
+        for (e, wanted) in [
+            (LinkError::LinkedElsewhere, StatusCode::CONFLICT),
+            (LinkError::LostRace, StatusCode::CONFLICT),
+            (LinkError::BackendTaken, StatusCode::CONFLICT),
+            (LinkError::AccountGone, StatusCode::UNAUTHORIZED),
+        ] {
+            assert_eq!(status(e), wanted);
+        }
+    }
 }
