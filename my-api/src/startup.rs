@@ -13,7 +13,7 @@ use crate::exchange::Exchanger;
 use crate::exchange::grants::{ConvertToken, TokenExchange};
 use crate::page::TestPage;
 use crate::settings::Settings;
-use crate::social::{Backends, ProviderClient};
+use crate::social::ProviderClient;
 
 /// My API's own tables (social links, items, concepts), applied after the shared ones.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -54,7 +54,7 @@ impl ServiceSettings for Settings {
         }
         let exchanger = Arc::new(Exchanger::new(
             client,
-            Backends::standard(),
+            self.social.backends()?,
             audience,
             self.social.exchange_application.clone(),
         ));
