@@ -9,6 +9,7 @@ mod fake_provider;
 mod helpers;
 mod hostile_input;
 mod id_tokens;
+mod id_tokens_fss;
 mod keys;
 mod local_login;
 mod logs;
