@@ -232,6 +232,13 @@ algorithms = ["ES256", "RS256"]
         assert_eq!(parse("", RESERVED), Ok(vec![]));
     }
 
+    #[test]
+    fn the_sample_file_in_deploy_is_valid() {
+        let text = include_str!("../../../../deploy/backends.example.toml");
+        let backends = parse(text, RESERVED).expect("a valid sample");
+        assert_eq!(backends[0].name, "fake_social_site_oidc");
+    }
+
     fn refused(text: &str) -> ConfigError {
         parse(text, RESERVED).expect_err("a refused file")
     }
