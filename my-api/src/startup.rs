@@ -61,6 +61,7 @@ impl ServiceSettings for Settings {
         let provider = Provider::open(&self.provider, &self.db, &url, &[MIGRATIONS])?
             .with_extension(Arc::new(TokenExchange(exchanger.clone())))
             .with_extension(Arc::new(ConvertToken(exchanger.clone())));
+        let openapi = web::Data::new(crate::openapi::Served::render(exchanger.backends()));
         let provider = web::Data::new(provider);
         let db = provider.db.clone();
         let exchanger = web::Data::from(exchanger);
@@ -77,7 +78,8 @@ impl ServiceSettings for Settings {
         let configure = move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(provider.clone())
                 .app_data(exchanger.clone())
-                .app_data(api.clone());
+                .app_data(api.clone())
+                .app_data(openapi.clone());
             routes(cfg);
             if let Some(page) = &page {
                 cfg.app_data(page.clone());

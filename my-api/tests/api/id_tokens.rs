@@ -403,6 +403,12 @@ async fn each_kind_of_backend_refuses_the_other_kind_of_token_clearly() {
     assert_error(refused, StatusCode::BAD_REQUEST, "invalid_request").await;
     assert_eq!(app.accounts(), before);
     assert_eq!(provider.jwks_fetches(), 0);
+    // The served document has the configured backend's path beside the code backends'.
+    let document = json_body(app.get_api("/openapi.json", None).await, StatusCode::OK).await;
+    for backend in [SECOND, FSS] {
+        let path = format!("/users/register-by-token/{backend}/");
+        assert!(document["paths"][&path].is_object(), "{path}");
+    }
 }
 
 #[actix_rt::test]
