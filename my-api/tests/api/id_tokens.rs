@@ -45,7 +45,14 @@ async fn setup(jwks: Jwks) -> Setup {
             provider.url
         ),
     );
-    let app = spawn_app_configured(|settings| settings.social.backends_file = Some(path)).await;
+    let app = spawn_app_configured(|settings| {
+        settings.social.backends_file = Some(path);
+        if jwks == Jwks::Stalled {
+            // Only the stalled provider is waited for, so a short wait keeps the test quick.
+            settings.social.social_timeout_ms = 300;
+        }
+    })
+    .await;
     Setup {
         app,
         provider,
@@ -461,6 +468,12 @@ async fn a_provider_whose_keys_cannot_be_had_is_a_json_5xx_and_nothing_is_writte
             true,
             StatusCode::BAD_GATEWAY,
             "social_provider_bad_response",
+        ),
+        (
+            Jwks::Stalled,
+            false,
+            StatusCode::GATEWAY_TIMEOUT,
+            "social_provider_timeout",
         ),
     ] {
         let Setup { app, provider, .. } = setup(jwks).await;

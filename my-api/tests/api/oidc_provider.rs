@@ -26,6 +26,8 @@ pub enum Jwks {
     Down,
     /// 200 with a body that is no JWK set.
     Garbage,
+    /// Never answers.
+    Stalled,
 }
 
 struct State {
@@ -162,7 +164,7 @@ async fn discovery(state: web::Data<State>) -> HttpResponse {
         .unwrap_or_else(|| state.url.clone());
     let jwks_uri = match state.jwks {
         Jwks::Down => format!("{}/jwks/", test_support::net::refused_url()),
-        Jwks::Served | Jwks::Garbage => format!("{}/jwks/", state.url),
+        Jwks::Served | Jwks::Garbage | Jwks::Stalled => format!("{}/jwks/", state.url),
     };
     HttpResponse::Ok().json(json!({
         "issuer": issuer,
@@ -173,6 +175,9 @@ async fn discovery(state: web::Data<State>) -> HttpResponse {
 
 async fn jwks_set(state: web::Data<State>) -> HttpResponse {
     state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    if state.jwks == Jwks::Stalled {
+        std::future::pending::<()>().await;
+    }
     if state.jwks == Jwks::Garbage {
         return HttpResponse::Ok()
             .content_type("application/json")
