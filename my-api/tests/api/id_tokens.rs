@@ -173,7 +173,7 @@ async fn every_check_refuses_a_crafted_token_with_an_oauth2_error_and_writes_not
             "alg none",
             format!("{}.", unsigned(&json!({"alg": "none"}), &good)),
             vec![],
-            "",
+            "not allowed",
         ),
         (
             "HS256 with the public key as secret",

@@ -50,12 +50,18 @@ impl OidcBackend {
         expected: Expected<'_>,
     ) -> Result<SocialProfile, SocialError> {
         let token = id_token.expose();
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| SocialError::InvalidIdToken("the token is malformed".to_owned()))?;
+        let not_allowed =
+            || SocialError::InvalidIdToken("the algorithm is not allowed for this backend".into());
+        let header = jsonwebtoken::decode_header(token).map_err(|_| {
+            if names_an_algorithm(token) {
+                // `none`, or one the library does not know: never one of ours.
+                not_allowed()
+            } else {
+                SocialError::InvalidIdToken("the token is malformed".to_owned())
+            }
+        })?;
         if !self.config.algorithms.contains(&header.alg) || is_hmac(header.alg) {
-            return Err(SocialError::InvalidIdToken(
-                "the algorithm is not allowed for this backend".to_owned(),
-            ));
+            return Err(not_allowed());
         }
         let key = self
             .keys
@@ -63,6 +69,19 @@ impl OidcBackend {
             .await?;
         verify::verify(token, header.alg, &key.key, &self.config, expected)
     }
+}
+
+/// Whether the token's header is JSON naming some `alg` (read only to word a refusal).
+fn names_an_algorithm(token: &str) -> bool {
+    use base64::Engine;
+    let Some(header) = token.split('.').next() else {
+        return false;
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|header| header["alg"].is_string())
 }
 
 fn is_hmac(alg: Algorithm) -> bool {
