@@ -409,3 +409,15 @@ fn parse_profile(body: &[u8]) -> Result<Profile, SocialError> {
         email: wire.email.unwrap_or_default(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn max_age_is_read_from_cache_control_and_no_cache_is_zero() {
+        assert_eq!(super::max_age("public, max-age=3600"), Some(3600));
+        assert_eq!(super::max_age("Max-Age=\"60\", must-revalidate"), Some(60));
+        assert_eq!(super::max_age("no-store"), Some(0));
+        assert_eq!(super::max_age("private"), None);
+        assert_eq!(super::max_age("max-age=soon"), None);
+    }
+}

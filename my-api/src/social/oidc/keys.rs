@@ -34,6 +34,15 @@ pub struct PublicKey {
     pub key: DecodingKey,
 }
 
+/// The key types an allowed algorithm can use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Rsa,
+    P256,
+    P384,
+    Ed25519,
+}
+
 impl std::fmt::Debug for Shape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -43,15 +52,6 @@ impl std::fmt::Debug for Shape {
             Shape::Ed25519 => "OKP Ed25519",
         })
     }
-}
-
-/// The key types an allowed algorithm can use.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    Rsa,
-    P256,
-    P384,
-    Ed25519,
 }
 
 impl PublicKey {
@@ -313,5 +313,59 @@ impl KeyCache {
             ));
         }
         Ok(doc.jwks_uri)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::storage::tokens::SigningAlg;
+    use shared::storage::tokens::signing::{SigningKey, generate_pkcs8};
+
+    use super::*;
+
+    fn jwks(keys: &[(&str, SigningAlg)]) -> Vec<u8> {
+        let keys: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|(kid, alg)| {
+                let der = generate_pkcs8(*alg).expect("a key");
+                let key = SigningKey::from_pkcs8(kid, *alg, &der, 0).expect("a key");
+                serde_json::to_value(key.jwk()).expect("a JWK")
+            })
+            .collect();
+        let mut set = serde_json::json!({ "keys": keys });
+        // Keys for others are skipped, not fatal: an HMAC secret and an encryption key.
+        set["keys"].as_array_mut().expect("keys").extend([
+            serde_json::json!({"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"}),
+            serde_json::json!({"kty": "EC", "crv": "P-256", "use": "enc", "kid": "enc",
+                    "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                    "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}),
+        ]);
+        set.to_string().into_bytes()
+    }
+
+    #[test]
+    fn a_key_is_found_by_kid_only_if_it_fits_the_alg_and_without_kid_only_if_alone() {
+        let set = KeySet::parse(&jwks(&[("e", SigningAlg::Es256)])).expect("a set");
+        assert_eq!(
+            set.keys.len(),
+            1,
+            "the HMAC and encryption keys are skipped"
+        );
+        assert!(set.find(Some("e"), Algorithm::ES256).is_some());
+        assert!(set.find(Some("e"), Algorithm::RS256).is_none());
+        assert!(set.find(Some("e"), Algorithm::HS256).is_none());
+        assert!(set.find(Some("hmac"), Algorithm::HS256).is_none());
+        assert!(set.find(Some("other"), Algorithm::ES256).is_none());
+        assert!(set.find(None, Algorithm::ES256).is_some());
+        let two = KeySet::parse(&jwks(&[
+            ("e1", SigningAlg::Es256),
+            ("e2", SigningAlg::Es256),
+        ]))
+        .expect("a set");
+        assert!(
+            two.find(None, Algorithm::ES256).is_none(),
+            "no kid, two keys"
+        );
+        assert!(KeySet::parse(b"<html>").is_err());
     }
 }
