@@ -17,12 +17,12 @@ use shared::oauth2::error::OAuth2ErrorBody;
 use shared::oauth2::form::Params;
 use shared::oauth2::provider::Provider;
 use shared::security::scope;
-use shared::security::secret::Secret;
 use shared::service::openapi::Detail;
 use shared::storage::db::{Connection, StorageError};
 use shared::storage::users::User;
 use thiserror::Error;
 
+use super::subject::{Door, SubjectToken};
 use super::{ExchangeError, Exchanger, Identity};
 use crate::api::PublicUrl;
 use crate::api::me::{self, MeOut};
@@ -88,14 +88,13 @@ fn identify_error(e: ExchangeError) -> OAuth2Error {
     }
 }
 
-/// The provider token and the backend's extra parameters, from the form body: the one place
-/// this route reads how an identity is proven.
-fn proof(params: &Params) -> Result<(Secret, ExchangeParams), OAuth2Error> {
-    let token = params.required_secret("access_token")?;
-    let extra = ExchangeParams {
-        username: params.optional("username")?.map(str::to_owned),
-    };
-    Ok((token, extra))
+/// The provider token and the backend's extra parameters, read as the register route reads
+/// them (`access_token`, or `id_token` with `nonce` for an OpenID Connect backend).
+fn proof(params: &Params) -> Result<(SubjectToken, ExchangeParams), OAuth2Error> {
+    Ok((
+        SubjectToken::from_params(params, Door::Register)?,
+        ExchangeParams::from_params(params)?,
+    ))
 }
 
 /// Documented once for every backend: `openapi::document` adds each backend's path,
@@ -181,7 +180,7 @@ fn link_in(
         Err(diesel::result::Error::NotFound) => return Err(LinkError::AccountGone),
         other => other?,
     };
-    match identities::owner(conn, backend, &profile.id.to_string())? {
+    match identities::owner(conn, backend, &profile.uid)? {
         Some(owner) if owner == user_id => {}
         Some(_) => return Err(LinkError::LinkedElsewhere),
         None if links.iter().any(|link| link.provider == *backend) => {
@@ -207,16 +206,16 @@ fn link_in(
 mod tests {
     use actix_web::http::StatusCode;
     use diesel::connection::SimpleConnection;
-    use shared::profile::Profile;
     use test_support::db::{connect, create_user, load_fixture};
 
     use super::{Identity, LinkError, link_in};
+    use crate::social::SocialProfile;
 
     fn identity(id: i64) -> Identity {
         Identity {
             backend: "fake_social_site",
-            profile: Profile {
-                id,
+            profile: SocialProfile {
+                uid: id.to_string(),
                 username: "someone".into(),
                 first_name: String::new(),
                 last_name: String::new(),
