@@ -514,3 +514,38 @@ fn a_bad_backends_file_stops_start_up_naming_the_file_and_line() {
     assert!(stderr.contains(&place), "{stderr}");
     assert!(stderr.contains("HS256"), "{stderr}");
 }
+
+#[actix_rt::test]
+async fn a_signed_in_user_links_an_identity_by_its_id_token_and_then_signs_in_with_it() {
+    let Setup { app, provider, .. } = setup(Jwks::Served).await;
+    let user = app.create_local_user("grace", "correct horse");
+    let bearer = app.local_token("grace", "correct horse").await;
+    let token = provider.token(&with(provider.claims(SUB), json!({"nonce": "n-2"})));
+    let link = |fields: Vec<(&'static str, String)>| {
+        app.http
+            .post(app.url(&format!("/users/link-by-token/{SECOND}/")))
+            .bearer_auth(&bearer)
+            .form(&fields)
+            .send()
+    };
+    // The nonce is checked here as at the register route, and a refusal links nothing.
+    let refused = link(vec![("id_token", token.clone()), ("nonce", "other".into())])
+        .await
+        .expect("the link route");
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(second_links(&app).is_empty());
+
+    let linked = link(vec![("id_token", token.clone()), ("nonce", "n-2".into())])
+        .await
+        .expect("the link route");
+    let account = json_body(linked, StatusCode::OK).await;
+    assert_eq!(account["id"], user.id, "{account}");
+    assert_eq!(account["identities"][0]["backend"], SECOND, "{account}");
+    assert_eq!(account["identities"][0]["uid"], SUB, "{account}");
+    // The linked identity now signs in as grace, not as a new account.
+    let (users, links) = app.accounts();
+    let body = assert_token_answer(convert(&app, SECOND, &token, &[]).await).await;
+    let mine = app.me(&string(&body, "access_token")).await;
+    assert_eq!(mine["username"], "grace", "{mine}");
+    assert_eq!(app.accounts(), (users, links));
+}
