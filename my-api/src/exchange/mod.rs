@@ -248,7 +248,7 @@ async fn issue_for(
 ) -> Result<IssuedTokens, ExchangeError> {
     let Identity { backend, profile } = identity;
     let tokens = provider.tokens.clone();
-    let issued = provider
+    let recorded = provider
         .db
         .exclusive(move |conn| {
             let mut attempt = || {
@@ -259,7 +259,7 @@ async fn issue_for(
                     }
                     // The original replaced the user's previous token for the application.
                     shared::storage::tokens::delete_user_application_tokens(conn, user.id, app.id)?;
-                    Ok(tokens.issue(conn, user.id, &app, &scope, None)?)
+                    Ok(tokens.record(conn, user.id, &app, &scope, None)?)
                 })
             };
             // The write lock makes a lost race impossible on SQLite; on a database that
@@ -279,7 +279,8 @@ async fn issue_for(
         .await;
     // The user's previous tokens for the application were revoked.
     provider.token_cache.invalidate_all();
-    issued
+    // Signed outside the write transaction (see `RecordedTokens`).
+    Ok(recorded?.sign()?)
 }
 
 /// The `outcome` label of an exchange.

@@ -21,14 +21,14 @@ use crate::security::secret::Secret;
 use crate::storage::applications::{Application, GrantType};
 use crate::storage::codes::{self, StoredCode};
 use crate::storage::db::Connection;
-use crate::storage::tokens::{IssuedTokens, TokenError, TokenService, revoke_family};
+use crate::storage::tokens::{RecordedTokens, TokenError, TokenService, revoke_family};
 use crate::storage::users::{self, User};
 
 #[derive(Debug, Default)]
 pub struct AuthorizationCodeGrant;
 
 enum Outcome {
-    Issued(Box<(IssuedTokens, User, StoredCode)>),
+    Issued(Box<(RecordedTokens, User, StoredCode)>),
     /// Unknown, expired, another client's, or a check failed.
     Refused(&'static str),
     /// Used before: what was issued from it is revoked now.
@@ -75,7 +75,7 @@ async fn grant(
             )?)
         })
         .await?;
-    let (issued, user, stored) = match outcome {
+    let (recorded, user, stored) = match outcome {
         Outcome::Issued(issued) => *issued,
         Outcome::Refused(why) => return Err(OAuth2Error::invalid_grant(why)),
         Outcome::Replayed => {
@@ -87,6 +87,8 @@ async fn grant(
             ));
         }
     };
+    // Signed now, outside the write transaction (see `RecordedTokens`).
+    let issued = recorded.sign()?;
     let scope = Scope::parse(&stored.granted.scope).unwrap_or_else(Scope::all);
     let id_token = if scope.contains(scope::OPENID) {
         let token = id_token::issue(
@@ -143,6 +145,6 @@ fn redeem(
         return Ok(Outcome::Refused(INVALID));
     }
     let scope = Scope::parse(&stored.granted.scope).unwrap_or_else(Scope::all);
-    let issued = tokens.issue(conn, user.id, app, &scope, Some(&family))?;
-    Ok(Outcome::Issued(Box::new((issued, user, stored))))
+    let recorded = tokens.record(conn, user.id, app, &scope, Some(&family))?;
+    Ok(Outcome::Issued(Box::new((recorded, user, stored))))
 }

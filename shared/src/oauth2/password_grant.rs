@@ -41,16 +41,16 @@ pub async fn grant(
     require_grant(&app, GrantType::Password)?;
     let (user, rehash) = check_credentials(&provider, username, password, address).await?;
     let tokens = provider.tokens.clone();
-    let issued = provider
+    let recorded = provider
         .db
         .write(move |conn| {
             if let Some(hash) = rehash {
                 users::set_password(conn, user.id, &hash)?;
             }
-            Ok::<_, OAuth2Error>(tokens.issue(conn, user.id, &app, &scope, None)?)
+            Ok::<_, OAuth2Error>(tokens.record(conn, user.id, &app, &scope, None)?)
         })
         .await?;
-    Ok(issued.into())
+    Ok(recorded.sign()?.into())
 }
 
 /// Checks a username and password behind the login throttle: the password grant and the

@@ -30,7 +30,7 @@ pub async fn grant(
     // Rotation revoked the old access token; reuse, a whole family.
     provider.token_cache.invalidate_all();
     match outcome {
-        RefreshOutcome::Rotated(issued) => Ok(issued.into()),
+        RefreshOutcome::Rotated(recorded) => Ok(recorded.sign()?.into()),
         RefreshOutcome::Refused => Err(OAuth2Error::invalid_grant(
             "The refresh token is invalid, expired, revoked, or was issued to another client.",
         )),

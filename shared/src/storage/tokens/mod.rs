@@ -47,6 +47,30 @@ pub struct IssuedTokens {
     pub scope: String,
 }
 
+/// A pair recorded in the database whose access token is not signed yet. Signing costs tens of
+/// microseconds; [`TokenService::record`] lets the caller do it after its write transaction,
+/// outside the writer lock every other write queues on.
+#[derive(Debug)]
+pub struct RecordedTokens {
+    claims: Claims,
+    keys: JwtKeys,
+    refresh_token: Secret,
+    expires_in: i64,
+}
+
+impl RecordedTokens {
+    /// Signs the access token: the pair as the token endpoint returns it.
+    pub fn sign(self) -> Result<IssuedTokens, TokenError> {
+        let access_token = self.keys.encode(&self.claims)?;
+        Ok(IssuedTokens {
+            access_token: Secret::new(access_token),
+            refresh_token: self.refresh_token,
+            expires_in: self.expires_in,
+            scope: self.claims.scope,
+        })
+    }
+}
+
 /// Who a valid access token speaks for.
 #[derive(Debug, Clone)]
 pub struct AccessGrant {
@@ -58,7 +82,8 @@ pub struct AccessGrant {
 
 #[derive(Debug)]
 pub enum RefreshOutcome {
-    Rotated(IssuedTokens),
+    /// Recorded; the caller signs the access token once its transaction is over.
+    Rotated(RecordedTokens),
     /// Unknown, expired, revoked, reused, another client's, or the user is inactive.
     Refused,
     /// The requested scope exceeds the original grant.
@@ -121,24 +146,26 @@ impl TokenService {
         scope: &Scope,
         family: Option<&str>,
     ) -> Result<IssuedTokens, TokenError> {
+        self.record(conn, user_id, app, scope, family)?.sign()
+    }
+
+    /// Records an access and refresh token pair, leaving the access token to be signed (see
+    /// [`RecordedTokens`]); `family` continues an existing grant.
+    pub fn record(
+        &self,
+        conn: &mut Connection,
+        user_id: i64,
+        app: &Application,
+        scope: &Scope,
+        family: Option<&str>,
+    ) -> Result<RecordedTokens, TokenError> {
         let now = now();
         let jti = uuid::Uuid::new_v4().to_string();
         let family = family.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
         let scope = scope.to_string();
-        let claims = Claims {
-            iss: self.keys.issuer().to_owned(),
-            sub: user_id.to_string(),
-            aud: self.keys.issuer().to_owned(),
-            client_id: app.client_id.clone(),
-            scope: scope.clone(),
-            iat: now,
-            exp: now + self.access_ttl,
-            jti: jti.clone(),
-        };
         // A key rotated elsewhere (a command, another instance) is picked up here, on a
         // connection the caller already holds, once the set is older than its reload interval.
         self.keys.refresh(conn)?;
-        let access_token = self.keys.encode(&claims)?;
         let refresh_token = random_token(32);
         diesel::insert_into(access_tokens::table)
             .values((
@@ -163,11 +190,20 @@ impl TokenService {
                 refresh_tokens::expires.eq(now + self.refresh_ttl),
             ))
             .execute(conn)?;
-        Ok(IssuedTokens {
-            access_token: Secret::new(access_token),
+        Ok(RecordedTokens {
+            claims: Claims {
+                iss: self.keys.issuer().to_owned(),
+                sub: user_id.to_string(),
+                aud: self.keys.issuer().to_owned(),
+                client_id: app.client_id.clone(),
+                scope,
+                iat: now,
+                exp: now + self.access_ttl,
+                jti,
+            },
+            keys: self.keys.clone(),
             refresh_token: Secret::new(refresh_token),
             expires_in: self.access_ttl,
-            scope,
         })
     }
 
@@ -264,8 +300,8 @@ impl TokenService {
         diesel::update(access_tokens::table.find(&access_jti))
             .set(access_tokens::revoked.eq(true))
             .execute(conn)?;
-        let issued = self.issue(conn, user_id, app, &scope, Some(&family))?;
-        Ok(RefreshOutcome::Rotated(issued))
+        let recorded = self.record(conn, user_id, app, &scope, Some(&family))?;
+        Ok(RefreshOutcome::Rotated(recorded))
     }
 
     /// RFC 7009: revokes an access token (and the refresh token issued with it) or a

@@ -89,7 +89,7 @@ impl TestDb {
 
 fn rotated(outcome: RefreshOutcome) -> IssuedTokens {
     match outcome {
-        RefreshOutcome::Rotated(issued) => issued,
+        RefreshOutcome::Rotated(recorded) => recorded.sign().expect("sign"),
         other => panic!("expected a rotation, got {other:?}"),
     }
 }
