@@ -1,6 +1,7 @@
 //! My API's OpenAPI 3.1 document, served at `/openapi.json`. Each operation is described
 //! beside its handler; this module gathers them and adds what an attribute cannot say: one
-//! register-by-token path per backend of [`Backends::standard`], the exchange grants on
+//! register-by-token and one link-by-token path per backend of [`Backends::standard`], the
+//! exchange grants on
 //! `/o/token/`, the error answers every resource operation shares, and the schemas of pages
 //! and PATCH bodies, which are derived from other schemas.
 
@@ -19,8 +20,8 @@ use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, SchemaT
 use utoipa::openapi::{Content, Ref, RefOr, Required, Response, ResponseBuilder, Schema};
 use utoipa::{IntoResponses, OpenApi, PartialSchema, ToSchema};
 
-use crate::api::{concepts, items, users};
-use crate::exchange::register;
+use crate::api::{concepts, items, me, users};
+use crate::exchange::{link, register};
 use crate::social::Backends;
 
 #[derive(OpenApi)]
@@ -34,6 +35,8 @@ use crate::social::Backends;
         crate::api::root,
         users::list,
         users::retrieve,
+        me::me,
+        me::unlink_identity,
         items::list,
         items::create,
         items::retrieve,
@@ -59,6 +62,11 @@ struct ResourceApi;
 #[derive(OpenApi)]
 #[openapi(paths(register::register_by_token))]
 struct RegisterApi;
+
+/// Only the link route's template: [`document`] turns it into one path per backend.
+#[derive(OpenApi)]
+#[openapi(paths(link::link_by_token))]
+struct LinkApi;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     static JSON: OnceLock<String> = OnceLock::new();
@@ -94,6 +102,17 @@ pub fn document() -> utoipa::openapi::OpenApi {
     for backend in Backends::standard().iter() {
         let path = format!("/users/register-by-token/{}/", backend.name());
         let item = register_path(&template, backend.name(), backend.required_parameters());
+        doc.paths.paths.insert(path, item);
+    }
+    let template = LinkApi::openapi()
+        .paths
+        .paths
+        .into_values()
+        .next()
+        .unwrap_or_default();
+    for backend in Backends::standard().iter() {
+        let path = format!("/users/link-by-token/{}/", backend.name());
+        let item = link_path(&template, backend.name(), backend.required_parameters());
         doc.paths.paths.insert(path, item);
     }
     exchange_grants(&mut doc);
@@ -149,6 +168,37 @@ fn register_path(
                         .build()
                 })
                 .collect(),
+        );
+    }
+    item
+}
+
+/// The link route for one backend: its name in the path and operation id, and the form
+/// parameters it needs. The schemas it answers with are the resource API's.
+fn link_path(
+    template: &utoipa::openapi::PathItem,
+    backend: &str,
+    needs: &[&str],
+) -> utoipa::openapi::PathItem {
+    let mut item = template.clone();
+    if let Some(post) = item.post.as_mut() {
+        post.operation_id = Some(format!("link_by_token_{backend}"));
+        post.summary = Some("Link a Fake Social Site identity to the caller's account".into());
+        let body = needs.iter().fold(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("access_token", b64token())
+                .required("access_token"),
+            |body, name| body.property(*name, text()).required(*name),
+        );
+        post.request_body = Some(
+            RequestBodyBuilder::new()
+                .content(
+                    "application/x-www-form-urlencoded",
+                    Content::new(Some(body)),
+                )
+                .required(Some(Required::True))
+                .build(),
         );
     }
     item
@@ -451,6 +501,47 @@ mod tests {
                 format!("register_by_token_{name}_post")
             );
             assert!(item["post"]["responses"]["504"].is_object(), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_backend_has_a_link_path_and_the_account_routes_are_described() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        for backend in crate::social::Backends::standard().iter() {
+            let name = backend.name();
+            let post = &doc["paths"][format!("/users/link-by-token/{name}/")]["post"];
+            assert_eq!(post["operationId"], format!("link_by_token_{name}"));
+            let wanted: Vec<&str> = std::iter::once("access_token")
+                .chain(backend.required_parameters().iter().copied())
+                .collect();
+            let form = &post["requestBody"]["content"]["application/x-www-form-urlencoded"];
+            assert_eq!(
+                form["schema"]["required"],
+                serde_json::json!(wanted),
+                "{name}"
+            );
+            let answer = &post["responses"]["200"]["content"]["application/json"]["schema"];
+            assert_eq!(answer["$ref"], "#/components/schemas/MeOut", "{name}");
+            for status in ["401", "404", "409", "503"] {
+                assert!(post["responses"][status].is_object(), "{name} {status}");
+            }
+        }
+        assert!(
+            doc["paths"]
+                .get("/users/link-by-token/{backend}/")
+                .is_none()
+        );
+        let me = &doc["paths"]["/api/me/"]["get"]["responses"]["200"];
+        assert_eq!(
+            me["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/MeOut"
+        );
+        assert!(schemas["MeOut"]["properties"]["identities"].is_object());
+        assert!(schemas["IdentityOut"]["properties"]["created"].is_object());
+        let unlink = &doc["paths"]["/api/me/identities/{backend}/"]["delete"]["responses"];
+        for status in ["204", "404", "409", "401"] {
+            assert!(unlink[status].is_object(), "{status}");
         }
     }
 

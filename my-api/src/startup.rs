@@ -32,6 +32,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(crate::exchange::register::register_by_token))
                 .route(web::post().to(crate::exchange::register::register_by_token)),
         )
+        .service(
+            web::resource("/users/link-by-token/{backend}/")
+                .app_data(web::PayloadConfig::new(
+                    shared::oauth2::form::MAX_FORM_BYTES,
+                ))
+                .route(web::post().to(crate::exchange::link::link_by_token)),
+        )
         .configure(crate::api::routes);
 }
 

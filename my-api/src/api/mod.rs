@@ -1,10 +1,12 @@
 //! The resource API of the original demo: `/api/` with users, items and concepts,
-//! DRF-like JSON with trailing slashes; every object carries its `url`.
+//! DRF-like JSON with trailing slashes; every object carries its `url`. `/api/me/` is the
+//! caller's own account with its linked identities.
 
 pub mod concepts;
 mod docs;
 pub mod error;
 pub mod items;
+pub mod me;
 pub mod pagination;
 pub mod users;
 
@@ -44,6 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             // Resources, not bare routes: another method gets 405 with `Allow`, not 404.
             .service(web::resource("/").route(web::get().to(root)))
             .configure(users::routes)
+            .configure(me::routes)
             .configure(collection!(items))
             .configure(collection!(concepts)),
     );
@@ -90,6 +93,8 @@ struct Links {
     users: String,
     items: String,
     concepts: String,
+    /// The caller's own account and linked identities.
+    me: String,
 }
 
 #[utoipa::path(
@@ -106,5 +111,6 @@ pub(crate) async fn root(info: PublicUrl) -> HttpResponse {
         users: format!("{base}/api/users/"),
         items: format!("{base}/api/items/"),
         concepts: format!("{base}/api/concepts/"),
+        me: format!("{base}/api/me/"),
     })
 }

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod grants;
+pub mod link;
 pub mod register;
 
 use actix_web::http::StatusCode;

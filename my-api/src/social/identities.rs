@@ -1,10 +1,14 @@
 //! `identities list --user U` and `identities unlink --user U --backend B`: the social
 //! identities linked to a local account (Django's "user social auths" admin). Unlinking
 //! leaves the account; the next exchange with that identity creates a new account.
+//!
+//! The same queries serve a signed-in user's own linking (`exchange::link`, `api::me`).
 
 use anyhow::Context;
 use diesel::prelude::*;
 use serde_json::json;
+use shared::clock::now;
+use shared::profile::Profile;
 use shared::service::admin::{seconds, user};
 use shared::service::logging::rfc3339;
 use shared::service::table::{Record, print_list};
@@ -59,6 +63,37 @@ pub fn unlink(conn: &mut Connection, user_id: i64, backend: &str) -> QueryResult
             .filter(social_links::provider.eq(backend)),
     )
     .execute(conn)
+}
+
+/// The local user an identity (backend, provider user id) is linked to, if any.
+pub fn owner(conn: &mut Connection, backend: &str, uid: &str) -> QueryResult<Option<i64>> {
+    social_links::table
+        .filter(social_links::provider.eq(backend))
+        .filter(social_links::uid.eq(uid))
+        .select(social_links::user_id)
+        .get_result(conn)
+        .optional()
+}
+
+/// Links the identity `profile` at `backend` to `user_id`. The (provider, uid) key refuses a
+/// second owner with a unique violation, which the caller turns into a conflict.
+pub fn link(
+    conn: &mut Connection,
+    user_id: i64,
+    backend: &str,
+    profile: &Profile,
+) -> QueryResult<()> {
+    diesel::insert_into(social_links::table)
+        .values((
+            social_links::user_id.eq(user_id),
+            social_links::provider.eq(backend),
+            social_links::uid.eq(profile.id.to_string()),
+            social_links::extra_data.eq(json!({ "id": profile.id }).to_string()),
+            social_links::created.eq(now()),
+            social_links::modified.eq(now()),
+        ))
+        .execute(conn)
+        .map(drop)
 }
 
 fn record(link: &Link) -> Record {

@@ -9,6 +9,7 @@ mod fake_provider;
 mod helpers;
 mod hostile_input;
 mod keys;
+mod linking;
 mod local_login;
 mod logs;
 mod migrations;

@@ -14,7 +14,7 @@ fn ids_and_parents(concepts: &Value) -> Vec<(i64, Option<i64>)> {
 }
 
 #[actix_rt::test]
-async fn the_api_root_lists_the_users_items_and_concepts_urls() {
+async fn the_api_root_lists_the_collections_and_the_callers_account() {
     let app = spawn_app().await;
     let root = json_body(app.get_api("/api/", None).await, StatusCode::OK).await;
     assert_eq!(
@@ -23,6 +23,7 @@ async fn the_api_root_lists_the_users_items_and_concepts_urls() {
             "users": app.url("/api/users/"),
             "items": app.url("/api/items/"),
             "concepts": app.url("/api/concepts/"),
+            "me": app.url("/api/me/"),
         })
     );
 }
