@@ -270,19 +270,24 @@ function takePending() {
 async function finishSignIn() {
   const params = new URLSearchParams(window.location.search);
   if (!params.has("code") && !params.has("error")) return null;
+  const pending = takePending();
+  const described = [params.get("error"), params.get("error_description")].filter(Boolean).join(": ");
+  if (pending === null) {
+    // Not the answer to a request of this page (perhaps one made by hand with the demo
+    // banner's lines): unused, and left in the address bar for whoever made it.
+    throw new Error(params.has("error")
+      ? `Fake Social Site answered a sign-in this page did not start: ${described}`
+      : "Refused the code: no sign-in was started on this page, or it was finished already. " +
+        "The code is left unused in the address bar for whoever asked for it.");
+  }
   // Out of the address bar and history before anything else: the code is a credential.
   history.replaceState(null, "", window.location.pathname);
-  const pending = takePending();
-  const matches = pending !== null && params.get("state") === pending.state;
-  if (params.has("error")) {
-    const described = [params.get("error"), params.get("error_description")].filter(Boolean).join(": ");
-    const unasked = matches ? "" : " (this answer is not for a sign-in started on this page)";
-    throw new Error(`Fake Social Site did not sign you in: ${described}${unasked}`);
+  if (params.get("state") !== pending.state) {
+    throw new Error(params.has("error")
+      ? `Fake Social Site answered with another state than this page sent: ${described}`
+      : "Refused the code: its state is not the one this page sent.");
   }
-  if (pending === null) {
-    throw new Error("Refused the code: no sign-in was started on this page, or it was finished already.");
-  }
-  if (!matches) throw new Error("Refused the code: its state is not the one this page sent.");
+  if (params.has("error")) throw new Error(`Fake Social Site did not sign you in: ${described}`);
   // RFC 9207: the answer names its issuer, which must be the provider the request went to.
   const issuer = params.get("iss");
   if (issuer !== config.fssUrl) {

@@ -285,25 +285,35 @@ async function signin(page, browser) {
   console.log("user=user1");
   console.log(`item=${NEW_ITEM}`);
 
-  // The same answer again: the sign-in is over, so the code is refused unredeemed.
+  // The same answer again: the sign-in is over, so the code is refused unredeemed (and left
+  // in the address bar: it may be someone's hand-made request).
   const redeemed = tokenRequests;
   await page.goto(landed.href, { waitUntil: "load" });
-  let [refusal, refused] = await settled(page);
+  const [refusal, refused] = await settled(page);
   check(refused && refusal.startsWith("Refused the code"), `a replayed answer: "${refusal}"`);
-  // An answer whose state is not the one sent: refused, and the sign-in it hit is spent.
-  await page.evaluate(([key, uri]) => sessionStorage.setItem(key, JSON.stringify({
-    state: "the-state-this-page-sent", nonce: "n", verifier: "v", redirect_uri: uri,
-  })), [PENDING_KEY, `${apiUrl}/`]);
-  const forged = new URL(`${apiUrl}/`);
-  forged.search = new URLSearchParams({ code: "forged", state: "another-state", iss: fssUrl }).toString();
-  await page.goto(forged.href, { waitUntil: "load" });
-  [refusal, refused] = await settled(page);
-  check(refused && refusal.includes("state"), `an answer with another state: "${refusal}"`);
-  check(await page.evaluate((key) => sessionStorage.getItem(key) === null, PENDING_KEY),
-    "a refused answer left the sign-in in progress");
+  check(page.url() === landed.href, `a code this page did not ask for was removed: ${page.url()}`);
+  // Answers to a sign-in in progress, with another state or from another issuer: refused,
+  // and the sign-in they hit is spent.
+  const SENT_STATE = "the-state-this-page-sent";
+  for (const [state, iss, wanted] of [
+    ["another-state", fssUrl, "its state is not the one this page sent"],
+    [SENT_STATE, "http://127.0.0.1:9", "it comes from \"http://127.0.0.1:9\""],
+  ]) {
+    await page.evaluate(([key, pending]) => sessionStorage.setItem(key, JSON.stringify(pending)), [
+      PENDING_KEY, { state: SENT_STATE, nonce: "n", verifier: "v", redirect_uri: `${apiUrl}/` },
+    ]);
+    const forged = new URL(`${apiUrl}/`);
+    forged.search = new URLSearchParams({ code: "forged", state, iss }).toString();
+    await page.goto(forged.href, { waitUntil: "load" });
+    const [text, isError] = await settled(page);
+    check(isError && text.includes(wanted), `an answer with state ${state}, iss ${iss}: "${text}"`);
+    check(page.url() === `${apiUrl}/`, `a refused answer stayed in the address bar: ${page.url()}`);
+    check(await page.evaluate((key) => sessionStorage.getItem(key) === null, PENDING_KEY),
+      "a refused answer left the sign-in in progress");
+  }
   check(tokenRequests === redeemed, "a refused answer was redeemed at /o/token/");
   check((await page.textContent("#status")) === "Not logged in", "#status after refused answers");
-  step("a replayed answer and one with another state are refused");
+  step("a replayed answer, another state and another issuer are refused");
 
   // Deny, in a fresh browser context (no FSS session, no consent given before).
   const other = await newPage(browser);
