@@ -16,7 +16,7 @@ to bench/results/<name>-<date>.md and bench/results/latest.md.
   --warmup SECONDS     length of the warm-up round before the measured ones (default 3; 0: none)
   --runs N             measured runs per scenario; medians are reported (default 3)
   --seed-rows N        access-token rows stored for scenario (f) (default 1000000)
-  --scenarios LIST     comma-separated subset of a,b,c,d,e,f,h,i (default: all)
+  --scenarios LIST     comma-separated subset of a,b,c,d,e,f,g,h,i (default: all)
   --fss-url URL        measure the Fake Social Site at URL instead of starting one
   --api-url URL        measure the My API at URL instead of starting one (give both)
   --name NAME          results file prefix (default: the host name, or this-machine)
@@ -31,6 +31,7 @@ TOOLS=$BENCH/tools/bench.py
 LUA=$BENCH/lua
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 CLIENT_ID=ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d
+OIDC_BACKEND=fake_social_site_oidc
 
 THREADS=2
 CONNECTIONS=32
@@ -42,7 +43,7 @@ DURATION=10
 WARMUP=3
 RUNS=3
 SEED_ROWS=1000000
-SCENARIOS=a,b,c,d,e,f,h,i
+SCENARIOS=a,b,c,d,e,f,g,h,i
 FSS_URL=
 API_URL=
 NAME=
@@ -84,7 +85,7 @@ is_count "$DURATION" 1 || die "--duration must be a whole number of seconds > 0"
 is_count "$WARMUP" || die "--warmup must be a whole number of seconds"
 is_count "$RUNS" 1 || die "--runs must be a number > 0"
 is_count "$SEED_ROWS" || die "--seed-rows must be a number"
-[[ $SCENARIOS =~ ^[a-fhi](,[a-fhi])*$ ]] || die "--scenarios takes letters a-f, h, i separated by commas"
+[[ $SCENARIOS =~ ^[a-i](,[a-i])*$ ]] || die "--scenarios takes letters a to i separated by commas"
 [[ -z $FSS_URL && -z $API_URL ]] || [[ -n $FSS_URL && -n $API_URL ]] ||
     die "--fss-url and --api-url go together"
 LOCAL=1
@@ -289,12 +290,16 @@ if ((LOCAL)); then
             "$BIN/fake-social-site" --database "$1" serve --bind "127.0.0.1:$FSS_PORT"
         FSS_PID=$SPAWNED_PID
     }
+    # FSS is also declared as the OpenID Connect backend of (g), with the issuer it signs as.
+    BACKENDS_FILE=$WORK/backends.toml
+    printf '[[backend]]\nname = "%s"\nissuer = "%s"\nclient_ids = ["%s"]\nalgorithms = ["ES256", "RS256"]\n' \
+        "$OIDC_BACKEND" "$FSS" "$CLIENT_ID" >"$BACKENDS_FILE"
     start_api() {
         spawn my-api "$API_PORT" /healthz "${SERVICE_ENV[@]}" \
             "FAKE_SOCIAL_SITE_CLIENT_ID=$INTROSPECTION_CLIENT" \
             "FAKE_SOCIAL_SITE_CLIENT_SECRET=$INTROSPECTION_SECRET" \
             "$BIN/my-api" --database "$1" serve --bind "127.0.0.1:$API_PORT" \
-            --fake-social-site-url "$FSS"
+            --fake-social-site-url "$FSS" --backends "$BACKENDS_FILE"
         API_PID=$SPAWNED_PID
     }
     # My API checks the tokens it is handed by introspection at Fake Social Site, with a
@@ -346,18 +351,21 @@ if ((LOCAL)); then
 else
     FSS=$FSS_URL
     API=$API_URL
-    meta target "the services at $FSS (Fake Social Site) and $API (My API), not started by the script: no memory or start-up figures"
+    meta target "the services at $FSS (Fake Social Site) and $API (My API), not started by the script: no memory or start-up figures; (g) needs My API to declare that FSS as the OpenID Connect backend $OIDC_BACKEND"
 fi
-meta order "round-robin: each round runs the ceiling and every selected scenario of a, d, c, h, i, b, e once; the first round (${WARMUP} s runs) is the warm-up and is not reported; (f) comes after the rounds, once its rows are stored"
+meta order "round-robin: each round runs the ceiling and every selected scenario of a, d, c, g, h, i, b, e once; the first round (${WARMUP} s runs) is the warm-up and is not reported; (f) comes after the rounds, once its rows are stored"
 
 say "issuing the token pool (password grants at cost $BCRYPT_COST, one exchange each)"
 python3 "$TOOLS" issue --fss "$FSS" --api "$API" --client-id "$CLIENT_ID" \
     --users "$BENCH/fixtures/bench-users.json" --out "$POOL"
 meta pool "$(cat "$POOL/pool.txt")"
-if selected h || selected i; then
+if selected g || selected h || selected i; then
     say "signing the pool users in at Fake Social Site's pages (authorization code flow with PKCE)"
+    oidc_api=()
+    selected g && oidc_api=(--api "$API" --oidc-backend "$OIDC_BACKEND")
     python3 "$TOOLS" oidc --fss "$FSS" --client-id "$CLIENT_ID" \
-        --users "$BENCH/fixtures/bench-users.json" --out "$POOL"
+        --users "$BENCH/fixtures/bench-users.json" --out "$POOL" "${oidc_api[@]}"
+    meta g_setup "the ES256 ID tokens of those sign-ins (one per user, nonce not sent), each exchanged once before (the user is registered): POST /users/register-by-token/$OIDC_BACKEND/ with id_token, verified offline against the JWKS of FSS (fetched once), then one write"
     meta h_setup "bench-roundtrip (bench/roundtrip), $THREADS threads, $CONNECTIONS connections: each loops GET /o/authorize/ with a signed-in user's session cookie (consent remembered, scope openid profile email read, PKCE S256) → 302 with a code → POST /o/token/ with the verifier → 200 with an ES256 ID token; a request is a whole round trip, timed from the first byte sent to the tokens"
 fi
 
@@ -445,6 +453,7 @@ run_scenario() { # SCENARIO KIND N SECONDS
     a | f) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s bearer.lua "$FSS/user_details/" "$POOL/tokens.txt" ;;
     b) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 30s form.lua "$FSS/o/token/" "$POOL/grant-bodies.txt" ;;
     c) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s form.lua "$API/users/register-by-token/fake_social_site/" "$POOL/exchange-bodies.txt" ;;
+    g) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s form.lua "$API/users/register-by-token/$OIDC_BACKEND/" "$POOL/id-token-bodies.txt" ;;
     d) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s bearer.lua "$FSS/user_details/" "$POOL/invalid-tokens.txt" ;;
     h) "$BIN/bench-roundtrip" --base "$FSS" --pool "$POOL/roundtrip-pool.txt" --threads "$THREADS" \
         --connections "$CONNECTIONS" --seconds "$4" >"$out" || die "bench-roundtrip failed on $FSS" ;;
@@ -461,7 +470,7 @@ run_scenario() { # SCENARIO KIND N SECONDS
 }
 
 ROUND=(ceiling)
-for s in a d c h i b e; do
+for s in a d c g h i b e; do
     selected "$s" && ROUND+=("$s")
 done
 rounds=$RUNS

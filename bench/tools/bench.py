@@ -344,14 +344,17 @@ def oidc_sign_in(fss, client_id, username, password):
     if status != 302:
         raise PoolError(f"a signed-in user's authorize request got {status}, not 302")
     code_from(headers)
-    return browser.cookie_header(), json.loads(body)["access_token"]
+    tokens = json.loads(body)
+    return browser.cookie_header(), tokens["access_token"], tokens["id_token"]
 
 
 def cmd_oidc(args):
     """Signs every pool user in at the provider's login and consent pages (the authorization
     code flow with PKCE, as the demo client `--client-id`), and writes into --out:
     roundtrip-pool.txt (for bench-roundtrip: the session cookies, the authorize request,
-    the token body without the code) and userinfo-tokens.txt (access tokens with `openid`)."""
+    the token body without the code), userinfo-tokens.txt (access tokens with `openid`) and,
+    with --api, id-token-bodies.txt (the ID tokens as register-by-token form bodies for
+    --oidc-backend, each exchanged once so that every user is a returning one)."""
     with open(args.users) as f:
         users = [(r["fields"]["username"], BENCH_PASSWORD)
                  for r in json.load(f) if r["model"] == "auth.user"]
@@ -369,9 +372,33 @@ def cmd_oidc(args):
     authorize = f"/o/authorize/?{oidc_authorize_query(args.client_id)}"
     token_body = oidc_token_body(args.client_id)
     write_lines(f"{args.out}/roundtrip-pool.txt",
-                [f"{cookie}\t{authorize}\t{token_body}" for cookie, _ in sessions])
-    write_lines(f"{args.out}/userinfo-tokens.txt", [token for _, token in sessions])
+                [f"{cookie}\t{authorize}\t{token_body}" for cookie, _, _ in sessions])
+    write_lines(f"{args.out}/userinfo-tokens.txt", [token for _, token, _ in sessions])
     print(f"  {len(sessions)} users signed in at the provider's pages in {seconds:.1f} s")
+    if args.api:
+        exchange_id_tokens(args, [id_token for _, _, id_token in sessions])
+
+
+def exchange_id_tokens(args, id_tokens):
+    """Exchanges each ID token once at My API's OpenID Connect backend (creating its user),
+    and writes id-token-bodies.txt for scenario (g)."""
+    url = f"{args.api}/users/register-by-token/{args.oidc_backend}/"
+    bodies = [urllib.parse.urlencode({"id_token": t}) for t in id_tokens]
+
+    def exchange(body):
+        status, answer = post_form(url, dict(urllib.parse.parse_qsl(body)))
+        if status != 200:
+            raise PoolError(f"the ID token exchange failed at {url}: {status} {answer[:200]!r}")
+
+    start = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(args.parallel) as pool:
+            list(pool.map(exchange, bodies))
+    except PoolError as e:
+        fail(str(e))
+    write_lines(f"{args.out}/id-token-bodies.txt", bodies)
+    print(f"  {len(bodies)} ID tokens exchanged once at {url} in "
+          f"{time.perf_counter() - start:.1f} s")
 
 
 # --- seeding ---------------------------------------------------------------------------
@@ -437,6 +464,7 @@ SCENARIOS = {
     "a": "(a) FSS `GET /user_details/`, valid token",
     "b": "(b) FSS `POST /o/token/` password grant",
     "c": "(c) My API exchange, registered user",
+    "g": "(g) My API exchange of an FSS ID token, registered user",
     "d": "(d) FSS `GET /user_details/`, invalid token",
     "e": "(e) (a) while (b) runs beside it",
     "eb": "(e) (b) beside (a)",
@@ -549,6 +577,9 @@ def cmd_report(args):
     if "c" in stats:
         s = stats["c"]
         targets["c"] = ("≥ 2,500 req/s, p99 < 20 ms", mark(s["rps"] >= 2500 and s["p99"] < 20000))
+    if "g" in stats:
+        s = stats["g"]
+        targets["g"] = ("≥ 10,000 req/s, p99 < 10 ms", mark(s["rps"] >= 10000 and s["p99"] < 10000))
     if "e" in stats:
         targets["e"] = ("p99 < 10 ms while (b) saturates", mark(stats["e"]["p99"] < 10000))
     if "eb" in stats:
@@ -571,7 +602,7 @@ def cmd_report(args):
     lines = []
     lines.append("| scenario | req/s | p50 | p99 | non-2xx | of ceiling | target | |")
     lines.append("|---|---:|---:|---:|---:|---:|---|---|")
-    for key in ["ceiling", "a", "b", "c", "d", "e", "eb", "f", "h", "i"]:
+    for key in ["ceiling", "a", "b", "c", "d", "e", "eb", "f", "g", "h", "i"]:
         if key not in stats:
             continue
         s = stats[key]
@@ -708,7 +739,7 @@ def cmd_report(args):
                "timeouts | load average before | CPU used by other work |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     busy_runs = []
-    for key in ["ceiling", "a", "b", "c", "d", "e", "eb", "f", "h", "i"]:
+    for key in ["ceiling", "a", "b", "c", "d", "e", "eb", "f", "g", "h", "i"]:
         # the two wrk processes of (e) share one load sample
         load_key = "load." + ("e" if key == "eb" else key) + ".run.{}"
         others_key = "others_cpu." + ("e" if key == "eb" else key) + ".run.{}"
@@ -789,6 +820,8 @@ def main():
 
     p = sub.add_parser("oidc")
     p.add_argument("--fss", required=True)
+    p.add_argument("--api", default="")
+    p.add_argument("--oidc-backend", default="fake_social_site_oidc")
     p.add_argument("--client-id", required=True)
     p.add_argument("--users", required=True)
     p.add_argument("--out", required=True)

@@ -104,7 +104,26 @@ pub fn register_redirect_uri(fss_db: &Path, redirect_uri: &str) -> anyhow::Resul
     Ok(())
 }
 
-/// Points My API's settings at Fake Social Site with working introspection credentials.
+/// The demo's name for Fake Social Site as an OpenID Connect backend (ID tokens).
+pub const FSS_OIDC_BACKEND: &str = "fake_social_site_oidc";
+
+/// The backends file declaring FSS, which issues tokens as `fss_url`, as the OpenID Connect
+/// backend [`FSS_OIDC_BACKEND`] accepting ID tokens of its `my-api-app`.
+pub fn backends_file(fss_url: &str) -> String {
+    format!(
+        "# Written by the demo at each start: Fake Social Site as an OpenID Connect backend.\n\
+         [[backend]]\n\
+         name = \"{FSS_OIDC_BACKEND}\"\n\
+         issuer = \"{fss_url}\"\n\
+         client_ids = [\"{}\"]\n\
+         algorithms = [\"ES256\", \"RS256\"]\n",
+        my_api::settings::DEFAULT_TRUSTED_CLIENT_ID
+    )
+}
+
+/// Points My API's settings at Fake Social Site with working introspection credentials, and
+/// declares FSS as the OpenID Connect backend [`FSS_OIDC_BACKEND`] in a backends file written
+/// beside FSS's database.
 pub fn connect_my_api(
     settings: &mut my_api::Settings,
     fss_url: &str,
@@ -113,6 +132,10 @@ pub fn connect_my_api(
     settings.social.fake_social_site_url = fss_url.to_owned();
     settings.social.fake_social_site_client_id = Some(INTROSPECTION_CLIENT_ID.to_owned());
     settings.social.fake_social_site_client_secret = Some(provision_introspection_client(fss_db)?);
+    let backends = fss_db.with_file_name("backends.toml");
+    std::fs::write(&backends, backends_file(fss_url))
+        .with_context(|| format!("cannot write {}", backends.display()))?;
+    settings.social.backends_file = Some(backends);
     Ok(())
 }
 
@@ -277,4 +300,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     fss_result?;
     api_result?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_declares_fss_as_an_oidc_backend_my_api_accepts() {
+        let text = backends_file("http://127.0.0.1:8005");
+        let backends = my_api::social::oidc::config::parse(&text, &["fake_social_site"])
+            .expect("a valid backends file");
+        assert_eq!(backends.len(), 1);
+        assert_eq!(backends[0].name, FSS_OIDC_BACKEND);
+        assert_eq!(backends[0].issuer, "http://127.0.0.1:8005");
+        assert_eq!(
+            backends[0].client_ids,
+            ["ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d"]
+        );
+    }
 }

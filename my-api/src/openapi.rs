@@ -1,16 +1,18 @@
 //! My API's OpenAPI 3.1 document, served at `/openapi.json`. Each operation is described
 //! beside its handler; this module gathers them and adds what an attribute cannot say: one
-//! register-by-token and one link-by-token path per backend of [`Backends::standard`], the
-//! exchange grants on
+//! register-by-token and one link-by-token path per backend (the code backends of
+//! [`Backends::standard`] and the OpenID Connect backends of the backends file, so it is
+//! rendered at start-up), the exchange grants on
 //! `/o/token/`, the error answers every resource operation shares, and the schemas of pages
 //! and PATCH bodies, which are derived from other schemas.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
-use actix_web::web;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
 use shared::oauth2::error::OAuth2ErrorBody;
 use shared::oauth2::form::{TokenRequest, b64token, text};
 use shared::service::openapi::Detail;
@@ -68,9 +70,28 @@ struct RegisterApi;
 #[openapi(paths(link::link_by_token))]
 struct LinkApi;
 
+/// The document as served, rendered once at start-up for the backends My API has.
+#[derive(Debug, Clone)]
+pub struct Served(Arc<str>);
+
+impl Served {
+    pub fn render(backends: &Backends) -> Served {
+        let json = document_for(backends)
+            .to_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        Served(json.into())
+    }
+}
+
+/// `GET /openapi.json`; the [`Served`] document is app data (see `startup`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    static JSON: OnceLock<String> = OnceLock::new();
-    shared::service::openapi::routes(cfg, &JSON, document);
+    cfg.service(web::resource("/openapi.json").route(web::get().to(openapi_json)));
+}
+
+async fn openapi_json(document: web::Data<Served>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(document.0.to_string())
 }
 
 const EXCHANGE_GRANTS: [&str; 4] = [
@@ -80,18 +101,27 @@ const EXCHANGE_GRANTS: [&str; 4] = [
     "convert_token",
 ];
 
-/// Parameters only the exchange grants take.
-const EXCHANGE_PARAMETERS: [&str; 7] = [
+/// Parameters only the exchange grants take: `id_token` (with `convert_token`, in place of
+/// `token`) and `nonce` are for the OpenID Connect backends.
+const EXCHANGE_PARAMETERS: [&str; 9] = [
     "subject_token",
     "subject_token_type",
     "subject_issuer",
     "requested_token_type",
     "backend",
     "token",
+    "id_token",
+    "nonce",
     "actor_token",
 ];
 
+/// The document for the code backends alone.
 pub fn document() -> utoipa::openapi::OpenApi {
+    document_for(&Backends::standard())
+}
+
+/// The document for `backends`: one register path each.
+pub fn document_for(backends: &Backends) -> utoipa::openapi::OpenApi {
     let mut doc = shared::service::openapi::with_provider(ResourceApi::openapi());
     let template = RegisterApi::openapi()
         .paths
@@ -99,9 +129,28 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .into_values()
         .next()
         .unwrap_or_default();
-    for backend in Backends::standard().iter() {
+    for backend in backends.iter() {
         let path = format!("/users/register-by-token/{}/", backend.name());
-        let item = register_path(&template, backend.name(), backend.required_parameters());
+        let params = Parameters {
+            required: std::iter::once("access_token")
+                .chain(backend.required_parameters().iter().copied())
+                .collect(),
+            optional: vec![],
+        };
+        let item = register_path(&template, backend.name(), &params);
+        doc.paths.paths.insert(path, item);
+    }
+    for backend in backends.oidc_backends() {
+        let path = format!("/users/register-by-token/{}/", backend.name());
+        let mut item = register_path(&template, backend.name(), &oidc_parameters());
+        let summary = format!(
+            "Exchange an ID token of {} for a My API token (verified offline); an access token \
+             sent beside must match its at_hash, and a nonce sent must be its nonce",
+            backend.config().issuer
+        );
+        if let Some(post) = item.post.as_mut() {
+            post.summary = Some(summary);
+        }
         doc.paths.paths.insert(path, item);
     }
     let template = LinkApi::openapi()
@@ -110,26 +159,55 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .into_values()
         .next()
         .unwrap_or_default();
-    for backend in Backends::standard().iter() {
+    for backend in backends.iter() {
         let path = format!("/users/link-by-token/{}/", backend.name());
-        let item = link_path(&template, backend.name(), backend.required_parameters());
+        let params = Parameters {
+            required: std::iter::once("access_token")
+                .chain(backend.required_parameters().iter().copied())
+                .collect(),
+            optional: vec![],
+        };
+        doc.paths
+            .paths
+            .insert(path, link_path(&template, backend.name(), &params));
+    }
+    for backend in backends.oidc_backends() {
+        let path = format!("/users/link-by-token/{}/", backend.name());
+        let item = link_path(&template, backend.name(), &oidc_parameters());
         doc.paths.paths.insert(path, item);
     }
     exchange_grants(&mut doc);
     doc
 }
 
+/// What a register or link path asks for.
+struct Parameters {
+    required: Vec<&'static str>,
+    optional: Vec<&'static str>,
+}
+
+/// What an OpenID Connect backend's register and link paths ask for.
+fn oidc_parameters() -> Parameters {
+    Parameters {
+        required: vec!["id_token"],
+        optional: vec!["access_token", "nonce"],
+    }
+}
+
 /// The register route for one backend: its name in the path and operation ids, and the
-/// parameters it needs, in the form body (POST) or the query string (GET).
+/// parameters it takes, in the form body (POST) or the query string (GET).
 fn register_path(
     template: &utoipa::openapi::PathItem,
     backend: &str,
-    needs: &[&str],
+    params: &Parameters,
 ) -> utoipa::openapi::PathItem {
     let mut item = template.clone();
-    let names = || std::iter::once("access_token").chain(needs.iter().copied());
+    let names = || {
+        let required = params.required.iter().map(|name| (*name, true));
+        required.chain(params.optional.iter().map(|name| (*name, false)))
+    };
     let property = |name: &str| {
-        if name == "access_token" {
+        if matches!(name, "access_token" | "id_token") {
             b64token()
         } else {
             text()
@@ -140,7 +218,10 @@ fn register_path(
         post.summary = Some("Exchange a Fake Social Site access token for a My API token".into());
         let body = names().fold(
             ObjectBuilder::new().schema_type(Type::Object),
-            |body, name| body.property(name, property(name)).required(name),
+            |body, (name, required)| {
+                let body = body.property(name, property(name));
+                if required { body.required(name) } else { body }
+            },
         );
         post.request_body = Some(
             RequestBodyBuilder::new()
@@ -159,11 +240,15 @@ fn register_path(
         );
         get.parameters = Some(
             names()
-                .map(|name| {
+                .map(|(name, required)| {
                     ParameterBuilder::new()
                         .name(name)
                         .parameter_in(ParameterIn::Query)
-                        .required(Required::True)
+                        .required(if required {
+                            Required::True
+                        } else {
+                            Required::False
+                        })
                         .schema(Some(property(name)))
                         .build()
                 })
@@ -178,19 +263,27 @@ fn register_path(
 fn link_path(
     template: &utoipa::openapi::PathItem,
     backend: &str,
-    needs: &[&str],
+    params: &Parameters,
 ) -> utoipa::openapi::PathItem {
     let mut item = template.clone();
     if let Some(post) = item.post.as_mut() {
         post.operation_id = Some(format!("link_by_token_{backend}"));
-        post.summary = Some("Link a Fake Social Site identity to the caller's account".into());
-        let body = needs.iter().fold(
-            ObjectBuilder::new()
-                .schema_type(Type::Object)
-                .property("access_token", b64token())
-                .required("access_token"),
-            |body, name| body.property(*name, text()).required(*name),
+        post.summary = Some("Link another identity to the caller's account".into());
+        let property = |name: &str| {
+            if matches!(name, "access_token" | "id_token") {
+                b64token()
+            } else {
+                text()
+            }
+        };
+        let body = params.required.iter().fold(
+            ObjectBuilder::new().schema_type(Type::Object),
+            |body, name| body.property(*name, property(name)).required(*name),
         );
+        let body = params
+            .optional
+            .iter()
+            .fold(body, |body, name| body.property(*name, property(name)));
         post.request_body = Some(
             RequestBodyBuilder::new()
                 .content(
@@ -221,8 +314,12 @@ fn exchange_grants(doc: &mut utoipa::openapi::OpenApi) {
         return;
     };
     token.description = Some(
-        "Also RFC 8693 token exchange and convert_token: a Fake Social Site access token for a \
-         My API token. A provider fault is a 502, 503 or 504."
+        "Also RFC 8693 token exchange and convert_token: a social provider's token for a My API \
+         token. The code backends take an access token (subject_token_type access_token, or \
+         convert_token's token); the OpenID Connect backends of the backends file take an ID \
+         token (subject_token_type urn:ietf:params:oauth:token-type:id_token, or \
+         convert_token's id_token), and a nonce parameter, when sent, must be the token's. A \
+         provider fault is a 502, 503 or 504."
             .into(),
     );
     let error = |description: &str| -> RefOr<Response> {
@@ -543,6 +640,49 @@ mod tests {
         for status in ["204", "404", "409", "401"] {
             assert!(unlink[status].is_object(), "{status}");
         }
+    }
+
+    #[test]
+    fn a_configured_oidc_backend_has_a_register_path_asking_for_an_id_token() {
+        let config = crate::social::oidc::config::parse(
+            "[[backend]]\nname = \"google\"\nissuer = \"https://accounts.google.com\"\n\
+             client_ids = [\"x\"]\nalgorithms = [\"RS256\"]\n",
+            &[],
+        )
+        .expect("a valid file");
+        let backends = crate::social::Backends::standard().with_oidc(
+            config
+                .into_iter()
+                .map(crate::social::OidcBackend::new)
+                .collect(),
+        );
+        let doc = serde_json::to_value(super::document_for(&backends)).expect("JSON");
+        let item = &doc["paths"]["/users/register-by-token/google/"];
+        let form = &item["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"];
+        assert_eq!(form["schema"]["required"], serde_json::json!(["id_token"]));
+        for name in ["access_token", "nonce"] {
+            assert!(form["schema"]["properties"][name].is_object(), "{name}");
+        }
+        let query: Vec<(&str, bool)> = item["get"]["parameters"]
+            .as_array()
+            .expect("GET parameters")
+            .iter()
+            .map(|p| (p["name"].as_str().expect("a name"), p["required"] == true))
+            .collect();
+        assert_eq!(
+            query,
+            [
+                ("id_token", true),
+                ("access_token", false),
+                ("nonce", false)
+            ]
+        );
+        assert!(doc["paths"]["/users/register-by-token/fake_social_site/"].is_object());
+        let token = &doc["components"]["schemas"]["TokenRequest"]["properties"];
+        assert!(
+            token["id_token"].is_object() && token["nonce"].is_object(),
+            "{token}"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! My API's settings: the shared provider settings plus how to reach Fake Social Site.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use shared::oauth2::settings::ProviderSettings;
@@ -7,7 +8,8 @@ use shared::storage::db::DbConfig;
 
 use shared::security::secret::Secret;
 
-use crate::social::{AudienceCheck, ProviderClientConfig, client};
+use crate::social::oidc::config;
+use crate::social::{AudienceCheck, Backends, OidcBackend, ProviderClientConfig, client};
 
 /// Fake Social Site's `my-api-app`, the client My API's users log in with there.
 pub const DEFAULT_TRUSTED_CLIENT_ID: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
@@ -66,6 +68,11 @@ pub struct SocialSettings {
         default_value = DEFAULT_TRUSTED_CLIENT_ID
     )]
     pub trusted_client_ids: Vec<String>,
+
+    /// A TOML file declaring OpenID Connect backends, whose ID tokens are accepted (see the
+    /// README, "Sign in with any OpenID Connect provider"). A bad file stops start-up.
+    #[arg(long = "backends", env = "BACKENDS_FILE", value_name = "FILE")]
+    pub backends_file: Option<PathBuf>,
 }
 
 impl Default for SocialSettings {
@@ -80,6 +87,7 @@ impl Default for SocialSettings {
             fake_social_site_client_id: None,
             fake_social_site_client_secret: None,
             trusted_client_ids: vec![DEFAULT_TRUSTED_CLIENT_ID.to_owned()],
+            backends_file: None,
         }
     }
 }
@@ -94,6 +102,25 @@ impl SocialSettings {
             secret,
             self.trusted_client_ids.clone(),
         ))
+    }
+
+    /// The code backends plus those of the backends file, if one is given; the file's
+    /// errors name it and the line.
+    pub fn backends(&self) -> anyhow::Result<Backends> {
+        let standard = Backends::standard();
+        let Some(path) = &self.backends_file else {
+            return Ok(standard);
+        };
+        let reserved: Vec<&str> = standard.names().collect();
+        let configured = config::load(path, &reserved)?;
+        for backend in &configured {
+            log::info!(
+                "OpenID Connect backend {} accepts ID tokens of {}",
+                backend.name,
+                backend.issuer
+            );
+        }
+        Ok(standard.with_oidc(configured.into_iter().map(OidcBackend::new).collect()))
     }
 
     pub fn client_config(&self) -> ProviderClientConfig {

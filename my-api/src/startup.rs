@@ -13,7 +13,7 @@ use crate::exchange::Exchanger;
 use crate::exchange::grants::{ConvertToken, TokenExchange};
 use crate::page::TestPage;
 use crate::settings::Settings;
-use crate::social::{Backends, ProviderClient};
+use crate::social::ProviderClient;
 
 /// My API's own tables (social links, items, concepts), applied after the shared ones.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -61,13 +61,14 @@ impl ServiceSettings for Settings {
         }
         let exchanger = Arc::new(Exchanger::new(
             client,
-            Backends::standard(),
+            self.social.backends()?,
             audience,
             self.social.exchange_application.clone(),
         ));
         let provider = Provider::open(&self.provider, &self.db, &url, &[MIGRATIONS])?
             .with_extension(Arc::new(TokenExchange(exchanger.clone())))
             .with_extension(Arc::new(ConvertToken(exchanger.clone())));
+        let openapi = web::Data::new(crate::openapi::Served::render(exchanger.backends()));
         let provider = web::Data::new(provider);
         let db = provider.db.clone();
         let exchanger = web::Data::from(exchanger);
@@ -84,7 +85,8 @@ impl ServiceSettings for Settings {
         let configure = move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(provider.clone())
                 .app_data(exchanger.clone())
-                .app_data(api.clone());
+                .app_data(api.clone())
+                .app_data(openapi.clone());
             routes(cfg);
             if let Some(page) = &page {
                 cfg.app_data(page.clone());

@@ -6,7 +6,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
-use shared::oauth2::bearer::BearerUser;
+use shared::oauth2::bearer::{BearerError, BearerUser};
 use shared::oauth2::provider::Provider;
 use shared::security::scope;
 use shared::service::admin::seconds;
@@ -117,7 +117,11 @@ pub(crate) async fn me(
     let id = caller.user.id;
     let (user, links) = provider
         .db
-        .run(move |conn| load(conn, id).map_err(ApiError::from))
+        .run(move |conn| match load(conn, id) {
+            // Removed after its token was checked: what the check would say a moment later.
+            Err(diesel::result::Error::NotFound) => Err(BearerError::InvalidToken.into()),
+            other => other.map_err(ApiError::from),
+        })
         .await?;
     Ok(answer(user, links, &info))
 }

@@ -5,12 +5,12 @@
 
 use diesel::prelude::*;
 use shared::clock::now;
-use shared::profile::Profile;
 use shared::security::password::UNUSABLE;
 use shared::storage::db::Connection;
 use shared::storage::users::{self, NewUser, User};
 
 use crate::schema::social_links;
+use crate::social::SocialProfile;
 
 /// Django's username limit.
 const MAX_USERNAME: usize = 150;
@@ -20,12 +20,12 @@ const MAX_USERNAME: usize = 150;
 pub fn user_for_profile(
     conn: &mut Connection,
     backend: &str,
-    profile: &Profile,
+    profile: &SocialProfile,
 ) -> QueryResult<User> {
-    let uid = profile.id.to_string();
+    let uid = &profile.uid;
     let linked: Option<i64> = social_links::table
         .filter(social_links::provider.eq(backend))
-        .filter(social_links::uid.eq(&uid))
+        .filter(social_links::uid.eq(uid))
         .select(social_links::user_id)
         .get_result(conn)
         .optional()?;
@@ -37,7 +37,7 @@ pub fn user_for_profile(
             diesel::update(
                 social_links::table
                     .filter(social_links::provider.eq(backend))
-                    .filter(social_links::uid.eq(&uid)),
+                    .filter(social_links::uid.eq(uid)),
             )
             .set(social_links::modified.eq(now()))
             .execute(conn)?;
@@ -51,16 +51,7 @@ pub fn user_for_profile(
     new.first_name = profile.first_name.clone();
     new.last_name = profile.last_name.clone();
     let user = users::create(conn, &new)?;
-    diesel::insert_into(social_links::table)
-        .values((
-            social_links::user_id.eq(user.id),
-            social_links::provider.eq(backend),
-            social_links::uid.eq(&uid),
-            social_links::extra_data.eq(serde_json::json!({ "id": profile.id }).to_string()),
-            social_links::created.eq(now()),
-            social_links::modified.eq(now()),
-        ))
-        .execute(conn)?;
+    crate::social::identities::link(conn, user.id, backend, profile)?;
     log::info!("created local user {} for a {backend} identity", user.id);
     Ok(user)
 }

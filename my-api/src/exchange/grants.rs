@@ -1,5 +1,6 @@
 //! The exchange as `/o/token/` grants: RFC 8693 token exchange, and drf-social-oauth2's
-//! `convert_token`. Tokens are issued to the authenticated client.
+//! `convert_token`. Tokens are issued to the authenticated client. Both take an access token
+//! or an ID token (see [`SubjectToken::from_params`]).
 
 use std::sync::Arc;
 
@@ -12,10 +13,10 @@ use shared::oauth2::form::Params;
 use shared::oauth2::provider::{ExtensionGrant, Provider};
 use shared::oauth2::response::{ACCESS_TOKEN_TYPE, TokenResponse};
 use shared::security::scope::Scope;
-use shared::security::secret::Secret;
 use shared::storage::applications::GrantType;
 
 use super::Exchanger;
+use super::subject::{Door, SubjectToken};
 use crate::social::ExchangeParams;
 
 #[derive(Debug)]
@@ -28,7 +29,7 @@ pub struct ConvertToken(pub Arc<Exchanger>);
 /// form, and what the answer adds. The rest is [`run`].
 trait Subject {
     /// `(backend, token)`, once the grant's own parameters are checked.
-    fn subject<'p>(&self, params: &'p Params) -> Result<(&'p str, Secret), OAuth2Error>;
+    fn subject<'p>(&self, params: &'p Params) -> Result<(&'p str, SubjectToken), OAuth2Error>;
 
     fn answer(&self, response: TokenResponse) -> TokenResponse {
         response
@@ -36,14 +37,8 @@ trait Subject {
 }
 
 impl Subject for TokenExchange {
-    fn subject<'p>(&self, params: &'p Params) -> Result<(&'p str, Secret), OAuth2Error> {
-        let token = params.required_secret("subject_token")?;
-        let token_type = params.required("subject_token_type")?;
-        if token_type != ACCESS_TOKEN_TYPE {
-            return Err(OAuth2Error::invalid_request(format!(
-                "Unsupported subject_token_type; only {ACCESS_TOKEN_TYPE} is accepted."
-            )));
-        }
+    fn subject<'p>(&self, params: &'p Params) -> Result<(&'p str, SubjectToken), OAuth2Error> {
+        let token = SubjectToken::from_params(params, Door::TokenExchange)?;
         if params
             .optional("requested_token_type")?
             .is_some_and(|t| t != ACCESS_TOKEN_TYPE)
@@ -66,8 +61,8 @@ impl Subject for TokenExchange {
 }
 
 impl Subject for ConvertToken {
-    fn subject<'p>(&self, params: &'p Params) -> Result<(&'p str, Secret), OAuth2Error> {
-        let token = params.required_secret("token")?;
+    fn subject<'p>(&self, params: &'p Params) -> Result<(&'p str, SubjectToken), OAuth2Error> {
+        let token = SubjectToken::from_params(params, Door::ConvertToken)?;
         Ok((params.required("backend")?, token))
     }
 }
@@ -108,12 +103,10 @@ async fn run(
     params: &Params,
     grant_type: GrantType,
     backend: &str,
-    token: Secret,
+    token: SubjectToken,
 ) -> Result<TokenResponse, OAuth2Error> {
     let scope = params.scope()?.unwrap_or_else(Scope::all);
-    let extra = ExchangeParams {
-        username: params.optional("username")?.map(str::to_owned),
-    };
+    let extra = ExchangeParams::from_params(params)?;
     if !exchanger.has_backend(backend) {
         return Err(OAuth2Error::invalid_request(format!(
             "Unknown social backend {backend:?}."

@@ -5,23 +5,24 @@
 //! be signed in to). The provider token is checked by [`Exchanger::identify`], which writes
 //! nothing; then one immediate transaction links it, or refuses: an identity that belongs to
 //! another account, or a second identity at a backend where the caller has one, is a 409.
-//! The (provider, uid) key decides a race between two users: the loser's insert is a unique
-//! violation, answered as the 409 it is.
+//! Two users racing for one identity are serialised by the writer lock on SQLite, and the
+//! second sees the first's link; where writes can overlap, the (provider, uid) key decides:
+//! the loser's insert is a unique violation, answered as the 409 it is, never a 500.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use shared::oauth2::OAuth2Error;
-use shared::oauth2::bearer::BearerUser;
+use shared::oauth2::bearer::{BearerError, BearerUser};
 use shared::oauth2::error::OAuth2ErrorBody;
 use shared::oauth2::form::Params;
 use shared::oauth2::provider::Provider;
 use shared::security::scope;
-use shared::security::secret::Secret;
 use shared::service::openapi::Detail;
 use shared::storage::db::{Connection, StorageError};
 use shared::storage::users::User;
 use thiserror::Error;
 
+use super::subject::{Door, SubjectToken};
 use super::{ExchangeError, Exchanger, Identity};
 use crate::api::PublicUrl;
 use crate::api::me::{self, MeOut};
@@ -38,15 +39,20 @@ enum LinkError {
     LostRace,
     #[error("the caller already has another identity at the backend")]
     BackendTaken,
+    /// The caller's account was deactivated or removed after its token was checked.
+    #[error("the caller's account is inactive or gone")]
+    AccountGone,
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
-impl From<LinkError> for OAuth2Error {
+impl From<LinkError> for actix_web::Error {
     fn from(e: LinkError) -> Self {
-        match e {
+        let refusal = match e {
+            // What the token check would have said a moment later.
+            LinkError::AccountGone => return BearerError::InvalidToken.into(),
             LinkError::LinkedElsewhere | LinkError::LostRace => OAuth2Error::new(
                 "identity_linked_elsewhere",
                 "This identity is already linked to another account.",
@@ -59,7 +65,8 @@ impl From<LinkError> for OAuth2Error {
             ),
             LinkError::Query(e) => StorageError::from(e).into(),
             LinkError::Storage(e) => e.into(),
-        }
+        };
+        refusal.into()
     }
 }
 
@@ -81,14 +88,13 @@ fn identify_error(e: ExchangeError) -> OAuth2Error {
     }
 }
 
-/// The provider token and the backend's extra parameters, from the form body: the one place
-/// this route reads how an identity is proven.
-fn proof(params: &Params) -> Result<(Secret, ExchangeParams), OAuth2Error> {
-    let token = params.required_secret("access_token")?;
-    let extra = ExchangeParams {
-        username: params.optional("username")?.map(str::to_owned),
-    };
-    Ok((token, extra))
+/// The provider token and the backend's extra parameters, read as the register route reads
+/// them (`access_token`, or `id_token` with `nonce` for an OpenID Connect backend).
+fn proof(params: &Params) -> Result<(SubjectToken, ExchangeParams), OAuth2Error> {
+    Ok((
+        SubjectToken::from_params(params, Door::Register)?,
+        ExchangeParams::from_params(params)?,
+    ))
 }
 
 /// Documented once for every backend: `openapi::document` adds each backend's path,
@@ -155,8 +161,7 @@ pub async fn link_by_token(
                 other => other,
             }
         })
-        .await
-        .map_err(OAuth2Error::from)?;
+        .await?;
     Ok(me::answer(user, links, &info))
 }
 
@@ -168,14 +173,20 @@ fn link_in(
     identity: &Identity,
 ) -> Result<(User, Vec<Link>), LinkError> {
     let Identity { backend, profile } = identity;
-    match identities::owner(conn, backend, &profile.id.to_string())? {
+    // The token was checked moments ago, but the account may have been deactivated since
+    // (the token cache lets a token live a few seconds past that): it gains nothing.
+    let (user, mut links) = match me::load(conn, user_id) {
+        Ok((user, _)) if !user.is_active => return Err(LinkError::AccountGone),
+        Err(diesel::result::Error::NotFound) => return Err(LinkError::AccountGone),
+        other => other?,
+    };
+    match identities::owner(conn, backend, &profile.uid)? {
         Some(owner) if owner == user_id => {}
         Some(_) => return Err(LinkError::LinkedElsewhere),
+        None if links.iter().any(|link| link.provider == *backend) => {
+            return Err(LinkError::BackendTaken);
+        }
         None => {
-            let (_, links) = me::load(conn, user_id)?;
-            if links.iter().any(|link| link.provider == *backend) {
-                return Err(LinkError::BackendTaken);
-            }
             identities::link(conn, user_id, backend, profile).map_err(|e| {
                 if shared::storage::db::is_unique_violation(&e) {
                     log::info!("a link lost a race for a {backend} identity");
@@ -185,7 +196,83 @@ fn link_in(
                 }
             })?;
             log::info!("user {user_id} linked a {backend} identity");
+            links = identities::links(conn, user_id)?;
         }
     }
-    Ok(me::load(conn, user_id)?)
+    Ok((user, links))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::StatusCode;
+    use diesel::connection::SimpleConnection;
+    use test_support::db::{connect, create_user, load_fixture};
+
+    use super::{Identity, LinkError, link_in};
+    use crate::social::SocialProfile;
+
+    fn identity(id: i64) -> Identity {
+        Identity {
+            backend: "fake_social_site",
+            profile: SocialProfile {
+                uid: id.to_string(),
+                username: "someone".into(),
+                first_name: String::new(),
+                last_name: String::new(),
+                email: String::new(),
+            },
+        }
+    }
+
+    fn status(e: LinkError) -> StatusCode {
+        actix_web::Error::from(e).as_response_error().status_code()
+    }
+
+    #[test]
+    fn a_link_written_between_the_check_and_the_insert_is_a_lost_race_answered_409() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("my-api.sqlite3");
+        load_fixture(
+            &path,
+            "my-api.json",
+            &[crate::MIGRATIONS],
+            crate::fixtures::LOADERS,
+        );
+        let mut conn = connect(&path);
+        let alice = create_user(&mut conn, "alice", "a password").id;
+        let bob = create_user(&mut conn, "bob", "a password").id;
+        // Another writer's link of the same identity lands just before alice's insert, as it
+        // can where two transactions overlap.
+        conn.batch_execute(&format!(
+            "CREATE TRIGGER other_writer BEFORE INSERT ON social_links WHEN NEW.user_id = {alice} \
+             BEGIN INSERT INTO social_links (user_id, provider, uid, extra_data, created, modified) \
+             VALUES ({bob}, NEW.provider, NEW.uid, '{{}}', 0, 0); END;"
+        ))
+        .expect("create the trigger");
+        let lost = link_in(&mut conn, alice, &identity(77)).expect_err("a conflict");
+        assert!(matches!(lost, LinkError::LostRace), "{lost:?}");
+        assert_eq!(status(lost), StatusCode::CONFLICT);
+        // Without the other writer the same link goes through.
+        conn.batch_execute("DROP TRIGGER other_writer")
+            .expect("drop the trigger");
+        let (user, links) = link_in(&mut conn, alice, &identity(77)).expect("linked");
+        assert_eq!(user.id, alice);
+        assert_eq!(links.len(), 1);
+        let taken = link_in(&mut conn, bob, &identity(77)).expect_err("alice's");
+        assert!(matches!(taken, LinkError::LinkedElsewhere), "{taken:?}");
+        let second = link_in(&mut conn, alice, &identity(78)).expect_err("one per backend");
+        assert!(matches!(second, LinkError::BackendTaken), "{second:?}");
+    }
+
+    #[test]
+    fn every_refusal_is_a_client_answer_and_never_a_500() {
+        for (e, wanted) in [
+            (LinkError::LinkedElsewhere, StatusCode::CONFLICT),
+            (LinkError::LostRace, StatusCode::CONFLICT),
+            (LinkError::BackendTaken, StatusCode::CONFLICT),
+            (LinkError::AccountGone, StatusCode::UNAUTHORIZED),
+        ] {
+            assert_eq!(status(e), wanted);
+        }
+    }
 }

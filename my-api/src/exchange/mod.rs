@@ -1,9 +1,11 @@
-//! The token exchange: a social provider's access token in, a My API token out.
+//! The token exchange: a social provider's access token or ID token in, a My API token out.
 //!
 //! One core ([`Exchanger::exchange`]) behind three front doors: the original
 //! `/users/register-by-token/<backend>/` route ([`register`]), RFC 8693 token exchange and
-//! drf-social-oauth2's `convert_token` grant on `/o/token/` ([`grants`]). The core fetches
-//! the profile (nothing is written if that fails), then in one immediate transaction finds or
+//! drf-social-oauth2's `convert_token` grant on `/o/token/` ([`grants`]), all reading the
+//! token with [`SubjectToken::from_params`]. The core identifies the token's owner (the
+//! provider's profile, or a verified ID token's claims; nothing is written if that fails),
+//! then in one immediate transaction finds or
 //! creates the local user and its link, replaces the user's previous tokens for the
 //! application, and issues new ones.
 
@@ -11,20 +13,23 @@ pub mod accounts;
 pub mod grants;
 pub mod link;
 pub mod register;
+pub mod subject;
 
 use actix_web::http::StatusCode;
 use shared::oauth2::OAuth2Error;
 use shared::oauth2::provider::Provider;
-use shared::profile::Profile;
 use shared::security::scope::Scope;
-use shared::security::secret::Secret;
 use shared::storage::applications::Application;
 use shared::storage::db::StorageError;
 use shared::storage::tokens::{IssuedTokens, TokenError};
 use thiserror::Error;
 
 use crate::social::client::observed;
-use crate::social::{AudienceCheck, Backends, ExchangeParams, ProviderClient, SocialError};
+use crate::social::oidc::verify::Expected;
+use crate::social::{
+    AudienceCheck, Backends, ExchangeParams, ProviderClient, SocialError, SocialProfile,
+};
+pub use subject::SubjectToken;
 
 #[derive(Debug, Error)]
 pub enum ExchangeError {
@@ -64,6 +69,12 @@ impl From<ExchangeError> for OAuth2Error {
             ),
             ExchangeError::Social(SocialError::MissingParameter(name)) => {
                 OAuth2Error::invalid_request(format!("The {name} parameter is missing or invalid."))
+            }
+            ExchangeError::Social(SocialError::InvalidIdToken(reason)) => {
+                OAuth2Error::invalid_request(format!("The ID token was refused: {reason}."))
+            }
+            ExchangeError::Social(SocialError::WrongTokenType(text)) => {
+                OAuth2Error::invalid_request(text)
             }
             ExchangeError::Inactive => OAuth2Error::invalid_grant("The account is inactive."),
             ExchangeError::Social(social) => {
@@ -118,21 +129,56 @@ impl Exchanger {
     }
 
     pub fn has_backend(&self, name: &str) -> bool {
-        self.backends.get(name).is_some()
+        self.backends.contains(name)
+    }
+
+    /// The backends, code and configured.
+    pub fn backends(&self) -> &Backends {
+        &self.backends
     }
 
     /// Who owns `token` at `backend`: the profile the provider vouches for, checked against
-    /// the token's audience. Nothing is written; every exchange and every link starts here.
+    /// the token's audience, or the claims of a verified ID token. Nothing is written; every
+    /// exchange and every link starts here.
     pub async fn identify(
         &self,
         backend: &str,
-        token: &Secret,
+        token: &SubjectToken,
         params: &ExchangeParams,
     ) -> Result<Identity, ExchangeError> {
+        if let Some(oidc) = self.backends.oidc(backend) {
+            let SubjectToken::Id {
+                id_token,
+                access_token,
+            } = token
+            else {
+                return Err(SocialError::WrongTokenType(format!(
+                    "The {backend} backend accepts ID tokens only (id_token, or \
+                     subject_token_type {})",
+                    subject::ID_TOKEN_TYPE
+                ))
+                .into());
+            };
+            let expected = Expected {
+                nonce: params.nonce.as_deref(),
+                access_token: access_token.as_ref(),
+            };
+            let profile = oidc.identify(&self.client, id_token, expected).await?;
+            return Ok(Identity {
+                backend: oidc.name(),
+                profile,
+            });
+        }
         let social = self
             .backends
             .get(backend)
             .ok_or(ExchangeError::UnknownBackend)?;
+        let SubjectToken::Access(token) = token else {
+            return Err(SocialError::WrongTokenType(format!(
+                "The {backend} backend accepts access tokens only."
+            ))
+            .into());
+        };
         let audience = self.audience.as_ref().ok_or(ExchangeError::NotConfigured)?;
         // Both calls at once; a profile failure is reported first, it is the more specific.
         let name = social.name();
@@ -152,7 +198,7 @@ impl Exchanger {
         }
         Ok(Identity {
             backend: name,
-            profile,
+            profile: profile.into(),
         })
     }
 
@@ -161,7 +207,7 @@ impl Exchanger {
         &self,
         provider: &Provider,
         backend: &str,
-        token: &Secret,
+        token: &SubjectToken,
         params: &ExchangeParams,
         app: Application,
         scope: Scope,
@@ -189,7 +235,7 @@ impl Exchanger {
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub backend: &'static str,
-    pub profile: Profile,
+    pub profile: SocialProfile,
 }
 
 /// The write half of an exchange: in one immediate transaction, finds or creates the local
@@ -241,8 +287,12 @@ fn outcome(result: &Result<IssuedTokens, ExchangeError>) -> &'static str {
     match result {
         Ok(_) => "issued",
         Err(ExchangeError::UnknownBackend) => "unknown_backend",
-        Err(ExchangeError::Social(SocialError::Rejected)) => "rejected",
-        Err(ExchangeError::Social(SocialError::MissingParameter(_))) => "bad_request",
+        Err(ExchangeError::Social(SocialError::Rejected | SocialError::InvalidIdToken(_))) => {
+            "rejected"
+        }
+        Err(ExchangeError::Social(
+            SocialError::MissingParameter(_) | SocialError::WrongTokenType(_),
+        )) => "bad_request",
         Err(ExchangeError::Social(SocialError::Timeout)) => "provider_timeout",
         Err(ExchangeError::Social(_)) => "provider_error",
         Err(ExchangeError::Inactive) => "inactive",

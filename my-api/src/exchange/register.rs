@@ -1,8 +1,9 @@
 //! `GET|POST /users/register-by-token/<backend>/`: the original demo's exchange route.
 //!
-//! Takes `access_token` (and `username` for `fake_social_site_with_params`) from a form body
-//! or, as the original did, the query string. POST with a body is preferred: a query string
-//! ends up in logs and browser history.
+//! Takes `access_token` (and `username` for `fake_social_site_with_params`), or for an OpenID
+//! Connect backend `id_token` (and optionally `nonce`, and `access_token` checked against the
+//! ID token's `at_hash`), from a form body or, as the original did, the query string. POST
+//! with a body is preferred: a query string ends up in logs and browser history.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -16,6 +17,7 @@ use shared::oauth2::response::TokenResponse;
 use shared::security::scope::Scope;
 use shared::storage::applications::Application;
 
+use super::subject::{Door, SubjectToken};
 use super::{ExchangeError, Exchanger};
 use crate::social::{ExchangeParams, SocialError};
 
@@ -31,7 +33,8 @@ fn register_error(e: ExchangeError) -> OAuth2Error {
             "No such social backend.",
             StatusCode::NOT_FOUND,
         ),
-        ExchangeError::Social(SocialError::Rejected) | ExchangeError::Inactive => OAuth2Error::new(
+        ExchangeError::Social(SocialError::Rejected | SocialError::InvalidIdToken(_))
+        | ExchangeError::Inactive => OAuth2Error::new(
             "unsuccessful_token_exchange",
             UNSUCCESSFUL,
             StatusCode::UNAUTHORIZED,
@@ -77,10 +80,8 @@ pub async fn register_by_token(
     } else {
         Params::from_form_body(&req, &body)?
     };
-    let token = params.required_secret("access_token")?;
-    let extra = ExchangeParams {
-        username: params.optional("username")?.map(str::to_owned),
-    };
+    let token = SubjectToken::from_params(&params, Door::Register)?;
+    let extra = ExchangeParams::from_params(&params)?;
     let name = exchanger.application_name.clone();
     let app = provider
         .db

@@ -152,12 +152,48 @@ impl ProviderClient {
         .await
     }
 
+    /// GETs a public JSON document at the absolute `url` (an OpenID Connect discovery
+    /// document or a JWKS) and returns its body with the `max-age` of its `Cache-Control`.
+    /// A 401, 403 or 404 here is the provider's fault, not a refused token.
+    pub async fn get_document(&self, url: &str) -> Result<(Vec<u8>, Option<u64>), SocialError> {
+        let response = self
+            .send(|client, timeout| {
+                client
+                    .get(url)
+                    .header(ACCEPT, HeaderValue::from_static("application/json"))
+                    .timeout(timeout)
+            })
+            .await
+            .map_err(|e| match e {
+                SocialError::Rejected => {
+                    SocialError::BadResponse("the document is not served".to_owned())
+                }
+                other => other,
+            })?;
+        let max_age = response
+            .headers()
+            .get_all(reqwest::header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(max_age);
+        Ok((read_capped(response, self.max_body_bytes).await?, max_age))
+    }
+
     /// Sends a request (built by `build` for a client and the time allowed) and returns the
     /// body of a 2xx answer, read within the size cap.
     async fn fetch(
         &self,
         build: impl Fn(&reqwest::Client, Duration) -> reqwest::RequestBuilder,
     ) -> Result<Vec<u8>, SocialError> {
+        let response = self.send(build).await?;
+        read_capped(response, self.max_body_bytes).await
+    }
+
+    /// Sends a request and returns a 2xx answer, its body unread.
+    async fn send(
+        &self,
+        build: impl Fn(&reqwest::Client, Duration) -> reqwest::RequestBuilder,
+    ) -> Result<Response, SocialError> {
         let started = Instant::now();
         let build = |client: &reqwest::Client, timeout| {
             let request = build(client, timeout);
@@ -190,8 +226,24 @@ impl ProviderClient {
                 )));
             }
         }
-        read_capped(response, self.max_body_bytes).await
+        Ok(response)
     }
+}
+
+/// The seconds of a `max-age` directive in one `Cache-Control` value; `no-store` and
+/// `no-cache` count as zero.
+fn max_age(value: &str) -> Option<u64> {
+    value.split(',').map(str::trim).find_map(|directive| {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return Some(0);
+        }
+        lower
+            .strip_prefix("max-age=")?
+            .trim_matches('"')
+            .parse()
+            .ok()
+    })
 }
 
 /// The header that carries the request id to the provider.
@@ -212,7 +264,13 @@ pub async fn observed<T>(
         .with_label_values(&[backend, call])
         .observe(started.elapsed().as_secs_f64());
     let reason = match &result {
-        Ok(_) | Err(SocialError::Rejected | SocialError::MissingParameter(_)) => None,
+        Ok(_)
+        | Err(
+            SocialError::Rejected
+            | SocialError::MissingParameter(_)
+            | SocialError::InvalidIdToken(_)
+            | SocialError::WrongTokenType(_),
+        ) => None,
         Err(SocialError::Timeout) => Some("timeout"),
         Err(SocialError::Unreachable(_)) => Some("unreachable"),
         Err(SocialError::BadResponse(_)) => Some("bad_response"),
@@ -350,4 +408,16 @@ fn parse_profile(body: &[u8]) -> Result<Profile, SocialError> {
         last_name: wire.last_name.unwrap_or_default(),
         email: wire.email.unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn max_age_is_read_from_cache_control_and_no_cache_is_zero() {
+        assert_eq!(super::max_age("public, max-age=3600"), Some(3600));
+        assert_eq!(super::max_age("Max-Age=\"60\", must-revalidate"), Some(60));
+        assert_eq!(super::max_age("no-store"), Some(0));
+        assert_eq!(super::max_age("private"), None);
+        assert_eq!(super::max_age("max-age=soon"), None);
+    }
 }

@@ -8,13 +8,13 @@ use anyhow::Context;
 use diesel::prelude::*;
 use serde_json::json;
 use shared::clock::now;
-use shared::profile::Profile;
 use shared::service::admin::{seconds, user};
 use shared::service::logging::rfc3339;
 use shared::service::table::{Record, print_list};
 use shared::storage::db::Connection;
 
 use crate::schema::social_links;
+use crate::social::profile::SocialProfile;
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum IdentitiesCommand {
@@ -81,14 +81,14 @@ pub fn link(
     conn: &mut Connection,
     user_id: i64,
     backend: &str,
-    profile: &Profile,
+    profile: &SocialProfile,
 ) -> QueryResult<()> {
     diesel::insert_into(social_links::table)
         .values((
             social_links::user_id.eq(user_id),
             social_links::provider.eq(backend),
-            social_links::uid.eq(profile.id.to_string()),
-            social_links::extra_data.eq(json!({ "id": profile.id }).to_string()),
+            social_links::uid.eq(&profile.uid),
+            social_links::extra_data.eq(json!({ "id": profile.uid }).to_string()),
             social_links::created.eq(now()),
             social_links::modified.eq(now()),
         ))

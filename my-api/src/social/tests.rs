@@ -151,6 +151,7 @@ fn admin() -> Profile {
 fn with_username(username: &str) -> ExchangeParams {
     ExchangeParams {
         username: Some(username.to_owned()),
+        ..ExchangeParams::default()
     }
 }
 

@@ -3,10 +3,12 @@
 //! and unlinks it (`DELETE /api/me/identities/<backend>/`); every refusal leaves the links as
 //! they were, and two users racing for one identity get one 200 and one 409.
 
+use diesel::prelude::*;
 use futures_util::future::join;
 use reqwest::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
+use shared::storage::schema::users;
 
 use crate::helpers::*;
 
@@ -259,6 +261,23 @@ async fn linking_needs_a_valid_bearer_token_with_the_write_scope() {
     json_body(response, StatusCode::FORBIDDEN).await;
     assert_eq!(me(&app, &read_only).await["username"], "reader");
     assert_eq!(app.accounts(), before);
+}
+
+#[actix_rt::test]
+async fn a_deactivated_account_links_nothing() {
+    let app = spawn_app().await;
+    let (alice, token) = local_user(&app, "alice").await;
+    let (uid, fss_token) = fss_user(&app, "erin").await;
+    // Its token has been seen, so a token cache would still hold it.
+    me(&app, &token).await;
+    let updated = diesel::update(users::table.filter(users::id.eq(alice)))
+        .set(users::is_active.eq(false))
+        .execute(&mut app.db())
+        .expect("deactivate alice");
+    assert_eq!(updated, 1);
+    let response = link(&app, Some(&token), FSS, &fss_token).await;
+    json_body(response, StatusCode::UNAUTHORIZED).await;
+    assert!(app.linked_users(FSS, uid).is_empty());
 }
 
 #[actix_rt::test]

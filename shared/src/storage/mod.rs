@@ -4,6 +4,7 @@
 //! runs through [`crate::blocking`].
 
 pub mod applications;
+pub mod checkpoint;
 pub mod codes;
 pub mod consents;
 pub mod db;
