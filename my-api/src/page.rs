@@ -1,5 +1,6 @@
-//! `GET /`: the browser test page, self-contained (no CDN), with Fake Social Site's URL
-//! filled in.
+//! `GET /`: the browser test page, self-contained (no CDN), with Fake Social Site's URL and
+//! the page's client id there filled in. The page is also the redirect URI of its sign-in
+//! (OpenID Connect code flow), so it arrives with a code in its query string.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -9,7 +10,11 @@ const INDEX: &str = include_str!("../static/index.html");
 const APP_JS: &str = include_str!("../static/app.js");
 const STYLE_CSS: &str = include_str!("../static/style.css");
 
-/// The page as served: the placeholder replaced once at start-up.
+/// The client id of the page at Fake Social Site (the fixtures' public `my-api-app`, whose
+/// redirect URIs are this page).
+pub const PAGE_CLIENT_ID: &str = crate::settings::DEFAULT_TRUSTED_CLIENT_ID;
+
+/// The page as served: the placeholders replaced once at start-up.
 #[derive(Debug, Clone)]
 pub struct TestPage {
     html: String,
@@ -29,13 +34,10 @@ impl TestPage {
                 )
             })?
             .ascii_serialization();
-        let escaped = fake_social_site_url
-            .replace('&', "&amp;")
-            .replace('"', "&quot;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;");
         Ok(TestPage {
-            html: INDEX.replace("{{FAKE_SOCIAL_SITE_URL}}", &escaped),
+            html: INDEX
+                .replace("{{FAKE_SOCIAL_SITE_URL}}", &escape(fake_social_site_url))
+                .replace("{{FAKE_SOCIAL_SITE_CLIENT_ID}}", &escape(PAGE_CLIENT_ID)),
             // Scripts and styles from this origin only; requests to this origin and to Fake
             // Social Site only, so an injected script could not send a token elsewhere.
             csp: format!(
@@ -44,6 +46,15 @@ impl TestPage {
             ),
         })
     }
+}
+
+/// `value` as HTML attribute text.
+fn escape(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -113,6 +124,20 @@ page_file! {
 mod tests {
     use actix_web::http::{Method, StatusCode};
     use actix_web::{App, test};
+
+    #[actix_rt::test]
+    async fn every_placeholder_is_filled_in_and_escaped() {
+        let page = super::TestPage::new("http://127.0.0.1:8005/?a=\"b\"&c").expect("a page");
+        assert!(!page.html.contains("{{"), "{}", page.html);
+        assert!(page.html.contains(
+            r#"<meta name="fake-social-site-url" content="http://127.0.0.1:8005/?a=&quot;b&quot;&amp;c">"#
+        ));
+        let client = format!(
+            r#"<meta name="fake-social-site-client-id" content="{}">"#,
+            super::PAGE_CLIENT_ID
+        );
+        assert!(page.html.contains(&client), "{}", page.html);
+    }
 
     #[actix_rt::test]
     async fn outside_demo_mode_the_page_paths_refuse_other_methods_with_405() {

@@ -1,4 +1,6 @@
 // My API test page. Stable element ids (used by the browser tests):
+//   sign in:      signin (OpenID Connect at Fake Social Site), signin-client
+//   legacy:       legacy (the collapsed section holding the three password logins)
 //   local login:  local-username, local-password, local-client-id, local-login
 //   FSS login:    fss-url, fss-username, fss-password, fss-client-id, fss-login
 //   FSS + params: fssp-username, fssp-password, fssp-lookup-username, fssp-login
@@ -8,9 +10,13 @@
 "use strict";
 
 const DEFAULT_FSS_URL = "http://127.0.0.1:8005";
+const DEFAULT_FSS_CLIENT_ID = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
 const SECRET_KEYS = new Set([
   "password", "access_token", "token", "refresh_token", "client_secret", "subject_token",
+  "id_token", "code", "code_verifier",
 ]);
+// Fake Social Site as the server filled it in (its public URL is also its issuer).
+const config = { fssUrl: DEFAULT_FSS_URL, clientId: DEFAULT_FSS_CLIENT_ID };
 const session = { token: null, user: null, via: null };
 const $ = (id) => document.getElementById(id);
 
@@ -41,6 +47,13 @@ function redactForm(params) {
   return [...params]
     .map(([key, value]) => `${key}=${SECRET_KEYS.has(key) ? hideSecret(key, value) : value}`)
     .join("&");
+}
+
+// A placeholder the server filled in, or `fallback` when it did not.
+function metaValue(name, fallback) {
+  const meta = document.querySelector(`meta[name="${name}"]`);
+  const value = meta ? meta.content.trim() : "";
+  return value && !value.includes("{{") ? value : fallback;
 }
 
 function fssUrl() {
@@ -185,6 +198,121 @@ async function logout() {
   }
 }
 
+// ---- sign in with Fake Social Site (OpenID Connect) ---------------------------
+//
+// The authorization code flow with PKCE, as Fake Social Site's public client (RFC 6749
+// §4.1, RFC 7636, OpenID Connect Core §3.1): the verifier, state and nonce wait in
+// sessionStorage while the browser is at Fake Social Site, and are used once. The ID token
+// then goes to My API, which checks its signature, issuer, audience and nonce.
+
+const PENDING_KEY = "my-api-page.signin";
+const OIDC_BACKEND = "fake_social_site_oidc";
+const SIGNIN_SCOPE = "openid profile email read";
+const SIGNED_IN_VIA = "via Fake Social Site, OpenID Connect";
+
+function base64url(bytes) {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// 32 random bytes: 43 characters, the shortest verifier RFC 7636 §4.1 allows.
+const randomValue = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
+
+async function s256(verifier) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  return base64url(new Uint8Array(digest));
+}
+
+// The redirect URI as registered for the client: this page, at its own origin.
+const redirectUri = () => `${window.location.origin}/`;
+
+// Sends the browser to Fake Social Site's authorization endpoint.
+async function startSignIn() {
+  if (!window.isSecureContext || !crypto.subtle) {
+    throw new Error("Signing in needs a secure context for crypto.subtle: open this page over " +
+      "https, or at http://127.0.0.1 or http://localhost.");
+  }
+  const pending = {
+    state: randomValue(), nonce: randomValue(), verifier: randomValue(), redirect_uri: redirectUri(),
+  };
+  const url = new URL(`${config.fssUrl}/o/authorize/`);
+  url.search = new URLSearchParams({
+    response_type: "code",
+    client_id: config.clientId,
+    redirect_uri: pending.redirect_uri,
+    scope: SIGNIN_SCOPE,
+    state: pending.state,
+    nonce: pending.nonce,
+    code_challenge: await s256(pending.verifier),
+    code_challenge_method: "S256",
+  }).toString();
+  sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
+  window.location.assign(url.href);
+}
+
+// The sign-in this page started, taken out of sessionStorage: it is used once, whatever
+// comes back.
+function takePending() {
+  const raw = sessionStorage.getItem(PENDING_KEY);
+  sessionStorage.removeItem(PENDING_KEY);
+  try {
+    const pending = raw ? JSON.parse(raw) : null;
+    return pending && typeof pending.state === "string" ? pending : null;
+  } catch {
+    return null;
+  }
+}
+
+// The authorization response on this page's URL (RFC 6749 §4.1.2, its error §4.1.2.1), if
+// there is one: checked, then the code redeemed and the ID token exchanged. Returns the
+// signed-in user's name, or null when the URL carries no response.
+async function finishSignIn() {
+  const params = new URLSearchParams(window.location.search);
+  if (!params.has("code") && !params.has("error")) return null;
+  const pending = takePending();
+  const described = [params.get("error"), params.get("error_description")].filter(Boolean).join(": ");
+  if (pending === null) {
+    // Not the answer to a request of this page (perhaps one made by hand with the demo
+    // banner's lines): unused, and left in the address bar for whoever made it.
+    throw new Error(params.has("error")
+      ? `Fake Social Site answered a sign-in this page did not start: ${described}`
+      : "Refused the code: no sign-in was started on this page, or it was finished already. " +
+        "The code is left unused in the address bar for whoever asked for it.");
+  }
+  // Out of the address bar and history before anything else: the code is a credential.
+  history.replaceState(null, "", window.location.pathname);
+  if (params.get("state") !== pending.state) {
+    throw new Error(params.has("error")
+      ? `Fake Social Site answered with another state than this page sent: ${described}`
+      : "Refused the code: its state is not the one this page sent.");
+  }
+  if (params.has("error")) throw new Error(`Fake Social Site did not sign you in: ${described}`);
+  // RFC 9207: the answer names its issuer, which must be the provider the request went to.
+  const issuer = params.get("iss");
+  if (issuer !== config.fssUrl) {
+    throw new Error(`Refused the code: it comes from ${issuer === null ? "an unnamed issuer" : `"${issuer}"`}, ` +
+      `not from Fake Social Site (${config.fssUrl}).`);
+  }
+  const fss = await request("POST", `${config.fssUrl}/o/token/`, {
+    form: {
+      grant_type: "authorization_code", client_id: config.clientId, code: params.get("code"),
+      redirect_uri: pending.redirect_uri, code_verifier: pending.verifier,
+    },
+  });
+  if (!fss || typeof fss.id_token !== "string") {
+    throw new Error("Fake Social Site answered without an ID token.");
+  }
+  const data = await request("POST", `/users/register-by-token/${OIDC_BACKEND}/`, {
+    form: { id_token: fss.id_token, nonce: pending.nonce },
+  });
+  setSession(data.access_token, "\u2026", SIGNED_IN_VIA);
+  // The local user, who may be named differently from the account at Fake Social Site.
+  const me = await request("GET", "/api/me/", { auth: true });
+  setSession(data.access_token, me.username, SIGNED_IN_VIA);
+  return me.username;
+}
+
 // ---- API -------------------------------------------------------------------
 
 // Lists under /api/ answer a page: {count, next, previous, results}. The page shows the
@@ -257,10 +385,45 @@ function bind(elementId, buttonId, event, action, success) {
   });
 }
 
+// The sign-in button leaves the page, so it stays disabled unless starting fails (or the
+// browser comes back to this page from its cache).
+function bindSignIn() {
+  const button = $("signin");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await startSignIn();
+    } catch (err) {
+      showMessage(err.message, true);
+      button.disabled = false;
+    }
+  });
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) button.disabled = false;
+  });
+}
+
+// Finishes a sign-in when the page is the redirect URI's answer.
+async function resumeSignIn() {
+  const button = $("signin");
+  button.disabled = true;
+  try {
+    const user = await finishSignIn();
+    if (user !== null) showMessage(`Signed in as ${user} through Fake Social Site.`, false);
+  } catch (err) {
+    setSession(null, null, null);
+    showMessage(err.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function init() {
-  const meta = document.querySelector('meta[name="fake-social-site-url"]');
-  const fromMeta = meta ? meta.content.trim() : "";
-  $("fss-url").value = fromMeta && !fromMeta.includes("{{") ? fromMeta : DEFAULT_FSS_URL;
+  config.fssUrl = metaValue("fake-social-site-url", DEFAULT_FSS_URL).replace(/\/+$/, "");
+  config.clientId = metaValue("fake-social-site-client-id", DEFAULT_FSS_CLIENT_ID);
+  $("fss-url").value = config.fssUrl;
+  $("fss-client-id").value = config.clientId;
+  $("signin-client").textContent = config.clientId;
 
   const loggedIn = () => $("status").textContent;
   bind("local-form", "local-login", "submit", loginLocal, loggedIn);
@@ -271,7 +434,9 @@ function init() {
   bind("list-concepts", "list-concepts", "click", listConcepts, (n) => listed(n, "concept(s)"));
   bind("item-form", "create-item", "submit", createItem, (item) => `Created item "${item && item.name}".`);
   $("clear-console").addEventListener("click", () => $("console").replaceChildren());
+  bindSignIn();
   setSession(null, null, null);
+  resumeSignIn();
 }
 
 document.addEventListener("DOMContentLoaded", init);

@@ -1,22 +1,39 @@
-// Drives My API's test page in headless Chromium: the three logins, items and concepts.
+// Drives My API's test page in headless Chromium, in one of two scenarios:
 //
-//   node drive.mjs <my_api_url> <screenshot_path>
+//   node drive.mjs <my_api_url> <screenshot_path> [legacy|signin]
+//
+// legacy (the default): the three password logins of the page's legacy section, items and
+//   concepts. Run by demo/tests/browser.rs.
+// signin: "Sign in with Fake Social Site" through FSS's real login and consent pages, then
+//   items listed and one created; a replayed or forged answer refused; and, in a fresh
+//   browser context, Deny at consent shown as an error with nobody signed in. Prints
+//   `user=`, `item=` and `denied=` lines for the test to check through the API. Run by
+//   demo/tests/signin_browser.rs.
 //
 // Chromium as launch.mjs finds it. Exits non-zero with a message on any failed check, page
-// error or console error. Run by demo/tests/browser.rs.
+// error or console error.
 
+import { decideAtFss, logInAtFss } from "./fss_pages.mjs";
 import { ACTION_TIMEOUT_MS, args, check, CheckFailed, launch, openPage, step } from "./launch.mjs";
 
-const [apiUrl, screenshotPath] = args(2, "node drive.mjs <my_api_url> <screenshot_path>");
+const usage = "node drive.mjs <my_api_url> <screenshot_path> [legacy|signin]";
+const [apiUrl, screenshotPath] = args(2, usage);
+const scenarioName = process.argv[4] || "legacy";
 
 const pageErrors = [];
 const consoleErrors = [];
 const failedRequests = [];
-// Every token value seen in a /o/token/ or register-by-token response (My API's and FSS's).
+// Every token value seen in a /o/token/ or register-by-token response (My API's and FSS's,
+// ID tokens included).
 const seenTokens = new Set();
 const bodyReads = [];
+// Requests to any /o/token/ endpoint, counted to show that a refused answer redeems nothing.
+let tokenRequests = 0;
 
 function watch(page) {
+  page.on("request", (req) => {
+    if (new URL(req.url()).pathname.endsWith("/o/token/")) tokenRequests += 1;
+  });
   page.on("pageerror", (err) => pageErrors.push(String(err && err.stack ? err.stack : err)));
   page.on("console", (msg) => {
     if (msg.type() === "error") consoleErrors.push(msg.text());
@@ -29,7 +46,7 @@ function watch(page) {
     bodyReads.push(
       res.json().then(
         (body) => {
-          for (const key of ["access_token", "refresh_token"]) {
+          for (const key of ["access_token", "refresh_token", "id_token"]) {
             if (body && typeof body[key] === "string" && body[key].length > 0) {
               seenTokens.add(body[key]);
             }
@@ -81,7 +98,7 @@ function expectIncludes(list, wanted, what) {
   check(missing.length === 0, `${what}: missing ${JSON.stringify(missing)} in ${JSON.stringify(list)}`);
 }
 
-async function run(page) {
+async function legacy(page) {
   step(`open ${apiUrl}`);
   const response = await page.goto(apiUrl, { waitUntil: "load" });
   check(response && response.ok(), `GET ${apiUrl}: HTTP ${response && response.status()}`);
@@ -89,6 +106,7 @@ async function run(page) {
   const fssUrl = await page.inputValue("#fss-url");
   check(/^http:\/\/127\.0\.0\.1:\d+$/.test(fssUrl), `#fss-url not filled in: "${fssUrl}"`);
   check((await page.textContent("#status")) === "Not logged in", "#status before any login");
+  await page.click("#legacy > summary");
 
   // 1. Local login, then the fixture's items.
   await page.fill("#local-username", "admin");
@@ -170,17 +188,175 @@ async function run(page) {
     "console does not show the revocation");
 }
 
+// ---- signin ------------------------------------------------------------------
+
+const PENDING_KEY = "my-api-page.signin"; // app.js keeps the sign-in in progress here
+const SIGNED_IN_VIA = "via Fake Social Site, OpenID Connect";
+const NEW_ITEM = "Signed-in item";
+
+// Waits until the page has dealt with what its URL brought (the message shown, the sign-in
+// button enabled again); returns [text, isError].
+async function settled(page) {
+  await page.waitForFunction(() => {
+    const box = document.getElementById("message");
+    return !box.hidden && box.textContent !== "" && !document.getElementById("signin").disabled;
+  }, null, { timeout: ACTION_TIMEOUT_MS });
+  return page.$eval("#message", (box) => [box.textContent, box.classList.contains("error")]);
+}
+
+// Opens the page fresh and clicks "Sign in with Fake Social Site": returns the authorization
+// request FSS received (checked) once its login page is shown.
+async function startSignIn(page) {
+  step(`open ${apiUrl}`);
+  const response = await page.goto(apiUrl, { waitUntil: "load" });
+  check(response && response.ok(), `GET ${apiUrl}: HTTP ${response && response.status()}`);
+  check((await page.textContent("#status")) === "Not logged in", "#status before signing in");
+  check(!(await page.$eval("#legacy", (d) => d.open)), "the legacy section is open");
+  for (const id of ["local-password", "fss-password", "fssp-password"]) {
+    check(!(await page.isVisible(`#${id}`)), `#${id} is on the main path`);
+  }
+  const fssUrl = await page.getAttribute('meta[name="fake-social-site-url"]', "content");
+  const clientId = await page.getAttribute('meta[name="fake-social-site-client-id"]', "content");
+  check(/^http:\/\/127\.0\.0\.1:\d+$/.test(fssUrl), `FSS URL not filled in: "${fssUrl}"`);
+  await Promise.all([
+    page.waitForURL((url) => url.href.startsWith(`${fssUrl}/o/authorize/`)),
+    page.click("#signin"),
+  ]);
+  const request = new URL(page.url()).searchParams;
+  const expected = {
+    response_type: "code",
+    client_id: clientId,
+    redirect_uri: `${apiUrl}/`,
+    scope: "openid profile email read",
+    code_challenge_method: "S256",
+  };
+  for (const [key, value] of Object.entries(expected)) {
+    check(request.get(key) === value, `authorize ${key} is "${request.get(key)}", expected "${value}"`);
+  }
+  for (const key of ["state", "nonce", "code_challenge"]) {
+    check(/^[A-Za-z0-9_-]{43,}$/.test(request.get(key) ?? ""), `authorize ${key}: "${request.get(key)}"`);
+  }
+  step("at FSS's authorization endpoint with code, PKCE S256, state and nonce");
+  return { fssUrl, request };
+}
+
+async function signin(page, browser) {
+  // Allow: back on the page, signed in as the local user.
+  const { fssUrl, request } = await startSignIn(page);
+  await logInAtFss(page, "user1", "user1");
+  const landed = await decideAtFss(page, "Allow", `${apiUrl}/`);
+  const code = landed.searchParams.get("code");
+  check(code, `no code in ${landed.href}`);
+  check(landed.searchParams.get("state") === request.get("state"), `state changed: ${landed.href}`);
+  check(landed.searchParams.get("iss") === fssUrl, `iss is not FSS's: ${landed.href}`);
+  const [text, isError] = await settled(page);
+  check(!isError, `sign-in: the page reported an error: ${text}`);
+  step(`sign-in: ${text}`);
+  await expectStatus(page, `Logged in as user1 (${SIGNED_IN_VIA})`, "sign-in");
+  check(page.url() === `${apiUrl}/`, `the code stayed in the address bar: ${page.url()}`);
+  check(await page.evaluate((key) => sessionStorage.getItem(key) === null, PENDING_KEY),
+    "the verifier, state and nonce outlived the sign-in");
+
+  // Then the API as that user.
+  await act(page, "list-items", "list items (signed in)");
+  expectIncludes(await texts(page, "#items li"), ["Item A", "Item B", "Item C", "Item D"], "items");
+  await page.fill("#item-name", NEW_ITEM);
+  await act(page, "create-item", "create item (signed in)");
+  expectIncludes(await texts(page, "#items li"), [NEW_ITEM], "items after create");
+  const owner = await page.locator("#items li", { hasText: NEW_ITEM }).getAttribute("data-owner");
+  check(owner === "user1", `the new item's owner is "${owner}", expected "user1"`);
+
+  await Promise.all(bodyReads);
+  const consoleText = (await page.textContent("#console")) ?? "";
+  for (const wanted of [
+    `POST ${fssUrl}/o/token/`,
+    `POST ${apiUrl}/users/register-by-token/fake_social_site_oidc/`,
+    `GET ${apiUrl}/api/me/`,
+    `POST ${apiUrl}/api/items/`,
+  ]) {
+    check(consoleText.includes(wanted), `console does not show "${wanted}"`);
+  }
+  check(seenTokens.size >= 3, `only ${seenTokens.size} token(s) seen in responses`);
+  for (const secret of [...seenTokens, code]) {
+    check(!consoleText.includes(secret), "the console shows a whole token or code");
+  }
+  await page.screenshot({ path: screenshotPath, fullPage: true });
+  step(`screenshot ${screenshotPath}`);
+  console.log("user=user1");
+  console.log(`item=${NEW_ITEM}`);
+
+  // The same answer again: the sign-in is over, so the code is refused unredeemed (and left
+  // in the address bar: it may be someone's hand-made request).
+  const redeemed = tokenRequests;
+  await page.goto(landed.href, { waitUntil: "load" });
+  const [refusal, refused] = await settled(page);
+  check(refused && refusal.startsWith("Refused the code"), `a replayed answer: "${refusal}"`);
+  check(page.url() === landed.href, `a code this page did not ask for was removed: ${page.url()}`);
+  // Answers to a sign-in in progress, with another state or from another issuer: refused,
+  // and the sign-in they hit is spent.
+  const SENT_STATE = "the-state-this-page-sent";
+  for (const [state, iss, wanted] of [
+    ["another-state", fssUrl, "its state is not the one this page sent"],
+    [SENT_STATE, "http://127.0.0.1:9", "it comes from \"http://127.0.0.1:9\""],
+  ]) {
+    await page.evaluate(([key, pending]) => sessionStorage.setItem(key, JSON.stringify(pending)), [
+      PENDING_KEY, { state: SENT_STATE, nonce: "n", verifier: "v", redirect_uri: `${apiUrl}/` },
+    ]);
+    const forged = new URL(`${apiUrl}/`);
+    forged.search = new URLSearchParams({ code: "forged", state, iss }).toString();
+    await page.goto(forged.href, { waitUntil: "load" });
+    const [text, isError] = await settled(page);
+    check(isError && text.includes(wanted), `an answer with state ${state}, iss ${iss}: "${text}"`);
+    check(page.url() === `${apiUrl}/`, `a refused answer stayed in the address bar: ${page.url()}`);
+    check(await page.evaluate((key) => sessionStorage.getItem(key) === null, PENDING_KEY),
+      "a refused answer left the sign-in in progress");
+  }
+  check(tokenRequests === redeemed, "a refused answer was redeemed at /o/token/");
+  check((await page.textContent("#status")) === "Not logged in", "#status after refused answers");
+  step("a replayed answer, another state and another issuer are refused");
+
+  // Deny, in a fresh browser context (no FSS session, no consent given before).
+  const other = await newPage(browser);
+  await startSignIn(other);
+  await logInAtFss(other, "user2", "user2");
+  const denied = await decideAtFss(other, "Deny", `${apiUrl}/`);
+  check(denied.searchParams.get("error") === "access_denied", `no access_denied in ${denied.href}`);
+  const [shown, isDenial] = await settled(other);
+  check(isDenial && shown.includes("access_denied"), `Deny shown as "${shown}"`);
+  check((await other.textContent("#status")) === "Not logged in", "#status after Deny");
+  check((await other.textContent("#token")) === "none", "#token after Deny");
+  check(other.url() === `${apiUrl}/`, `the answer stayed in the address bar: ${other.url()}`);
+  step(`Deny: ${shown}`);
+  console.log("denied=user2");
+}
+
+// ---- main --------------------------------------------------------------------
+
+const VIEWPORT = { viewport: { width: 1200, height: 900 } };
+// The page a failure's screenshot shows: the last one opened.
+let current;
+async function newPage(browser) {
+  current = await openPage(browser, VIEWPORT);
+  watch(current);
+  return current;
+}
+
+const scenario = { legacy, signin }[scenarioName];
+if (!scenario) {
+  console.error(`usage: ${usage}`);
+  process.exit(2);
+}
+
 let browser;
 let exitCode = 0;
 try {
   browser = await launch();
-  const page = await openPage(browser, { viewport: { width: 1200, height: 900 } });
-  watch(page);
+  const page = await newPage(browser);
   try {
-    await run(page);
+    await scenario(page, browser);
   } catch (err) {
     // A screenshot also when a check failed: it shows where the page stopped.
-    await page.screenshot({ path: screenshotPath, fullPage: true }).then(
+    await current.screenshot({ path: screenshotPath, fullPage: true }).then(
       () => console.error(`screenshot of the failure: ${screenshotPath}`),
       (shotErr) => console.error(`screenshot failed: ${shotErr.message}`),
     );

@@ -7,6 +7,7 @@
 // The redirect URI is a page the test serves on loopback. Prints `code=<code>` on success.
 // Chromium and its options from launch.mjs. Run by demo/tests/oidc_browser.rs.
 
+import { decideAtFss, logInAtFss } from "./fss_pages.mjs";
 import { args, check, CheckFailed, launch, openPage, step } from "./launch.mjs";
 
 const [authorizeUrl, redirectUri, state, username, password] = args(
@@ -25,22 +26,8 @@ async function run(page) {
   check(first.status() === 200, `the authorization URL answered ${first.status()}`);
   const framing = first.headers()["content-security-policy"] || "";
   check(framing.includes("frame-ancestors 'none'"), `no frame-ancestors 'none': ${framing}`);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(password);
-  step("login form filled");
-  await page.getByRole("button", { name: "Sign in" }).click();
-
-  await page.getByRole("button", { name: "Allow" }).waitFor();
-  const consent = await page.textContent("body");
-  check(consent.includes("my-api-app"), `the consent page does not name the client:\n${consent}`);
-  check(consent.includes(username), `the consent page does not name the user:\n${consent}`);
-  step("consent page shown");
-  await Promise.all([
-    page.waitForURL((url) => url.href.startsWith(redirectUri)),
-    page.getByRole("button", { name: "Allow" }).click(),
-  ]);
-
-  const landed = new URL(page.url());
+  await logInAtFss(page, username, password);
+  const landed = await decideAtFss(page, "Allow", redirectUri);
   const code = landed.searchParams.get("code");
   check(code && code.length >= 43, `no code in ${landed.href}`);
   check(landed.searchParams.get("state") === state, `state not returned unchanged: ${landed.href}`);
