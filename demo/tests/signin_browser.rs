@@ -4,7 +4,8 @@
 //! back on the page signed in as the local user, lists items and creates one; a replayed
 //! answer and one with another state are refused; and in a fresh browser another person
 //! clicks Deny and sees the error with nobody signed in. What the browser did is then checked
-//! through My API's API. The final screenshot goes to `target/browser/signin.png`.
+//! through My API's API. The final screenshot goes to `target/browser/signin.png`, or to
+//! `SIGNIN_SCREENSHOT` (the README's picture: `SIGNIN_SCREENSHOT=docs/screenshot.png`).
 //!
 //! Needs what `browser.rs` needs (see `browser_support`): skipped without it, except under CI,
 //! where it fails.
@@ -70,10 +71,17 @@ async fn a_person_signs_in_through_fake_social_site_pages_and_uses_the_api_and_d
         return;
     }
     let services = DemoServices::start();
-    let screenshot = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace directory")
-        .join("target/browser/signin.png");
+    let screenshot = std::env::var_os("SIGNIN_SCREENSHOT")
+        .filter(|p| !p.is_empty())
+        .map_or_else(
+            || {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .parent()
+                    .expect("the workspace directory")
+                    .join("target/browser/signin.png")
+            },
+            std::path::PathBuf::from,
+        );
     std::fs::create_dir_all(screenshot.parent().expect("a directory"))
         .expect("create the screenshot's directory");
     let screenshot_arg = screenshot.to_string_lossy().into_owned();
