@@ -15,8 +15,8 @@ use shared::oauth2::response::{ACCESS_TOKEN_TYPE, TokenResponse};
 use shared::security::scope::Scope;
 use shared::storage::applications::GrantType;
 
-use super::Exchanger;
 use super::subject::{Door, SubjectToken};
+use super::{Client, Exchanger};
 use crate::social::ExchangeParams;
 
 #[derive(Debug)]
@@ -115,7 +115,14 @@ async fn run(
     let app = authenticate(&provider, client).await?;
     require_grant(&app, grant_type)?;
     let issued = exchanger
-        .exchange(&provider, backend, &token, &extra, app, scope)
+        .exchange(
+            &provider,
+            backend,
+            &token,
+            &extra,
+            Client::Authenticated(app),
+            scope,
+        )
         .await?;
     Ok(issued.into())
 }

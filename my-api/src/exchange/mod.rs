@@ -16,11 +16,12 @@ pub mod register;
 pub mod subject;
 
 use actix_web::http::StatusCode;
+use diesel::prelude::*;
 use shared::oauth2::OAuth2Error;
 use shared::oauth2::provider::Provider;
 use shared::security::scope::Scope;
 use shared::storage::applications::Application;
-use shared::storage::db::StorageError;
+use shared::storage::db::{Connection, StorageError};
 use shared::storage::tokens::{IssuedTokens, TokenError};
 use thiserror::Error;
 
@@ -209,12 +210,12 @@ impl Exchanger {
         backend: &str,
         token: &SubjectToken,
         params: &ExchangeParams,
-        app: Application,
+        client: Client,
         scope: Scope,
     ) -> Result<IssuedTokens, ExchangeError> {
         let result: Result<IssuedTokens, ExchangeError> = async {
             let identity = self.identify(backend, token, params).await?;
-            issue_for(provider, identity, app, scope).await
+            issue_for(provider, identity, client, scope).await
         }
         .await;
         // Known backends only: a caller's made-up name must not become a label.
@@ -238,12 +239,43 @@ pub struct Identity {
     pub profile: SocialProfile,
 }
 
+/// Who the tokens are issued to.
+#[derive(Debug)]
+pub enum Client {
+    /// The client the token endpoint authenticated (the exchange grants).
+    Authenticated(Application),
+    /// The application of this name (the register route's): read inside the write
+    /// transaction, which saves the route a trip to the database.
+    Named(String),
+}
+
+impl Client {
+    fn resolve(&self, conn: &mut Connection) -> Result<Application, ExchangeError> {
+        match self {
+            Client::Authenticated(app) => Ok(app.clone()),
+            Client::Named(name) => {
+                use shared::storage::schema::applications;
+                let found = applications::table
+                    .filter(applications::name.eq(name))
+                    .order(applications::id)
+                    .select(Application::as_select())
+                    .get_result(conn)
+                    .optional()?;
+                found.ok_or_else(|| {
+                    log::error!("the exchange application {name:?} does not exist");
+                    ExchangeError::NotConfigured
+                })
+            }
+        }
+    }
+}
+
 /// The write half of an exchange: in one immediate transaction, finds or creates the local
 /// user linked to `identity`, replaces the user's previous tokens for `app` and issues new ones.
 async fn issue_for(
     provider: &Provider,
     identity: Identity,
-    app: Application,
+    client: Client,
     scope: Scope,
 ) -> Result<IssuedTokens, ExchangeError> {
     let Identity { backend, profile } = identity;
@@ -253,6 +285,7 @@ async fn issue_for(
         .exclusive(move |conn| {
             let mut attempt = || {
                 conn.immediate_transaction(|conn| {
+                    let app = client.resolve(conn)?;
                     let user = accounts::user_for_profile(conn, backend, &profile)?;
                     if !user.is_active {
                         return Err(ExchangeError::Inactive);

@@ -8,17 +8,15 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use shared::oauth2::OAuth2Error;
 use shared::oauth2::error::OAuth2ErrorBody;
 use shared::oauth2::form::Params;
 use shared::oauth2::provider::Provider;
 use shared::oauth2::response::TokenResponse;
 use shared::security::scope::Scope;
-use shared::storage::applications::Application;
 
 use super::subject::{Door, SubjectToken};
-use super::{ExchangeError, Exchanger};
+use super::{Client, ExchangeError, Exchanger};
 use crate::social::{ExchangeParams, SocialError};
 
 /// The original's answer when the provider refuses the token, kept word for word.
@@ -82,24 +80,15 @@ pub async fn register_by_token(
     };
     let token = SubjectToken::from_params(&params, Door::Register)?;
     let extra = ExchangeParams::from_params(&params)?;
-    let name = exchanger.application_name.clone();
-    let app = provider
-        .db
-        .run(move |conn| Ok::<_, OAuth2Error>(application_named(conn, &name)?))
-        .await?
-        .ok_or_else(|| {
-            log::error!(
-                "the exchange application {:?} does not exist",
-                exchanger.application_name
-            );
-            OAuth2Error::new(
-                "temporarily_unavailable",
-                "The token exchange is not configured.",
-                StatusCode::SERVICE_UNAVAILABLE,
-            )
-        })?;
     let issued = exchanger
-        .exchange(&provider, &backend, &token, &extra, app, Scope::all())
+        .exchange(
+            &provider,
+            &backend,
+            &token,
+            &extra,
+            Client::Named(exchanger.application_name.clone()),
+            Scope::all(),
+        )
         .await
         .map_err(register_error)?;
     // Counted with the grants of /o/token/, under the route's own name.
@@ -112,17 +101,4 @@ pub async fn register_by_token(
         .headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Authorization"));
     Ok(response)
-}
-
-fn application_named(
-    conn: &mut shared::storage::db::Connection,
-    name: &str,
-) -> QueryResult<Option<Application>> {
-    use shared::storage::schema::applications;
-    applications::table
-        .filter(applications::name.eq(name))
-        .order(applications::id)
-        .select(Application::as_select())
-        .get_result(conn)
-        .optional()
 }

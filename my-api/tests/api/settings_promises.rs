@@ -50,8 +50,10 @@ async fn a_missing_exchange_application_is_a_json_503_that_writes_nothing() {
         test_support::db::count_tokens(&mut app.db()),
     );
 
+    // Valid requests, each token checked with the provider: only the application is missing.
     for backend in BACKENDS {
-        let response = app.register_by_token(backend, &fss_token, None).await;
+        let username = (backend == FSS_WITH_PARAMS).then_some("admin");
+        let response = app.register_by_token(backend, &fss_token, username).await;
         assert_error(
             response,
             StatusCode::SERVICE_UNAVAILABLE,
