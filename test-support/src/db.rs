@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel_migrations::EmbeddedMigrations;
 use shared::security::password::PasswordHasher;
 use shared::security::secret::Secret;
 use shared::storage::applications::{self, ClientType, GrantTypes, NewApplication};
+use shared::storage::db::{AnyConnection, DatabaseUrl, Migrations};
 use shared::storage::fixtures::ModelLoader;
 use shared::storage::schema::users;
 use shared::storage::users::{NewUser, User};
@@ -33,10 +33,11 @@ pub fn fixture_path(name: &str) -> PathBuf {
 pub fn load_fixture(
     path: &Path,
     fixture: &str,
-    migrations: &[EmbeddedMigrations],
+    migrations: &[Migrations],
     loaders: &[&dyn ModelLoader],
 ) {
-    shared::storage::db::migrate(path, migrations).expect("migrate the test database");
+    shared::storage::db::migrate(&DatabaseUrl::from(path), migrations)
+        .expect("migrate the test database");
     shared::storage::fixtures::load_file(&mut connect(path), &fixture_path(fixture), loaders)
         .unwrap_or_else(|e| panic!("load {fixture}: {e}"));
 }
@@ -45,9 +46,10 @@ pub fn load_fixture(
 ///
 /// # Panics
 /// When the database cannot be opened.
-pub fn connect(path: &Path) -> SqliteConnection {
+pub fn connect(path: &Path) -> AnyConnection {
     let url = path.to_str().expect("the temporary path is UTF-8");
-    let mut conn = SqliteConnection::establish(url).expect("open the test database");
+    let mut conn =
+        AnyConnection::Sqlite(SqliteConnection::establish(url).expect("open the test database"));
     conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
         .expect("set the connection pragmas");
     conn
@@ -80,7 +82,7 @@ pub fn cheapen_passwords(path: &Path, accounts: &[(&str, &str)]) {
 }
 
 /// An active user whose password is hashed at [`TEST_COST`].
-pub fn create_user(conn: &mut SqliteConnection, username: &str, password: &str) -> User {
+pub fn create_user(conn: &mut AnyConnection, username: &str, password: &str) -> User {
     create_user_with_hash(conn, username, &hash(password))
 }
 
@@ -89,7 +91,7 @@ pub fn create_user(conn: &mut SqliteConnection, username: &str, password: &str) 
 ///
 /// # Panics
 /// When the user cannot be stored.
-pub fn create_user_with_hash(conn: &mut SqliteConnection, username: &str, hash: &str) -> User {
+pub fn create_user_with_hash(conn: &mut AnyConnection, username: &str, hash: &str) -> User {
     let mut user = NewUser::new(username, hash.to_owned());
     user.first_name = "Test".to_owned();
     user.last_name = username.to_owned();
@@ -113,7 +115,7 @@ pub fn tables(path: &Path) -> Vec<String> {
 }
 
 /// Rows in (access_tokens, refresh_tokens).
-pub fn count_tokens(conn: &mut SqliteConnection) -> (i64, i64) {
+pub fn count_tokens(conn: &mut AnyConnection) -> (i64, i64) {
     use shared::storage::schema::{access_tokens, refresh_tokens};
     let access = access_tokens::table
         .count()
@@ -128,7 +130,7 @@ pub fn count_tokens(conn: &mut SqliteConnection) -> (i64, i64) {
 
 /// A public client `client_id` named `name`, allowed the space-separated `grant_types`.
 pub fn create_public_client(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     client_id: &str,
     name: &str,
     grant_types: &str,

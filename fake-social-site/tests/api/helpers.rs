@@ -11,6 +11,7 @@ use serde::Deserialize;
 use shared::oauth2::settings::ProviderSettings;
 use shared::security::secret::Secret;
 use shared::storage::applications::{self, NewApplication};
+use shared::storage::db::AnyConnection;
 use shared::storage::db::DbConfig;
 use shared::storage::schema::{
     access_tokens, applications as applications_table, refresh_tokens, users,
@@ -229,7 +230,7 @@ impl TestApp {
 
     // --- the database -----------------------------------------------------------------
 
-    pub fn db(&self) -> SqliteConnection {
+    pub fn db(&self) -> AnyConnection {
         connect(&self.db_path)
     }
 

@@ -205,7 +205,7 @@ async fn issue_for(
         .db
         .exclusive(move |conn| {
             let mut attempt = || {
-                conn.immediate_transaction(|conn| {
+                conn.write_transaction(|conn| {
                     let user = accounts::user_for_profile(conn, backend, &profile)?;
                     if !user.is_active {
                         return Err(ExchangeError::Inactive);

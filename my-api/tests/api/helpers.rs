@@ -12,6 +12,7 @@ use reqwest::header::{CACHE_CONTROL, PRAGMA};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use shared::security::secret::Secret;
+use shared::storage::db::AnyConnection;
 use shared::storage::db::{Db, DbConfig};
 use shared::storage::schema::users;
 use tempfile::TempDir;
@@ -476,12 +477,12 @@ impl TestApp {
     // --- the databases --------------------------------------------------------------------
 
     /// My API's database.
-    pub fn db(&self) -> SqliteConnection {
+    pub fn db(&self) -> AnyConnection {
         connect(&self.db_path)
     }
 
     /// Fake Social Site's database.
-    pub fn fss_db(&self) -> SqliteConnection {
+    pub fn fss_db(&self) -> AnyConnection {
         connect(&self.fss().db_path)
     }
 

@@ -1,13 +1,12 @@
 //! My API's own migrations undo cleanly: reverting them leaves exactly the shared schema, and
-//! applying them again gives back exactly the schema a fresh database gets.
+//! applying them again gives back exactly the schema a fresh database gets. Read from SQLite's
+//! own catalogue, so SQLite only.
 
 use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
 use diesel_migrations::MigrationHarness;
-
-use crate::helpers::connect;
 
 #[derive(QueryableByName, Debug, PartialEq)]
 struct Object {
@@ -36,8 +35,8 @@ fn migrated(dir: &tempfile::TempDir, name: &str, own: bool) -> SqliteConnection 
     } else {
         vec![]
     };
-    shared::storage::db::migrate(&path, &extra).expect("migrate");
-    connect(&path)
+    shared::storage::db::migrate(&path.as_path().into(), &extra).expect("migrate");
+    SqliteConnection::establish(path.to_str().expect("a UTF-8 path")).expect("open")
 }
 
 #[test]
@@ -48,7 +47,7 @@ fn my_apis_down_migrations_undo_exactly_what_its_up_migrations_do() {
     let full = schema(&mut conn);
     assert!(full.len() > shared_only.len(), "{full:#?}");
 
-    let mut own = MigrationSource::<Sqlite>::migrations(&my_api::MIGRATIONS).expect("list");
+    let mut own = MigrationSource::<Sqlite>::migrations(&my_api::MIGRATIONS.sqlite).expect("list");
     own.sort_by_key(|m| m.name().version().as_owned());
     for migration in own.iter().rev() {
         conn.revert_migration(migration.as_ref())
@@ -56,7 +55,7 @@ fn my_apis_down_migrations_undo_exactly_what_its_up_migrations_do() {
     }
     assert_eq!(schema(&mut conn), shared_only);
 
-    conn.run_pending_migrations(my_api::MIGRATIONS)
+    conn.run_pending_migrations(my_api::MIGRATIONS.sqlite)
         .expect("migrate again");
     assert_eq!(schema(&mut conn), full);
 }

@@ -85,20 +85,21 @@ pub fn find_by_username(
 }
 
 pub fn create(conn: &mut crate::storage::db::Connection, new: &NewUser) -> QueryResult<User> {
-    diesel::insert_into(users::table)
+    // `RETURNING` a `Selectable` is built per backend.
+    crate::per_backend!(conn, |conn| diesel::insert_into(users::table)
         .values(new)
         .returning(User::as_returning())
-        .get_result(conn)
+        .get_result(conn))
 }
 
 /// Inserts, or updates the row with the same `id` (fixtures are idempotent by primary key).
 pub fn upsert(conn: &mut crate::storage::db::Connection, new: &NewUser) -> QueryResult<()> {
-    diesel::insert_into(users::table)
+    crate::per_backend!(conn, |conn| diesel::insert_into(users::table)
         .values(new)
         .on_conflict(users::id)
         .do_update()
         .set(new)
-        .execute(conn)?;
+        .execute(conn))?;
     Ok(())
 }
 

@@ -421,7 +421,7 @@ pub fn revoke_user_tokens(
     user_id: i64,
     application_id: Option<i64>,
 ) -> QueryResult<usize> {
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         let mut access = diesel::update(access_tokens::table)
             .filter(access_tokens::user_id.eq(user_id))
             .filter(access_tokens::revoked.eq(false))
@@ -461,7 +461,7 @@ pub fn clear_tokens(conn: &mut Connection, batch: i64) -> QueryResult<usize> {
 /// revoked). Returns how many rows went (0: nothing left).
 pub fn clear_token_batch(conn: &mut Connection, batch: i64) -> QueryResult<usize> {
     let now = now();
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         let access: Vec<String> = access_tokens::table
             .filter(
                 access_tokens::revoked

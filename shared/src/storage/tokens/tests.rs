@@ -39,7 +39,7 @@ impl TestDb {
         }
     }
 
-    fn conn(&self) -> r2d2::PooledConnection<diesel::r2d2::ConnectionManager<Connection>> {
+    fn conn(&self) -> crate::storage::db::PooledConnection {
         self.db.get().expect("a connection")
     }
 
