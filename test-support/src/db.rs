@@ -1,4 +1,5 @@
-//! Test databases: a fresh SQLite file migrated and holding one of the workspace's fixtures,
+//! Test databases: a fresh database (see [`crate::testdb`]) migrated and holding one of the
+//! workspace's fixtures,
 //! our own connection to it beside a service's pool, and users whose passwords are hashed at
 //! the cheapest bcrypt cost so that logins stay quick in a debug build.
 
@@ -25,24 +26,38 @@ pub fn fixture_path(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Migrates a fresh database at `path` (the shared migrations, then `migrations`) and loads
-/// the fixture `fixture` into it, as `loaddata` does.
+/// Migrates a fresh database (a SQLite path, a [`DatabaseUrl`] or a [`TestDb`]'s URL; the
+/// shared migrations, then `migrations`) and loads the fixture `fixture` into it, as
+/// `loaddata` does.
 ///
 /// # Panics
 /// When the database cannot be migrated or the fixture loaded.
 pub fn load_fixture(
-    path: &Path,
+    db: impl Into<DatabaseUrl>,
     fixture: &str,
     migrations: &[Migrations],
     loaders: &[&dyn ModelLoader],
 ) {
-    shared::storage::db::migrate(&DatabaseUrl::from(path), migrations)
-        .expect("migrate the test database");
-    shared::storage::fixtures::load_file(&mut connect(path), &fixture_path(fixture), loaders)
+    let url = db.into();
+    shared::storage::db::migrate(&url, migrations).expect("migrate the test database");
+    shared::storage::fixtures::load_file(&mut connect_url(&url), &fixture_path(fixture), loaders)
         .unwrap_or_else(|e| panic!("load {fixture}: {e}"));
 }
 
-/// A connection of our own to a test database, beside the service's pool.
+/// A connection of our own to a test database on either backend.
+///
+/// # Panics
+/// When the database cannot be opened.
+pub fn connect_url(url: &DatabaseUrl) -> AnyConnection {
+    match url {
+        DatabaseUrl::Sqlite(path) => connect(path),
+        DatabaseUrl::Postgres(url) => {
+            AnyConnection::Postgres(PgConnection::establish(url).expect("open the test database"))
+        }
+    }
+}
+
+/// A connection of our own to a SQLite test database, beside the service's pool.
 ///
 /// # Panics
 /// When the database cannot be opened.
@@ -70,8 +85,8 @@ pub fn hash(password: &str) -> String {
 ///
 /// # Panics
 /// When a user is missing.
-pub fn cheapen_passwords(path: &Path, accounts: &[(&str, &str)]) {
-    let mut conn = connect(path);
+pub fn cheapen_passwords(db: impl Into<DatabaseUrl>, accounts: &[(&str, &str)]) {
+    let mut conn = connect_url(&db.into());
     for (username, password) in accounts {
         let updated = diesel::update(users::table.filter(users::username.eq(username)))
             .set(users::password.eq(hash(password)))
@@ -99,7 +114,7 @@ pub fn create_user_with_hash(conn: &mut AnyConnection, username: &str, hash: &st
     shared::storage::users::create(conn, &user).expect("create the user")
 }
 
-/// The tables of the database at `path`, by name.
+/// The tables of the SQLite database at `path`, by name (read from SQLite's catalogue).
 pub fn tables(path: &Path) -> Vec<String> {
     #[derive(QueryableByName)]
     struct Name {

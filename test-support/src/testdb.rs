@@ -104,12 +104,13 @@ impl TestDb {
     /// # Panics
     /// When the database cannot be opened.
     pub fn connect(&self) -> AnyConnection {
-        match &self.url {
-            DatabaseUrl::Sqlite(path) => crate::db::connect(path),
-            DatabaseUrl::Postgres(url) => AnyConnection::Postgres(
-                PgConnection::establish(url).expect("open the test database"),
-            ),
-        }
+        crate::db::connect_url(&self.url)
+    }
+}
+
+impl From<&TestDb> for DatabaseUrl {
+    fn from(db: &TestDb) -> Self {
+        db.url.clone()
     }
 }
 

@@ -36,7 +36,7 @@ async fn loaddata_twice_changes_nothing() {
 async fn a_fixture_with_a_bad_record_loads_nothing() {
     let app = spawn_app().await;
     let before = app.count_accounts();
-    let file = app.db_path.with_file_name("bad.json");
+    let file = app.dir().join("bad.json");
     let records = json!([
         {"model": "auth.user", "pk": 50, "fields": {
             "username": "good", "password": shared::security::password::django_pbkdf2_sha256("pw", "salt", 1000)}},
@@ -58,7 +58,7 @@ async fn a_fixture_with_a_bad_record_loads_nothing() {
 #[actix_rt::test]
 async fn a_django_pbkdf2_password_logs_in_and_is_rehashed_with_bcrypt() {
     let app = spawn_app().await;
-    let file = app.db_path.with_file_name("django.json");
+    let file = app.dir().join("django.json");
     let records = json!([
         {"model": "auth.user", "pk": 40, "fields": {
             "username": "django",
@@ -176,7 +176,7 @@ async fn introspection_is_granted_only_by_allow_introspection_and_only_to_confid
     assert!(refused.is_err());
 
     // Fixtures may carry the permission as an extra field of oauth2_provider.application.
-    let file = app.db_path.with_file_name("clients.json");
+    let file = app.dir().join("clients.json");
     let records = json!([
         {"model": "oauth2_provider.application", "pk": 40, "fields": {
             "client_id": "fixture-rs", "client_type": "confidential", "client_secret": "s3cret",

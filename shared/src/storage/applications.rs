@@ -325,6 +325,9 @@ pub fn find_by_client_id(
     conn: &mut crate::storage::db::Connection,
     client_id: &str,
 ) -> QueryResult<Option<Application>> {
+    if !crate::storage::db::storable(client_id) {
+        return Ok(None);
+    }
     applications::table
         .filter(applications::client_id.eq(client_id))
         .select(Application::as_select())

@@ -423,6 +423,28 @@ fn create_private_file(path: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// Runs `attempt` (one write transaction) and, when it lost an insert race (`lost`: a unique
+/// violation, which PostgreSQL's concurrent writers can meet and SQLite's serialised ones
+/// never do), runs it once more: rolled back, the second attempt reads the winner's row
+/// instead of inserting its own. Returns the outcome and whether the second attempt ran.
+pub fn retry_lost_race<T, E>(
+    mut attempt: impl FnMut() -> Result<T, E>,
+    lost: impl Fn(&E) -> bool,
+) -> (Result<T, E>, bool) {
+    match attempt() {
+        Err(e) if lost(&e) => (attempt(), true),
+        other => (other, false),
+    }
+}
+
+/// Whether `text` can be a stored value at all. PostgreSQL's text holds no NUL character and
+/// refuses a query that binds one (an error, not "no row"); nothing here stores one on SQLite
+/// either. So a key from a request that holds one names no row, on either backend, and the
+/// finders answer so without asking.
+pub fn storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
 /// True when a Diesel error is a unique-constraint violation (a lost insert race).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(

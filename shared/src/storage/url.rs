@@ -102,6 +102,12 @@ impl std::str::FromStr for DatabaseUrl {
     }
 }
 
+impl From<&DatabaseUrl> for DatabaseUrl {
+    fn from(url: &DatabaseUrl) -> Self {
+        url.clone()
+    }
+}
+
 impl From<PathBuf> for DatabaseUrl {
     fn from(path: PathBuf) -> Self {
         DatabaseUrl::Sqlite(path)

@@ -75,6 +75,9 @@ pub fn find_by_username(
     conn: &mut crate::storage::db::Connection,
     username: &str,
 ) -> QueryResult<Option<User>> {
+    if !crate::storage::db::storable(username) {
+        return Ok(None);
+    }
     // `get_result` rather than `first`: a unique key needs no LIMIT, and a bound LIMIT makes
     // SQLite re-prepare the statement on every call.
     users::table

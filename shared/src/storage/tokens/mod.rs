@@ -394,11 +394,18 @@ pub fn revoke_family(conn: &mut Connection, family: &str) -> QueryResult<()> {
 /// the user's previous token for its application. Deleting rather than flagging keeps the
 /// rows of a (user, application) to the live pair, so this stays one index probe however
 /// often the user exchanges (flagged rows piled up and made each exchange slower).
+///
+/// Call it in the write transaction that then issues the new tokens: the user's row is locked
+/// first, so that two exchanges of one user replace each other's tokens in turn. SQLite's
+/// immediate transaction already serialises them; PostgreSQL's concurrent ones would
+/// otherwise each delete only what was committed before they began, and both new pairs
+/// would live.
 pub fn delete_user_application_tokens(
     conn: &mut Connection,
     user_id: i64,
     application_id: i64,
 ) -> QueryResult<()> {
+    lock_user(conn, user_id)?;
     diesel::delete(
         access_tokens::table
             .filter(access_tokens::user_id.eq(user_id))
@@ -411,6 +418,21 @@ pub fn delete_user_application_tokens(
             .filter(refresh_tokens::application_id.eq(application_id)),
     )
     .execute(conn)?;
+    Ok(())
+}
+
+/// Holds the user's row until the transaction ends (PostgreSQL's `FOR UPDATE`; on SQLite the
+/// immediate transaction holds the whole database already).
+fn lock_user(conn: &mut Connection, user_id: i64) -> QueryResult<()> {
+    use crate::storage::connection::AnyConnection;
+    use crate::storage::schema::users;
+    if let AnyConnection::Postgres(pg) = conn {
+        users::table
+            .find(user_id)
+            .select(users::id)
+            .for_update()
+            .load::<i64>(pg)?;
+    }
     Ok(())
 }
 
