@@ -194,3 +194,46 @@ async fn introspection_is_granted_only_by_allow_introspection_and_only_to_confid
     std::fs::write(&file, public.to_string()).expect("write the fixture");
     assert!(loaddata(&app, file).is_err());
 }
+
+/// A database URL the service cannot use stops the command with the URL named, its password
+/// masked, whether it came by flag or by `DATABASE_URL`, and whether the URL is malformed or
+/// its server refuses (no leftover file is made for it either).
+#[test]
+fn a_bad_database_url_is_named_without_its_password() {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    for (url, shown, reason) in [
+        (
+            "mysql://root:s3cret@db/app",
+            "mysql://root:***@db/app",
+            "unsupported database URL",
+        ),
+        (
+            "postgres://app:s3cret@db:54x2/app",
+            "postgres://app:***@db:54x2/app",
+            "the port is not a number",
+        ),
+        (
+            "postgres://app:s3cret@127.0.0.1:1/app",
+            "postgres://app:***@127.0.0.1:1/app",
+            "Connection refused",
+        ),
+    ] {
+        for output in [
+            crate::readme_promises::run_to_exit(dir.path(), &[], &["--database", url, "migrate"]),
+            crate::readme_promises::run_to_exit(dir.path(), &[("DATABASE_URL", url)], &["migrate"]),
+        ] {
+            assert!(!output.status.success(), "{url}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains(shown) && stderr.contains(reason),
+                "{url}: {stderr}"
+            );
+            assert!(!stderr.contains("s3cret"), "{stderr}");
+            assert!(output.stdout.is_empty(), "{url}");
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list the directory")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
