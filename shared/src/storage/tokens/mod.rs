@@ -210,7 +210,7 @@ impl TokenService {
         requested: Option<&Scope>,
     ) -> Result<RefreshOutcome, TokenError> {
         let hash = sha256_hex(presented.expose());
-        let row: Option<(String, String, i64, String, i64, bool)> = refresh_tokens::table
+        let query = refresh_tokens::table
             .find(&hash)
             .filter(refresh_tokens::application_id.eq(app.id))
             .select((
@@ -220,9 +220,17 @@ impl TokenService {
                 refresh_tokens::scope,
                 refresh_tokens::expires,
                 refresh_tokens::revoked,
-            ))
-            .get_result(conn)
-            .optional()?;
+            ));
+        // On PostgreSQL the presented token's row is locked as it is read, so concurrent uses
+        // of one token queue here, each then reading what the one before it did: they never
+        // lock the family's rows in different orders (a deadlock), and a reuse is always
+        // seen as one. SQLite's immediate transaction has queued them already.
+        let row: Option<(String, String, i64, String, i64, bool)> = match conn {
+            crate::storage::connection::AnyConnection::Postgres(pg) => {
+                query.for_update().get_result(pg).optional()?
+            }
+            _ => query.get_result(conn).optional()?,
+        };
         let Some((access_jti, family, user_id, scope, expires, revoked)) = row else {
             return Ok(RefreshOutcome::Refused);
         };
@@ -259,6 +267,11 @@ impl TokenService {
         .set(refresh_tokens::revoked.eq(true))
         .execute(conn)?;
         if rotated != 1 {
+            // Another use of this token rotated it between the read above and this write:
+            // a reuse too, so the family goes as above. Only concurrent writers get here
+            // (PostgreSQL's); SQLite's queue, and the later one reads the token revoked.
+            revoke_family(conn, &family)?;
+            log::warn!("refresh token reuse detected; token family revoked");
             return Ok(RefreshOutcome::Refused);
         }
         diesel::update(access_tokens::table.find(&access_jti))
