@@ -119,7 +119,7 @@ pub trait ModelLoader: Sync + std::fmt::Debug {
     ) -> Result<(), String>;
 }
 
-/// Loads every record of `path` in one immediate transaction; returns how many.
+/// Loads every record of `path` in one write transaction; returns how many.
 pub fn load_file(
     conn: &mut Connection,
     path: &Path,

@@ -4,7 +4,7 @@
 //! Refresh tokens are 256 random bits stored only as SHA-256 and rotated on every use; every
 //! token descended from one grant shares a `family`, and presenting a refresh token that was
 //! already rotated revokes the whole family (RFC 9700 §4.14). Callers run the writing
-//! functions inside an immediate transaction.
+//! functions inside a write transaction (`Db::write`).
 
 pub mod cache;
 pub mod jwt;
