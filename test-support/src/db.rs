@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use shared::security::password::PasswordHasher;
 use shared::security::secret::Secret;
@@ -62,12 +61,7 @@ pub fn connect_url(url: &DatabaseUrl) -> AnyConnection {
 /// # Panics
 /// When the database cannot be opened.
 pub fn connect(path: &Path) -> AnyConnection {
-    let url = path.to_str().expect("the temporary path is UTF-8");
-    let mut conn =
-        AnyConnection::Sqlite(SqliteConnection::establish(url).expect("open the test database"));
-    conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
-        .expect("set the connection pragmas");
-    conn
+    crate::testdb::connect(&DatabaseUrl::from(path))
 }
 
 /// `password` hashed at [`TEST_COST`].

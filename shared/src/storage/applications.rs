@@ -562,11 +562,8 @@ mod tests {
     #[test]
     fn a_stored_grant_this_code_does_not_know_is_never_allowed() {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let db = crate::storage::db::Db::open(
-            &crate::storage::db::DbConfig::new(dir.path().join("a.sqlite3")),
-            &[],
-        )
-        .expect("open");
+        let fresh = crate::storage::testdb::TestDb::create(dir.path(), "applications");
+        let db = crate::storage::db::Db::open(&fresh.config(), &[]).expect("open");
         let mut conn = db.get().expect("a connection");
         diesel::sql_query(
             "INSERT INTO applications (client_id, name, client_type, grant_types, created) \

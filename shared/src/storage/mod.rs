@@ -13,6 +13,8 @@ pub mod fixtures;
 pub mod maintenance;
 pub mod schema;
 pub mod sessions;
+#[cfg(any(test, feature = "testdb"))]
+pub mod testdb;
 pub mod tokens;
 pub mod url;
 pub mod users;
