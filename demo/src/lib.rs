@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use diesel_migrations::EmbeddedMigrations;
+use shared::storage::db::Migrations;
 use shared::storage::db::{Db, DbConfig};
 
 pub const FSS_FIXTURE: &str = include_str!("../../fixtures/fake-social-site.json");
@@ -46,7 +46,7 @@ pub struct Args {
 /// Creates a service's database with its fixtures if the file is new. Returns whether it did.
 pub fn prepare_database(
     path: &Path,
-    migrations: &[EmbeddedMigrations],
+    migrations: &[Migrations],
     fixture_name: &str,
     fixture: &str,
     loaders: &[&dyn shared::storage::fixtures::ModelLoader],

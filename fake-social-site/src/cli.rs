@@ -41,7 +41,7 @@ pub struct ServeArgs {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let path = cli.global.db_path(DEFAULT_DATABASE);
+    let path = cli.global.db_url(DEFAULT_DATABASE)?;
     match cli.command {
         Command::Serve(args) => {
             let settings = Settings {

@@ -28,8 +28,11 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Defaults for a database file, listening on `bind`.
-    pub fn new(db_path: impl Into<std::path::PathBuf>, bind: impl Into<String>) -> Self {
+    /// Defaults for a database (a SQLite file or a PostgreSQL URL), listening on `bind`.
+    pub fn new(
+        db_path: impl Into<shared::storage::db::DatabaseUrl>,
+        bind: impl Into<String>,
+    ) -> Self {
         Settings {
             bind: bind.into(),
             db: DbConfig::new(db_path),

@@ -32,7 +32,7 @@ impl ModelLoader for SocialLinkLoader {
             social_links::modified.eq(now),
         );
         let result = match pk {
-            Some(pk) => diesel::insert_into(social_links::table)
+            Some(pk) => shared::per_backend!(conn, |conn| diesel::insert_into(social_links::table)
                 .values((
                     social_links::id.eq(pk),
                     social_links::created.eq(now),
@@ -41,7 +41,7 @@ impl ModelLoader for SocialLinkLoader {
                 .on_conflict(social_links::id)
                 .do_update()
                 .set(values)
-                .execute(conn),
+                .execute(conn)),
             None => diesel::insert_into(social_links::table)
                 .values((social_links::created.eq(now), values))
                 .execute(conn),
@@ -66,12 +66,12 @@ impl ModelLoader for ItemLoader {
         );
         let now = shared::clock::now();
         let result = match pk {
-            Some(pk) => diesel::insert_into(items::table)
+            Some(pk) => shared::per_backend!(conn, |conn| diesel::insert_into(items::table)
                 .values((items::id.eq(pk), items::created.eq(now), values))
                 .on_conflict(items::id)
                 .do_update()
                 .set(values)
-                .execute(conn),
+                .execute(conn)),
             None => diesel::insert_into(items::table)
                 .values((items::created.eq(now), values))
                 .execute(conn),
@@ -95,12 +95,12 @@ impl ModelLoader for ConceptLoader {
         );
         let now = shared::clock::now();
         let result = match pk {
-            Some(pk) => diesel::insert_into(concepts::table)
+            Some(pk) => shared::per_backend!(conn, |conn| diesel::insert_into(concepts::table)
                 .values((concepts::id.eq(pk), concepts::created.eq(now), values))
                 .on_conflict(concepts::id)
                 .do_update()
                 .set(values)
-                .execute(conn),
+                .execute(conn)),
             None => diesel::insert_into(concepts::table)
                 .values((concepts::created.eq(now), values))
                 .execute(conn),

@@ -35,4 +35,16 @@ diesel::table! {
 diesel::joinable!(social_links -> users (user_id));
 diesel::joinable!(items -> users (owner_id));
 
-diesel::allow_tables_to_appear_in_same_query!(social_links, items, concepts, users);
+diesel::allow_tables_to_appear_in_same_query!(social_links, items, concepts);
+
+// Each with the shared `users`, which is defined in another crate: only the plain pairs can be
+// declared here (the macro's PostgreSQL `ONLY`/`TABLESAMPLE` forms would be orphan impls).
+macro_rules! with_users {
+    ($($table:ident),+) => {
+        $(
+            impl diesel::query_source::TableNotEqual<users::table> for $table::table {}
+            impl diesel::query_source::TableNotEqual<$table::table> for users::table {}
+        )+
+    };
+}
+with_users!(social_links, items, concepts);

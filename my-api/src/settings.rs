@@ -178,7 +178,10 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn new(db_path: impl Into<std::path::PathBuf>, bind: impl Into<String>) -> Self {
+    pub fn new(
+        db_path: impl Into<shared::storage::db::DatabaseUrl>,
+        bind: impl Into<String>,
+    ) -> Self {
         Settings {
             bind: bind.into(),
             db: DbConfig::new(db_path),

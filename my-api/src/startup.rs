@@ -4,10 +4,11 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::web;
-use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use diesel_migrations::embed_migrations;
 use shared::oauth2::provider::Provider;
 use shared::oauth2::settings::ProviderSettings;
 use shared::service::server::{Running, ServiceSettings};
+use shared::storage::db::Migrations;
 
 use crate::exchange::Exchanger;
 use crate::exchange::grants::{ConvertToken, TokenExchange};
@@ -16,7 +17,10 @@ use crate::settings::Settings;
 use crate::social::ProviderClient;
 
 /// My API's own tables (social links, items, concepts), applied after the shared ones.
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: embed_migrations!("migrations/sqlite"),
+    postgres: embed_migrations!("migrations/postgres"),
+};
 
 /// The route table, shared by the binary, the tests and the demo. The test page
 /// ([`crate::page::routes`]) is added in demo mode only.

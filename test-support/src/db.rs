@@ -1,15 +1,15 @@
-//! Test databases: a fresh SQLite file migrated and holding one of the workspace's fixtures,
+//! Test databases: a fresh database (see [`crate::testdb`]) migrated and holding one of the
+//! workspace's fixtures,
 //! our own connection to it beside a service's pool, and users whose passwords are hashed at
 //! the cheapest bcrypt cost so that logins stay quick in a debug build.
 
 use std::path::{Path, PathBuf};
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel_migrations::EmbeddedMigrations;
 use shared::security::password::PasswordHasher;
 use shared::security::secret::Secret;
 use shared::storage::applications::{self, ClientType, GrantTypes, NewApplication};
+use shared::storage::db::{AnyConnection, DatabaseUrl, Migrations};
 use shared::storage::fixtures::ModelLoader;
 use shared::storage::schema::users;
 use shared::storage::users::{NewUser, User};
@@ -25,32 +25,43 @@ pub fn fixture_path(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Migrates a fresh database at `path` (the shared migrations, then `migrations`) and loads
-/// the fixture `fixture` into it, as `loaddata` does.
+/// Migrates a fresh database (a SQLite path, a [`DatabaseUrl`] or a [`TestDb`]'s URL; the
+/// shared migrations, then `migrations`) and loads the fixture `fixture` into it, as
+/// `loaddata` does.
 ///
 /// # Panics
 /// When the database cannot be migrated or the fixture loaded.
 pub fn load_fixture(
-    path: &Path,
+    db: impl Into<DatabaseUrl>,
     fixture: &str,
-    migrations: &[EmbeddedMigrations],
+    migrations: &[Migrations],
     loaders: &[&dyn ModelLoader],
 ) {
-    shared::storage::db::migrate(path, migrations).expect("migrate the test database");
-    shared::storage::fixtures::load_file(&mut connect(path), &fixture_path(fixture), loaders)
+    let url = db.into();
+    shared::storage::db::migrate(&url, migrations).expect("migrate the test database");
+    shared::storage::fixtures::load_file(&mut connect_url(&url), &fixture_path(fixture), loaders)
         .unwrap_or_else(|e| panic!("load {fixture}: {e}"));
 }
 
-/// A connection of our own to a test database, beside the service's pool.
+/// A connection of our own to a test database on either backend.
 ///
 /// # Panics
 /// When the database cannot be opened.
-pub fn connect(path: &Path) -> SqliteConnection {
-    let url = path.to_str().expect("the temporary path is UTF-8");
-    let mut conn = SqliteConnection::establish(url).expect("open the test database");
-    conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
-        .expect("set the connection pragmas");
-    conn
+pub fn connect_url(url: &DatabaseUrl) -> AnyConnection {
+    match url {
+        DatabaseUrl::Sqlite(path) => connect(path),
+        DatabaseUrl::Postgres(url) => {
+            AnyConnection::Postgres(PgConnection::establish(url).expect("open the test database"))
+        }
+    }
+}
+
+/// A connection of our own to a SQLite test database, beside the service's pool.
+///
+/// # Panics
+/// When the database cannot be opened.
+pub fn connect(path: &Path) -> AnyConnection {
+    crate::testdb::connect(&DatabaseUrl::from(path))
 }
 
 /// `password` hashed at [`TEST_COST`].
@@ -68,8 +79,8 @@ pub fn hash(password: &str) -> String {
 ///
 /// # Panics
 /// When a user is missing.
-pub fn cheapen_passwords(path: &Path, accounts: &[(&str, &str)]) {
-    let mut conn = connect(path);
+pub fn cheapen_passwords(db: impl Into<DatabaseUrl>, accounts: &[(&str, &str)]) {
+    let mut conn = connect_url(&db.into());
     for (username, password) in accounts {
         let updated = diesel::update(users::table.filter(users::username.eq(username)))
             .set(users::password.eq(hash(password)))
@@ -80,7 +91,7 @@ pub fn cheapen_passwords(path: &Path, accounts: &[(&str, &str)]) {
 }
 
 /// An active user whose password is hashed at [`TEST_COST`].
-pub fn create_user(conn: &mut SqliteConnection, username: &str, password: &str) -> User {
+pub fn create_user(conn: &mut AnyConnection, username: &str, password: &str) -> User {
     create_user_with_hash(conn, username, &hash(password))
 }
 
@@ -89,7 +100,7 @@ pub fn create_user(conn: &mut SqliteConnection, username: &str, password: &str) 
 ///
 /// # Panics
 /// When the user cannot be stored.
-pub fn create_user_with_hash(conn: &mut SqliteConnection, username: &str, hash: &str) -> User {
+pub fn create_user_with_hash(conn: &mut AnyConnection, username: &str, hash: &str) -> User {
     let mut user = NewUser::new(username, hash.to_owned());
     user.first_name = "Test".to_owned();
     user.last_name = username.to_owned();
@@ -97,7 +108,7 @@ pub fn create_user_with_hash(conn: &mut SqliteConnection, username: &str, hash: 
     shared::storage::users::create(conn, &user).expect("create the user")
 }
 
-/// The tables of the database at `path`, by name.
+/// The tables of the SQLite database at `path`, by name (read from SQLite's catalogue).
 pub fn tables(path: &Path) -> Vec<String> {
     #[derive(QueryableByName)]
     struct Name {
@@ -113,7 +124,7 @@ pub fn tables(path: &Path) -> Vec<String> {
 }
 
 /// Rows in (access_tokens, refresh_tokens).
-pub fn count_tokens(conn: &mut SqliteConnection) -> (i64, i64) {
+pub fn count_tokens(conn: &mut AnyConnection) -> (i64, i64) {
     use shared::storage::schema::{access_tokens, refresh_tokens};
     let access = access_tokens::table
         .count()
@@ -128,7 +139,7 @@ pub fn count_tokens(conn: &mut SqliteConnection) -> (i64, i64) {
 
 /// A public client `client_id` named `name`, allowed the space-separated `grant_types`.
 pub fn create_public_client(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     client_id: &str,
     name: &str,
     grant_types: &str,

@@ -1,5 +1,6 @@
 //! What the tests of Fake Social Site, My API and the demo share, written once: a logger
-//! that keeps every record ([`logs`]), fresh SQLite files holding a fixture ([`db`]), the
+//! that keeps every record ([`logs`]), a fresh database per test, SQLite or PostgreSQL
+//! ([`testdb`]), fixtures loaded into it ([`db`]), the
 //! HTTP client and the assertions on answers ([`http`]), loopback sockets ([`net`]),
 //! services run as child processes ([`process`]) and checks of their flags ([`cli`]). A dev-dependency only; each crate keeps
 //! its own `TestApp` with a typed method per endpoint.
@@ -10,3 +11,4 @@ pub mod http;
 pub mod logs;
 pub mod net;
 pub mod process;
+pub mod testdb;

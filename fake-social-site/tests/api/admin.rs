@@ -21,7 +21,7 @@ pub fn manage(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> (bool, Stri
         .env_clear()
         .envs(env.iter().copied())
         .arg("--database")
-        .arg(&app.db_path)
+        .arg(app.db.url_arg())
         .args(args)
         .output()
         .expect("run the binary");

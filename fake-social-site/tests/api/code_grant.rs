@@ -73,6 +73,33 @@ async fn a_second_use_of_a_code_is_invalid_grant_and_revokes_every_token_issued_
     json_body(app.user_details(&other.access_token).await, StatusCode::OK).await;
 }
 
+/// Concurrent redemptions of one code: one wins, the others are replays whether they came
+/// after it or (on PostgreSQL, whose writers run side by side) raced it, and what the winner
+/// got is revoked.
+#[actix_rt::test]
+async fn ten_concurrent_redemptions_of_one_code_give_one_success_and_revoke_what_it_issued() {
+    let app = spawn_app().await;
+    let code = code_for(&app, "read").await;
+    let answers =
+        futures_util::future::join_all((0..10).map(|_| exchange(&app, &code, VERIFIER))).await;
+    let mut winners = Vec::new();
+    for answer in answers {
+        if answer.status() == StatusCode::OK {
+            winners.push(json_body(answer, StatusCode::OK).await);
+        } else {
+            assert_oauth2_error(answer, StatusCode::BAD_REQUEST, "invalid_grant").await;
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let access = winners[0]["access_token"]
+        .as_str()
+        .expect("an access token");
+    assert_eq!(
+        app.user_details(access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 #[actix_rt::test]
 async fn a_code_is_bound_to_its_verifier_redirect_uri_client_and_lifetime() {
     let app = spawn_app().await;

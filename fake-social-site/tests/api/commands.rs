@@ -36,7 +36,7 @@ async fn loaddata_twice_changes_nothing() {
 async fn a_fixture_with_a_bad_record_loads_nothing() {
     let app = spawn_app().await;
     let before = app.count_accounts();
-    let file = app.db_path.with_file_name("bad.json");
+    let file = app.dir().join("bad.json");
     let records = json!([
         {"model": "auth.user", "pk": 50, "fields": {
             "username": "good", "password": shared::security::password::django_pbkdf2_sha256("pw", "salt", 1000)}},
@@ -58,7 +58,7 @@ async fn a_fixture_with_a_bad_record_loads_nothing() {
 #[actix_rt::test]
 async fn a_django_pbkdf2_password_logs_in_and_is_rehashed_with_bcrypt() {
     let app = spawn_app().await;
-    let file = app.db_path.with_file_name("django.json");
+    let file = app.dir().join("django.json");
     let records = json!([
         {"model": "auth.user", "pk": 40, "fields": {
             "username": "django",
@@ -176,7 +176,7 @@ async fn introspection_is_granted_only_by_allow_introspection_and_only_to_confid
     assert!(refused.is_err());
 
     // Fixtures may carry the permission as an extra field of oauth2_provider.application.
-    let file = app.db_path.with_file_name("clients.json");
+    let file = app.dir().join("clients.json");
     let records = json!([
         {"model": "oauth2_provider.application", "pk": 40, "fields": {
             "client_id": "fixture-rs", "client_type": "confidential", "client_secret": "s3cret",
@@ -193,4 +193,47 @@ async fn introspection_is_granted_only_by_allow_introspection_and_only_to_confid
         "client_id": "fixture-public", "client_type": "public", "allow_introspection": true}}]);
     std::fs::write(&file, public.to_string()).expect("write the fixture");
     assert!(loaddata(&app, file).is_err());
+}
+
+/// A database URL the service cannot use stops the command with the URL named, its password
+/// masked, whether it came by flag or by `DATABASE_URL`, and whether the URL is malformed or
+/// its server refuses (no leftover file is made for it either).
+#[test]
+fn a_bad_database_url_is_named_without_its_password() {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    for (url, shown, reason) in [
+        (
+            "mysql://root:s3cret@db/app",
+            "mysql://root:***@db/app",
+            "unsupported database URL",
+        ),
+        (
+            "postgres://app:s3cret@db:54x2/app",
+            "postgres://app:***@db:54x2/app",
+            "the port is not a number",
+        ),
+        (
+            "postgres://app:s3cret@127.0.0.1:1/app",
+            "postgres://app:***@127.0.0.1:1/app",
+            "Connection refused",
+        ),
+    ] {
+        for output in [
+            crate::readme_promises::run_to_exit(dir.path(), &[], &["--database", url, "migrate"]),
+            crate::readme_promises::run_to_exit(dir.path(), &[("DATABASE_URL", url)], &["migrate"]),
+        ] {
+            assert!(!output.status.success(), "{url}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains(shown) && stderr.contains(reason),
+                "{url}: {stderr}"
+            );
+            assert!(!stderr.contains("s3cret"), "{stderr}");
+            assert!(output.stdout.is_empty(), "{url}");
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list the directory")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

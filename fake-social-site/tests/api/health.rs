@@ -1,6 +1,6 @@
 //! `/healthz` tells the truth about the database: a write lock held past the check's short
 //! wait, or a database file deleted under the service, is a JSON 503 with the reason, quickly,
-//! and the service goes on answering.
+//! and the service goes on answering. Both are SQLite's own failures, so these run on SQLite.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -8,16 +8,16 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 
-use crate::helpers::{connect, json_body, spawn_app};
+use crate::helpers::{connect, json_body, spawn_sqlite_app};
 
 #[actix_rt::test]
 async fn healthz_is_a_quick_json_503_while_another_connection_holds_the_write_lock() {
-    let app = spawn_app().await;
+    let app = spawn_sqlite_app().await;
     app.assert_healthy().await;
 
     let (locked_tx, locked_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel::<()>();
-    let path = app.db_path.clone();
+    let path = app.sqlite_path();
     let holder = std::thread::spawn(move || {
         let mut conn = connect(&path);
         conn.batch_execute("BEGIN IMMEDIATE")
@@ -52,10 +52,10 @@ async fn healthz_is_a_quick_json_503_while_another_connection_holds_the_write_lo
 
 #[actix_rt::test]
 async fn healthz_is_a_json_503_once_the_database_file_is_gone_and_the_service_keeps_answering() {
-    let app = spawn_app().await;
+    let app = spawn_sqlite_app().await;
     app.assert_healthy().await;
 
-    std::fs::remove_file(&app.db_path).expect("delete the database file");
+    std::fs::remove_file(app.sqlite_path()).expect("delete the database file");
     for _ in 0..3 {
         let body = json_body(app.healthz().await, StatusCode::SERVICE_UNAVAILABLE).await;
         assert_eq!(body["status"], "unavailable", "{body}");
@@ -67,12 +67,13 @@ async fn healthz_is_a_json_503_once_the_database_file_is_gone_and_the_service_ke
 
 #[actix_rt::test]
 async fn healthz_never_shows_a_file_path() {
-    let app = spawn_app().await;
-    std::fs::remove_file(&app.db_path).expect("delete the database file");
+    let app = spawn_sqlite_app().await;
+    std::fs::remove_file(app.sqlite_path()).expect("delete the database file");
     let response = app.healthz().await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let text = response.text().await.expect("a body");
-    let dir = app.db_path.parent().expect("a directory").to_string_lossy();
+    let path = app.sqlite_path();
+    let dir = path.parent().expect("a directory").to_string_lossy();
     assert!(!text.contains(dir.as_ref()), "{text}");
     assert!(!text.contains(".sqlite3"), "{text}");
     assert!(text.contains("missing"), "{text}");

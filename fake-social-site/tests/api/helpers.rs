@@ -11,6 +11,7 @@ use serde::Deserialize;
 use shared::oauth2::settings::ProviderSettings;
 use shared::security::secret::Secret;
 use shared::storage::applications::{self, NewApplication};
+use shared::storage::db::AnyConnection;
 use shared::storage::db::DbConfig;
 use shared::storage::schema::{
     access_tokens, applications as applications_table, refresh_tokens, users,
@@ -19,6 +20,7 @@ use tempfile::TempDir;
 pub use test_support::db::{TEST_COST, connect};
 use test_support::http::post_form;
 pub use test_support::http::{assert_json, assert_oauth2_error, header, json_body, password_form};
+use test_support::testdb::TestDb;
 
 /// The demo's public password-grant client `my-api-app`.
 pub const MY_API_APP: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
@@ -26,10 +28,11 @@ pub const MY_API_APP: &str = "ZQcMr611iZMcUskTGoRcyZuhqCjZYy08lyOsWM5d";
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`, also the tokens' issuer.
     pub address: String,
-    pub db_path: PathBuf,
+    /// A fresh database on the run's backend (see `test_support::testdb`).
+    pub db: TestDb,
     pub http: reqwest::Client,
-    /// Holds the database; deleted when the test ends.
-    _dir: TempDir,
+    /// Holds the SQLite database and the test's files; deleted when the test ends.
+    dir: TempDir,
 }
 
 /// A successful `/o/token/` answer.
@@ -59,9 +62,22 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], with provider settings adjusted by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ProviderSettings)) -> TestApp {
+    spawn(TestDb::create, configure)
+}
+
+/// Like [`spawn_app`], always on a SQLite file, for the tests about SQLite itself (its write
+/// lock, its file).
+pub async fn spawn_sqlite_app() -> TestApp {
+    spawn(TestDb::sqlite, |_| {})
+}
+
+fn spawn(
+    database: fn(&std::path::Path, &str) -> TestDb,
+    configure: impl FnOnce(&mut ProviderSettings),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("create a temporary directory");
-    let db_path = dir.path().join("fake-social-site.sqlite3");
-    test_support::db::load_fixture(&db_path, FIXTURE, &[], &[]);
+    let db = database(dir.path(), "fake-social-site");
+    test_support::db::load_fixture(&db, FIXTURE, &[], &[]);
     let mut provider = ProviderSettings {
         bcrypt_cost: TEST_COST,
         workers: Some(1),
@@ -70,7 +86,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ProviderSettings)) -> Te
     configure(&mut provider);
     let app = Application::build(Settings {
         bind: "127.0.0.1:0".to_owned(),
-        db: DbConfig::new(db_path.clone()),
+        db: db.config(),
         provider,
         oidc: Default::default(),
     })
@@ -80,9 +96,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ProviderSettings)) -> Te
     let http = test_support::http::client();
     TestApp {
         address,
-        db_path,
+        db,
         http,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -229,12 +245,22 @@ impl TestApp {
 
     // --- the database -----------------------------------------------------------------
 
-    pub fn db(&self) -> SqliteConnection {
-        connect(&self.db_path)
+    pub fn db(&self) -> AnyConnection {
+        self.db.connect()
     }
 
     pub fn db_config(&self) -> DbConfig {
-        DbConfig::new(self.db_path.clone())
+        self.db.config()
+    }
+
+    /// The SQLite file, for the tests about SQLite itself ([`spawn_sqlite_app`]).
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.db.sqlite_path().expect("a SQLite test app")
+    }
+
+    /// The test's own directory, for files it writes (fixtures).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// An active user whose password is hashed at the cheapest cost.

@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use reqwest::header::CACHE_CONTROL;
 use serde_json::{Value, json};
 use shared::oauth2::settings::ProviderSettings;
+use test_support::testdb::TestDb;
 
 use crate::helpers::{TestApp, header, json_body, spawn_app, spawn_app_with, www_authenticate};
 use crate::readme_promises::{run, run_to_exit};
@@ -73,9 +74,9 @@ fn verifies_with(token: &str, jwk: &Jwk, issuer: &str) -> bool {
     jsonwebtoken::decode::<Value>(token, &key, &validation).is_ok()
 }
 
-fn rotatekeys(db: &Path, extra: &[&str]) -> String {
-    let db = db.to_str().expect("a UTF-8 path");
-    let args: Vec<&str> = ["--database", db, "rotatekeys"]
+fn rotatekeys(db: &TestDb, extra: &[&str]) -> String {
+    let db = db.url_arg();
+    let args: Vec<&str> = ["--database", db.as_str(), "rotatekeys"]
         .into_iter()
         .chain(extra.iter().copied())
         .collect();
@@ -139,7 +140,7 @@ async fn rotatekeys_while_serving_changes_the_signing_key_without_logging_anyone
     let before = app.admin_token().await;
     let old = kid_of(&before);
 
-    let printed = rotatekeys(&app.db_path, &[]);
+    let printed = rotatekeys(&app.db, &[]);
     assert!(
         printed.contains("ES256") && printed.contains(&old),
         "{printed}"
@@ -192,7 +193,7 @@ async fn rotatekeys_while_serving_changes_the_signing_key_without_logging_anyone
 #[actix_rt::test]
 async fn rotatekeys_with_alg_rs256_makes_an_rs256_key_that_is_published_too() {
     let app = spawn_app_with(eager).await;
-    let printed = rotatekeys(&app.db_path, &["--alg", "RS256"]);
+    let printed = rotatekeys(&app.db, &["--alg", "RS256"]);
     assert!(printed.starts_with("RS256: key "), "{printed}");
     let jwks = app.jwks().await;
     let algs: Vec<Value> = jwks

@@ -17,7 +17,6 @@ use shared::storage::applications;
 
 use fake_social_site::{Application, Settings};
 use shared::oauth2::settings::ProviderSettings;
-use shared::storage::db::DbConfig;
 
 use crate::helpers::{MY_API_APP, TEST_COST, TestApp, spawn_app};
 use crate::oidc_flow::{Browser, REDIRECT_URI, html, redirect_params};
@@ -199,7 +198,7 @@ async fn a_client_registered_for_rs256_gets_rs256_id_tokens_the_crate_verifies()
 fn restart(app: &TestApp) -> String {
     let settings = Settings {
         bind: "127.0.0.1:0".to_owned(),
-        db: DbConfig::new(app.db_path.clone()),
+        db: app.db_config(),
         provider: ProviderSettings {
             bcrypt_cost: TEST_COST,
             workers: Some(1),

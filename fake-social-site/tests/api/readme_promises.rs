@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use shared::oauth2::settings::ProviderSettings;
 use shared::security::password::{self, PasswordHasher};
 use shared::security::secret::{Secret, sha256_hex};
-use shared::storage::db::DbConfig;
 
 use crate::helpers::{
     MY_API_APP, TEST_COST, TestApp, assert_oauth2_error, json_body, password_form, spawn_app,
@@ -137,8 +136,9 @@ async fn confidential_grant(app: &TestApp, client_id: &str, secret: &str) -> req
 #[actix_rt::test]
 async fn createapplication_prints_a_confidential_secret_once_and_rotate_secret_replaces_it() {
     let app = spawn_app_with(|s| s.token_cache_seconds = 0).await;
-    let dir = app.db_path.parent().expect("the database's directory");
-    let db = app.db_path.to_str().expect("a UTF-8 path");
+    let dir = app.dir();
+    let db = app.db.url_arg();
+    let db = db.as_str();
     let create = [
         "createapplication",
         "--name",
@@ -200,8 +200,9 @@ async fn createapplication_prints_a_confidential_secret_once_and_rotate_secret_r
 #[actix_rt::test]
 async fn createapplication_of_a_public_client_prints_no_secret_and_stores_none() {
     let app = spawn_app().await;
-    let dir = app.db_path.parent().expect("the database's directory");
-    let db = app.db_path.to_str().expect("a UTF-8 path");
+    let dir = app.dir();
+    let db = app.db.url_arg();
+    let db = db.as_str();
     let stdout = succeeded(&run(
         dir,
         &[],
@@ -243,7 +244,7 @@ async fn instance(app: &TestApp, configure: impl FnOnce(&mut ProviderSettings)) 
     );
     let settings = Settings {
         bind: "127.0.0.1:0".to_owned(),
-        db: DbConfig::new(app.db_path.clone()),
+        db: app.db_config(),
         provider,
         oidc: Default::default(),
     };
@@ -375,7 +376,7 @@ async fn django_bcrypt_and_bcrypt_sha256_users_log_in_and_are_rehashed_with_plai
     // Django's BCryptPasswordHasher and BCryptSHA256PasswordHasher (bcrypt of the hex digest).
     let plain = format!("bcrypt${}", bcrypt("from-bcrypt"));
     let sha256 = format!("bcrypt_sha256${}", bcrypt(&sha256_hex("from-sha256")));
-    let file = app.db_path.with_file_name("django-bcrypt.json");
+    let file = app.dir().join("django-bcrypt.json");
     let user = |pk: i64, username: &str, password: &str| {
         json!({"model": "auth.user", "pk": pk, "fields": {
             "username": username, "password": password, "is_active": true,

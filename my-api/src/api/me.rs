@@ -159,6 +159,8 @@ pub(crate) async fn unlink_identity(
     provider
         .db
         .write(move |conn| {
+            // Two unlinks at once must not each leave the other as the last way to sign in.
+            shared::storage::tokens::lock_user(conn, id)?;
             let (user, links) = load(conn, id)?;
             let (here, others): (Vec<_>, Vec<_>) =
                 links.iter().partition(|link| link.provider == backend);

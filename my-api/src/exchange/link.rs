@@ -150,8 +150,7 @@ pub async fn link_by_token(
     let (user, links) = provider
         .db
         .exclusive(move |conn| {
-            let mut attempt =
-                || conn.immediate_transaction(|conn| link_in(conn, user_id, &identity));
+            let mut attempt = || conn.write_transaction(|conn| link_in(conn, user_id, &identity));
             // SQLite's write lock makes a lost race impossible here; on a database that lets
             // two links overlap, the loser's insert conflicts on the (provider, uid) key and
             // is run once more, to answer from the winner's row: 200 if the winner was the
@@ -166,13 +165,15 @@ pub async fn link_by_token(
 }
 
 /// Links `identity` to `user_id` unless it is someone else's or the user has another identity
-/// at that backend; the account as it then is. Call inside an immediate transaction.
+/// at that backend; the account as it then is. Call inside a write transaction.
 fn link_in(
     conn: &mut Connection,
     user_id: i64,
     identity: &Identity,
 ) -> Result<(User, Vec<Link>), LinkError> {
     let Identity { backend, profile } = identity;
+    // Two links by one user at once must not both pass the one-identity-per-backend check.
+    shared::storage::tokens::lock_user(conn, user_id)?;
     // The token was checked moments ago, but the account may have been deactivated since
     // (the token cache lets a token live a few seconds past that): it gains nothing.
     let (user, mut links) = match me::load(conn, user_id) {

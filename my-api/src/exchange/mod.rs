@@ -270,7 +270,7 @@ impl Client {
     }
 }
 
-/// The write half of an exchange: in one immediate transaction, finds or creates the local
+/// The write half of an exchange: in one write transaction, finds or creates the local
 /// user linked to `identity`, replaces the user's previous tokens for `app` and issues new ones.
 async fn issue_for(
     provider: &Provider,
@@ -283,8 +283,8 @@ async fn issue_for(
     let recorded = provider
         .db
         .exclusive(move |conn| {
-            let mut attempt = || {
-                conn.immediate_transaction(|conn| {
+            let attempt = || {
+                conn.write_transaction(|conn| {
                     let app = client.resolve(conn)?;
                     let user = accounts::user_for_profile(conn, backend, &profile)?;
                     if !user.is_active {
@@ -295,19 +295,18 @@ async fn issue_for(
                     Ok(tokens.record(conn, user.id, &app, &scope, None)?)
                 })
             };
-            // The write lock makes a lost race impossible on SQLite; on a database that
-            // lets two first logins overlap, the loser's insert conflicts on the
-            // (backend, uid) key (or the username), rolls back, and is run once more: it
-            // then re-reads the link by that key and never creates a second account.
-            match attempt() {
-                Err(ExchangeError::Storage(StorageError::Query(e)))
-                    if shared::storage::db::is_unique_violation(&e) =>
-                {
-                    log::info!("a first login lost a race; reading the winner's link");
-                    attempt()
-                }
-                other => other,
+            // The write lock makes a lost race impossible on SQLite; on PostgreSQL two first
+            // logins can overlap, and the loser's insert conflicts on the (backend, uid) key
+            // (or the username), rolls back, and is run once more: it then re-reads the link
+            // by that key and never creates a second account.
+            let (issued, retried) = shared::storage::db::retry_lost_race(attempt, |e| {
+                matches!(e, ExchangeError::Storage(StorageError::Query(e))
+                    if shared::storage::db::is_unique_violation(e))
+            });
+            if retried {
+                log::info!("a first login lost a race; read the winner's link");
             }
+            issued
         })
         .await;
     // The user's previous tokens for the application were revoked.

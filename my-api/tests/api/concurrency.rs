@@ -96,7 +96,7 @@ async fn concurrent_first_exchanges_of_different_people_make_one_user_each() {
     assert_eq!(app.accounts(), (users + 10, links + 10));
 }
 
-/// The exchange's writes are one IMMEDIATE transaction: it queues for the write lock (up to
+/// SQLite's write lock, so on SQLite. The exchange's writes are one IMMEDIATE transaction: it queues for the write lock (up to
 /// the pool's busy timeout) from its first statement. A deferred transaction would read
 /// first, then fail at once with "database is locked" on upgrading to a write while another
 /// connection holds the lock: SQLite does not wait for a lock when upgrading, as waiting
@@ -108,14 +108,14 @@ async fn concurrent_first_exchanges_of_different_people_make_one_user_each() {
 #[actix_rt::test]
 async fn an_exchange_waits_for_a_write_lock_held_elsewhere_instead_of_failing_busy() {
     let provider = FakeProvider::start(Behaviour::Json(good_profile()));
-    let app = spawn_app_with_provider(&provider.url).await;
+    let app = spawn_sqlite_app_with_provider(&provider.url).await;
     // One exchange first, so the second is a returning user's: reads before it writes.
     let response = app.register_by_token(FSS, "provider-token", None).await;
     assert_token_answer(response).await;
     let asked = provider.seen().len();
     let accounts = app.accounts();
 
-    let mut conn = connect(&app.db_path);
+    let mut conn = app.db();
     conn.batch_execute("BEGIN IMMEDIATE; UPDATE items SET name = name;")
         .expect("take the write lock");
     let app = std::sync::Arc::new(app);

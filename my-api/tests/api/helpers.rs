@@ -3,7 +3,6 @@
 //! starts My API alone, pointed at a provider the test controls (see `fake_provider`).
 //! `TestApp` has a typed method per endpoint and reads the databases directly.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
@@ -12,15 +11,17 @@ use reqwest::header::{CACHE_CONTROL, PRAGMA};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use shared::security::secret::Secret;
-use shared::storage::db::{Db, DbConfig};
+use shared::storage::db::AnyConnection;
+use shared::storage::db::Db;
 use shared::storage::schema::users;
 use tempfile::TempDir;
-pub use test_support::db::{TEST_COST, connect};
+pub use test_support::db::TEST_COST;
 use test_support::db::{cheapen_passwords, create_user, load_fixture};
 pub use test_support::http::{
     array, assert_json, assert_oauth2_error as assert_error, header, json_body, string,
 };
 use test_support::http::{password_form, post_form};
+use test_support::testdb::TestDb;
 
 /// My API's public client `my-api-app` (password, refresh, token exchange, convert_token).
 pub const MY_API_CLIENT: &str = "UvIhfUE25cCw0dOWNzvST2ciOm30uO3IqsdZRgj1";
@@ -47,14 +48,16 @@ const REAL_FSS_TIMEOUT: Duration = Duration::from_secs(10);
 /// Where the real Fake Social Site of a test listens and keeps its data.
 pub struct Fss {
     pub address: String,
-    pub db_path: PathBuf,
+    /// A fresh database on the run's backend (see `test_support::testdb`).
+    pub db: TestDb,
     handle: ServerHandle,
 }
 
 pub struct TestApp {
     /// My API's `http://127.0.0.1:<port>`.
     pub address: String,
-    pub db_path: PathBuf,
+    /// A fresh database on the run's backend (see `test_support::testdb`).
+    pub db: TestDb,
     /// The real FSS; `None` for an app pointed at a fake provider.
     pub fss: Option<Fss>,
     pub http: reqwest::Client,
@@ -157,12 +160,12 @@ enum Hashes {
 
 fn spawn(hashes: Hashes, configure: impl FnOnce(&mut my_api::Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("create a temporary directory");
-    let fss_db_path = dir.path().join("fss.sqlite3");
-    load_fixture(&fss_db_path, "fake-social-site.json", &[], &[]);
+    let fss_db = TestDb::create(dir.path(), "fss");
+    load_fixture(&fss_db, "fake-social-site.json", &[], &[]);
     if hashes == Hashes::Cheap {
-        cheapen_passwords(&fss_db_path, &[("admin", "admin"), ("user1", "user1")]);
+        cheapen_passwords(&fss_db, &[("admin", "admin"), ("user1", "user1")]);
     }
-    let mut settings = fake_social_site::Settings::new(fss_db_path.clone(), "127.0.0.1:0");
+    let mut settings = fake_social_site::Settings::new(fss_db.url(), "127.0.0.1:0");
     settings.provider.bcrypt_cost = TEST_COST;
     settings.provider.workers = Some(1);
     // Tests edit FSS's database directly (a renamed user), which its token cache would only
@@ -173,7 +176,7 @@ fn spawn(hashes: Hashes, configure: impl FnOnce(&mut my_api::Settings)) -> TestA
     let fss_handle = fss.handle();
     actix_rt::spawn(fss.run_until_stopped());
     let secret = {
-        let db = Db::open(&DbConfig::new(&fss_db_path), &[]).expect("open FSS's database");
+        let db = Db::open(&fss_db.config(), &[]).expect("open FSS's database");
         let mut conn = db.get().expect("a connection to FSS's database");
         // Allowed to introspect: the exchange asks FSS about every token it is handed.
         shared::storage::applications::provision_confidential(
@@ -186,6 +189,7 @@ fn spawn(hashes: Hashes, configure: impl FnOnce(&mut my_api::Settings)) -> TestA
     };
     let mut app = start_my_api(
         dir,
+        TestDb::create,
         &fss_address,
         REAL_FSS_TIMEOUT,
         hashes,
@@ -194,7 +198,7 @@ fn spawn(hashes: Hashes, configure: impl FnOnce(&mut my_api::Settings)) -> TestA
     );
     app.fss = Some(Fss {
         address: fss_address,
-        db_path: fss_db_path,
+        db: fss_db,
         handle: fss_handle,
     });
     app
@@ -207,11 +211,22 @@ pub async fn spawn_app_with_provider(provider_url: &str) -> TestApp {
 
 /// My API alone, taking profiles from `provider_url` and waiting up to `timeout` for them.
 pub async fn spawn_app_with_provider_timeout(provider_url: &str, timeout: Duration) -> TestApp {
+    alone(TestDb::create, provider_url, timeout)
+}
+
+/// Like [`spawn_app_with_provider`], always on a SQLite file, for the tests about SQLite
+/// itself (its write lock).
+pub async fn spawn_sqlite_app_with_provider(provider_url: &str) -> TestApp {
+    alone(TestDb::sqlite, provider_url, SOCIAL_TIMEOUT)
+}
+
+fn alone(database: Database, provider_url: &str, timeout: Duration) -> TestApp {
     let dir = tempfile::tempdir().expect("create a temporary directory");
     // The fake provider answers introspection without checking the credentials.
     let credentials = (INTROSPECTION_CLIENT, Secret::from("unchecked"));
     start_my_api(
         dir,
+        database,
         provider_url,
         timeout,
         Hashes::Cheap,
@@ -223,25 +238,30 @@ pub async fn spawn_app_with_provider_timeout(provider_url: &str, timeout: Durati
 /// My API's confidential client at the provider, for introspection.
 pub const INTROSPECTION_CLIENT: &str = "my-api-introspection";
 
+/// Where a test's database is made: [`TestDb::create`] (the run's backend) or
+/// [`TestDb::sqlite`].
+type Database = fn(&std::path::Path, &str) -> TestDb;
+
 fn start_my_api(
     dir: TempDir,
+    database: Database,
     provider_url: &str,
     timeout: Duration,
     hashes: Hashes,
     (client_id, secret): (&str, Secret),
     configure: impl FnOnce(&mut my_api::Settings),
 ) -> TestApp {
-    let db_path = dir.path().join("my-api.sqlite3");
+    let db = database(dir.path(), "my_api");
     load_fixture(
-        &db_path,
+        &db,
         "my-api.json",
         &[my_api::MIGRATIONS],
         my_api::fixtures::LOADERS,
     );
     if hashes == Hashes::Cheap {
-        cheapen_passwords(&db_path, &[("admin", "admin")]);
+        cheapen_passwords(&db, &[("admin", "admin")]);
     }
-    let mut settings = my_api::Settings::new(db_path.clone(), "127.0.0.1:0");
+    let mut settings = my_api::Settings::new(db.url(), "127.0.0.1:0");
     settings.provider.bcrypt_cost = TEST_COST;
     settings.provider.workers = Some(1);
     settings.social.fake_social_site_url = provider_url.to_owned();
@@ -259,7 +279,7 @@ fn start_my_api(
     let http = test_support::http::client();
     TestApp {
         address,
-        db_path,
+        db,
         fss: None,
         http,
         introspection_secret,
@@ -476,13 +496,13 @@ impl TestApp {
     // --- the databases --------------------------------------------------------------------
 
     /// My API's database.
-    pub fn db(&self) -> SqliteConnection {
-        connect(&self.db_path)
+    pub fn db(&self) -> AnyConnection {
+        self.db.connect()
     }
 
     /// Fake Social Site's database.
-    pub fn fss_db(&self) -> SqliteConnection {
-        connect(&self.fss().db_path)
+    pub fn fss_db(&self) -> AnyConnection {
+        self.fss().db.connect()
     }
 
     /// Rows in My API's `users`.

@@ -6,6 +6,7 @@ mod concurrency;
 mod demo_switch;
 mod exchange;
 mod fake_provider;
+mod first_login_race;
 mod helpers;
 mod hostile_input;
 mod id_tokens;

@@ -198,7 +198,7 @@ fn manage(app: &crate::helpers::TestApp, args: &[&str]) -> (bool, String, String
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_my-api"))
         .env_clear()
         .arg("--database")
-        .arg(&app.db_path)
+        .arg(app.db.url_arg())
         .args(args)
         .output()
         .expect("run my-api");

@@ -7,6 +7,8 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use my_api::schema::items;
+
 use crate::helpers::*;
 
 /// Adds `n` items owned by the fixture's admin (id 1), straight into the database.
@@ -14,8 +16,12 @@ fn add_items(app: &TestApp, n: usize) {
     let mut conn = app.db();
     conn.transaction(|conn| {
         for i in 0..n {
-            diesel::sql_query("INSERT INTO items (name, owner_id, created) VALUES (?, 1, 0)")
-                .bind::<diesel::sql_types::Text, _>(format!("Bulk {i}"))
+            diesel::insert_into(items::table)
+                .values((
+                    items::name.eq(format!("Bulk {i}")),
+                    items::owner_id.eq(1),
+                    items::created.eq(0),
+                ))
                 .execute(conn)?;
         }
         QueryResult::Ok(())

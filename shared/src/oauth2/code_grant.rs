@@ -107,7 +107,7 @@ async fn grant(
     Ok(TokenResponse::from(issued).with_id_token(id_token))
 }
 
-/// Checks and redeems a code in one immediate transaction.
+/// Checks and redeems a code in one write transaction.
 fn redeem(
     conn: &mut Connection,
     tokens: &TokenService,
@@ -142,6 +142,13 @@ fn redeem(
     };
     let family = uuid::Uuid::new_v4().to_string();
     if !codes::redeem(conn, code, &family)? {
+        // Another redemption won between the read above and this write: a replay too, so
+        // what it issued goes as above. Only concurrent writers get here (PostgreSQL's);
+        // SQLite's queue, and the later one reads the code used.
+        if let Some(winner) = codes::find(conn, code)?.and_then(|c| c.family) {
+            revoke_family(conn, &winner)?;
+            return Ok(Outcome::Replayed);
+        }
         return Ok(Outcome::Refused(INVALID));
     }
     let scope = Scope::parse(&stored.granted.scope).unwrap_or_else(Scope::all);

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use diesel_migrations::EmbeddedMigrations;
 use futures_util::future::LocalBoxFuture;
 
 use crate::oauth2::credentials::ClientCredentials;
@@ -51,7 +50,7 @@ impl Provider {
         settings: &ProviderSettings,
         db: &DbConfig,
         issuer: &str,
-        extra_migrations: &[EmbeddedMigrations],
+        extra_migrations: &[crate::storage::db::Migrations],
     ) -> anyhow::Result<Provider> {
         anyhow::ensure!(
             settings.legacy_signing_key.is_none(),

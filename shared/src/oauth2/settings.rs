@@ -132,11 +132,14 @@ fn cores() -> usize {
 }
 
 impl ProviderSettings {
-    /// The database at `path`, with this service's pool size.
-    pub fn db_config(&self, path: impl Into<std::path::PathBuf>) -> crate::storage::db::DbConfig {
+    /// The database at `url`, with this service's pool size.
+    pub fn db_config(
+        &self,
+        url: impl Into<crate::storage::db::DatabaseUrl>,
+    ) -> crate::storage::db::DbConfig {
         crate::storage::db::DbConfig {
             pool_size: self.db_pool_size,
-            ..crate::storage::db::DbConfig::new(path)
+            ..crate::storage::db::DbConfig::new(url)
         }
     }
 

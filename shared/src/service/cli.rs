@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use diesel_migrations::EmbeddedMigrations;
 
 use crate::security::password::PasswordHasher;
 use crate::security::secret::{Secret, random_alphanumeric};
@@ -59,8 +58,8 @@ where
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
-    /// SQLite database file (a path or sqlite:// URL).
-    #[arg(long, global = true, env = "DATABASE_URL")]
+    /// The database: a SQLite file (a path or sqlite:// URL) or a postgres:// URL.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
 
     /// Log lines as readable text or as one JSON object each.
@@ -69,8 +68,12 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
-    pub fn db_path(&self, default: &str) -> PathBuf {
-        db::path_from_url(self.database.as_deref().unwrap_or(default))
+    /// The configured database, or the service's default SQLite file; a bad URL is named
+    /// (without its password).
+    pub fn db_url(&self, default: &str) -> anyhow::Result<db::DatabaseUrl> {
+        Ok(db::DatabaseUrl::parse(
+            self.database.as_deref().unwrap_or(default),
+        )?)
     }
 }
 
@@ -191,14 +194,14 @@ pub enum ManageCommand {
 pub fn run(
     command: ManageCommand,
     db: &DbConfig,
-    migrations: &[EmbeddedMigrations],
+    migrations: &[db::Migrations],
     loaders: &[&dyn ModelLoader],
 ) -> anyhow::Result<()> {
-    let path = db.path.clone();
+    let url = db.url.clone();
     let db = db::Db::open(db, migrations)?;
     let mut conn = db.get()?;
     match command {
-        ManageCommand::Migrate => println!("Migrations applied to {}.", path.display()),
+        ManageCommand::Migrate => println!("Migrations applied to {url}."),
         ManageCommand::Loaddata { files } => {
             for file in files {
                 let count = fixtures::load_file(&mut conn, &file, loaders)?;

@@ -3,12 +3,15 @@
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
+use std::io::Write;
 
 use crate::security::secret::{Secret, constant_time_eq, sha256_hex};
+use crate::storage::db::MultiBackend;
 use crate::storage::schema::applications;
 use crate::storage::tokens::SigningAlg;
 
@@ -150,20 +153,27 @@ impl std::fmt::Display for GrantTypes {
     }
 }
 
-impl ToSql<Text, Sqlite> for ClientType {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
-        out.set_value(self.as_str());
-        Ok(IsNull::No)
+// Stored as text on every backend: written through `str`, read through `String`.
+impl<DB: Backend> ToSql<Text, DB> for ClientType
+where
+    str: ToSql<Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+        <str as ToSql<Text, DB>>::to_sql(self.as_str(), out)
     }
 }
 
-impl FromSql<Text, Sqlite> for ClientType {
-    fn from_sql(value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-        let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
+impl<DB: Backend> FromSql<Text, DB> for ClientType
+where
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(value: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, DB>>::from_sql(value)?;
         ClientType::parse(&text).ok_or_else(|| format!("unknown client type {text:?}").into())
     }
 }
 
+// The list is built when written, so each backend gets an owned string.
 impl ToSql<Text, Sqlite> for GrantTypes {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
         out.set_value(self.to_string());
@@ -171,9 +181,26 @@ impl ToSql<Text, Sqlite> for GrantTypes {
     }
 }
 
-impl FromSql<Text, Sqlite> for GrantTypes {
-    fn from_sql(value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-        let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
+impl ToSql<Text, Pg> for GrantTypes {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(self.to_string().as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<Text, MultiBackend> for GrantTypes {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((Text, self));
+        Ok(IsNull::No)
+    }
+}
+
+impl<DB: Backend> FromSql<Text, DB> for GrantTypes
+where
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(value: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, DB>>::from_sql(value)?;
         Ok(Self::from(
             text.split(' ')
                 .filter_map(GrantType::parse)
@@ -298,6 +325,9 @@ pub fn find_by_client_id(
     conn: &mut crate::storage::db::Connection,
     client_id: &str,
 ) -> QueryResult<Option<Application>> {
+    if !crate::storage::db::storable(client_id) {
+        return Ok(None);
+    }
     applications::table
         .filter(applications::client_id.eq(client_id))
         .select(Application::as_select())
@@ -309,10 +339,11 @@ pub fn create(
     conn: &mut crate::storage::db::Connection,
     new: &NewApplication,
 ) -> QueryResult<Application> {
-    diesel::insert_into(applications::table)
+    // `RETURNING` a `Selectable` is built per backend.
+    crate::per_backend!(conn, |conn| diesel::insert_into(applications::table)
         .values(new)
         .returning(Application::as_returning())
-        .get_result(conn)
+        .get_result(conn))
 }
 
 /// Replaces a client's stored secret hash, unless it changed since `old` was read (a secret
@@ -334,12 +365,12 @@ pub fn replace_secret_hash(
 }
 
 pub fn upsert(conn: &mut crate::storage::db::Connection, new: &NewApplication) -> QueryResult<()> {
-    diesel::insert_into(applications::table)
+    crate::per_backend!(conn, |conn| diesel::insert_into(applications::table)
         .values(new)
         .on_conflict(applications::id)
         .do_update()
         .set(new)
-        .execute(conn)?;
+        .execute(conn))?;
     Ok(())
 }
 
@@ -427,7 +458,7 @@ pub fn provision_confidential(
 ) -> QueryResult<Secret> {
     let secret = Secret::new(crate::security::secret::random_alphanumeric(64));
     let hash = hash_secret(&secret);
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         let updated =
             diesel::update(applications::table.filter(applications::client_id.eq(client_id)))
                 .set((
@@ -468,7 +499,7 @@ pub fn list(conn: &mut crate::storage::db::Connection) -> QueryResult<Vec<Applic
 /// Deletes an application and its tokens; false when there is none with this client id.
 pub fn delete(conn: &mut crate::storage::db::Connection, client_id: &str) -> QueryResult<bool> {
     use crate::storage::schema::{access_tokens, refresh_tokens};
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         let Some(app) = find_by_client_id(conn, client_id)? else {
             return Ok(false);
         };
@@ -531,11 +562,8 @@ mod tests {
     #[test]
     fn a_stored_grant_this_code_does_not_know_is_never_allowed() {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let db = crate::storage::db::Db::open(
-            &crate::storage::db::DbConfig::new(dir.path().join("a.sqlite3")),
-            &[],
-        )
-        .expect("open");
+        let fresh = crate::storage::testdb::TestDb::create(dir.path(), "applications");
+        let db = crate::storage::db::Db::open(&fresh.config(), &[]).expect("open");
         let mut conn = db.get().expect("a connection");
         diesel::sql_query(
             "INSERT INTO applications (client_id, name, client_type, grant_types, created) \

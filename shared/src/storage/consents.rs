@@ -33,14 +33,15 @@ pub fn remember(
     application_id: i64,
     scope: &Scope,
 ) -> QueryResult<()> {
-    diesel::insert_into(consents::table)
-        .values((
-            consents::user_id.eq(user_id),
-            consents::application_id.eq(application_id),
-            consents::scope.eq(scope.to_string()),
-            consents::created.eq(now()),
-        ))
+    let row = (
+        consents::user_id.eq(user_id),
+        consents::application_id.eq(application_id),
+        consents::scope.eq(scope.to_string()),
+        consents::created.eq(now()),
+    );
+    crate::per_backend!(conn, |conn| diesel::insert_into(consents::table)
+        .values(row.clone())
         .on_conflict_do_nothing()
-        .execute(conn)?;
+        .execute(conn))?;
     Ok(())
 }

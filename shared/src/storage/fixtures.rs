@@ -119,7 +119,7 @@ pub trait ModelLoader: Sync + std::fmt::Debug {
     ) -> Result<(), String>;
 }
 
-/// Loads every record of `path` in one immediate transaction; returns how many.
+/// Loads every record of `path` in one write transaction; returns how many.
 pub fn load_file(
     conn: &mut Connection,
     path: &Path,
@@ -133,7 +133,7 @@ pub fn load_file(
     load_json(conn, &shown, &text, loaders)
 }
 
-/// Loads fixture text (`name` only labels errors); one immediate transaction.
+/// Loads fixture text (`name` only labels errors); one write transaction.
 pub fn load_json(
     conn: &mut Connection,
     name: &str,
@@ -145,7 +145,7 @@ pub fn load_json(
         source,
     })?;
     let builtin: [&dyn ModelLoader; 2] = [&UserLoader, &ApplicationLoader];
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         for (index, record) in records.iter().enumerate() {
             let invalid = |reason: String| FixtureError::Invalid {
                 index,
@@ -168,6 +168,7 @@ pub fn load_json(
                 .load(conn, pk, &Fields(&record.fields))
                 .map_err(invalid)?;
         }
+        crate::storage::db::reset_sequences(conn)?;
         Ok(records.len())
     })
 }

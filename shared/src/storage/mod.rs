@@ -1,4 +1,5 @@
-//! What is stored, and how: the SQLite pool, its pragmas and migrations ([`db`]), the Diesel
+//! What is stored, and how: the pool on SQLite or PostgreSQL, the per-backend settings and
+//! migrations ([`db`]), the database URL ([`url`]), the Diesel
 //! schema, users, applications, tokens and signing keys, authorization codes, login sessions
 //! and consents, Django fixtures, and the periodic prune. Everything here is synchronous and
 //! runs through [`crate::blocking`].
@@ -6,11 +7,15 @@
 pub mod applications;
 pub mod checkpoint;
 pub mod codes;
+pub mod connection;
 pub mod consents;
 pub mod db;
 pub mod fixtures;
 pub mod maintenance;
 pub mod schema;
 pub mod sessions;
+#[cfg(any(test, feature = "testdb"))]
+pub mod testdb;
 pub mod tokens;
+pub mod url;
 pub mod users;

@@ -75,6 +75,9 @@ pub fn find_by_username(
     conn: &mut crate::storage::db::Connection,
     username: &str,
 ) -> QueryResult<Option<User>> {
+    if !crate::storage::db::storable(username) {
+        return Ok(None);
+    }
     // `get_result` rather than `first`: a unique key needs no LIMIT, and a bound LIMIT makes
     // SQLite re-prepare the statement on every call.
     users::table
@@ -85,20 +88,21 @@ pub fn find_by_username(
 }
 
 pub fn create(conn: &mut crate::storage::db::Connection, new: &NewUser) -> QueryResult<User> {
-    diesel::insert_into(users::table)
+    // `RETURNING` a `Selectable` is built per backend.
+    crate::per_backend!(conn, |conn| diesel::insert_into(users::table)
         .values(new)
         .returning(User::as_returning())
-        .get_result(conn)
+        .get_result(conn))
 }
 
 /// Inserts, or updates the row with the same `id` (fixtures are idempotent by primary key).
 pub fn upsert(conn: &mut crate::storage::db::Connection, new: &NewUser) -> QueryResult<()> {
-    diesel::insert_into(users::table)
+    crate::per_backend!(conn, |conn| diesel::insert_into(users::table)
         .values(new)
         .on_conflict(users::id)
         .do_update()
         .set(new)
-        .execute(conn)?;
+        .execute(conn))?;
     Ok(())
 }
 

@@ -121,7 +121,7 @@ pub fn adopt(
     der: &[u8],
     token_ttl: i64,
 ) -> QueryResult<()> {
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         let now = now();
         let (retired, expires) = match active_kid(conn, alg)? {
             None => (None, None),
@@ -141,7 +141,7 @@ pub fn install(
     der: &[u8],
     token_ttl: i64,
 ) -> QueryResult<()> {
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         if active_kid(conn, alg)?.as_deref() == Some(kid) {
             return Ok(());
         }
@@ -161,7 +161,7 @@ pub fn rotate(
 ) -> anyhow::Result<(String, Option<String>)> {
     let der = generate_pkcs8(alg)?;
     let kid = random_kid();
-    let old = conn.immediate_transaction(|conn| {
+    let old = conn.write_transaction(|conn| {
         let old = retire_active(conn, alg, token_ttl)?;
         insert(conn, &kid, alg, &der, None, None)?;
         QueryResult::Ok(old)

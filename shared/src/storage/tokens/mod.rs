@@ -4,7 +4,7 @@
 //! Refresh tokens are 256 random bits stored only as SHA-256 and rotated on every use; every
 //! token descended from one grant shares a `family`, and presenting a refresh token that was
 //! already rotated revokes the whole family (RFC 9700 §4.14). Callers run the writing
-//! functions inside an immediate transaction.
+//! functions inside a write transaction (`Db::write`).
 
 pub mod cache;
 pub mod jwt;
@@ -246,7 +246,7 @@ impl TokenService {
         requested: Option<&Scope>,
     ) -> Result<RefreshOutcome, TokenError> {
         let hash = sha256_hex(presented.expose());
-        let row: Option<(String, String, i64, String, i64, bool)> = refresh_tokens::table
+        let query = refresh_tokens::table
             .find(&hash)
             .filter(refresh_tokens::application_id.eq(app.id))
             .select((
@@ -256,9 +256,17 @@ impl TokenService {
                 refresh_tokens::scope,
                 refresh_tokens::expires,
                 refresh_tokens::revoked,
-            ))
-            .get_result(conn)
-            .optional()?;
+            ));
+        // On PostgreSQL the presented token's row is locked as it is read, so concurrent uses
+        // of one token queue here, each then reading what the one before it did: they never
+        // lock the family's rows in different orders (a deadlock), and a reuse is always
+        // seen as one. SQLite's immediate transaction has queued them already.
+        let row: Option<(String, String, i64, String, i64, bool)> = match conn {
+            crate::storage::connection::AnyConnection::Postgres(pg) => {
+                query.for_update().get_result(pg).optional()?
+            }
+            _ => query.get_result(conn).optional()?,
+        };
         let Some((access_jti, family, user_id, scope, expires, revoked)) = row else {
             return Ok(RefreshOutcome::Refused);
         };
@@ -295,6 +303,11 @@ impl TokenService {
         .set(refresh_tokens::revoked.eq(true))
         .execute(conn)?;
         if rotated != 1 {
+            // Another use of this token rotated it between the read above and this write:
+            // a reuse too, so the family goes as above. Only concurrent writers get here
+            // (PostgreSQL's); SQLite's queue, and the later one reads the token revoked.
+            revoke_family(conn, &family)?;
+            log::warn!("refresh token reuse detected; token family revoked");
             return Ok(RefreshOutcome::Refused);
         }
         diesel::update(access_tokens::table.find(&access_jti))
@@ -430,11 +443,18 @@ pub fn revoke_family(conn: &mut Connection, family: &str) -> QueryResult<()> {
 /// the user's previous token for its application. Deleting rather than flagging keeps the
 /// rows of a (user, application) to the live pair, so this stays one index probe however
 /// often the user exchanges (flagged rows piled up and made each exchange slower).
+///
+/// Call it in the write transaction that then issues the new tokens: the user's row is locked
+/// first, so that two exchanges of one user replace each other's tokens in turn. SQLite's
+/// immediate transaction already serialises them; PostgreSQL's concurrent ones would
+/// otherwise each delete only what was committed before they began, and both new pairs
+/// would live.
 pub fn delete_user_application_tokens(
     conn: &mut Connection,
     user_id: i64,
     application_id: i64,
 ) -> QueryResult<()> {
+    lock_user(conn, user_id)?;
     diesel::delete(
         access_tokens::table
             .filter(access_tokens::user_id.eq(user_id))
@@ -450,6 +470,22 @@ pub fn delete_user_application_tokens(
     Ok(())
 }
 
+/// Holds the user's row until the transaction ends (PostgreSQL's `FOR UPDATE`; on SQLite the
+/// immediate transaction holds the whole database already): writes that check a user's state
+/// before changing it (tokens, linked identities) then run one after the other per user.
+pub fn lock_user(conn: &mut Connection, user_id: i64) -> QueryResult<()> {
+    use crate::storage::connection::AnyConnection;
+    use crate::storage::schema::users;
+    if let AnyConnection::Postgres(pg) = conn {
+        users::table
+            .find(user_id)
+            .select(users::id)
+            .for_update()
+            .load::<i64>(pg)?;
+    }
+    Ok(())
+}
+
 /// Revokes every access and refresh token of a user, for one application or all; returns
 /// how many access tokens were live.
 pub fn revoke_user_tokens(
@@ -457,7 +493,7 @@ pub fn revoke_user_tokens(
     user_id: i64,
     application_id: Option<i64>,
 ) -> QueryResult<usize> {
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         let mut access = diesel::update(access_tokens::table)
             .filter(access_tokens::user_id.eq(user_id))
             .filter(access_tokens::revoked.eq(false))
@@ -497,7 +533,7 @@ pub fn clear_tokens(conn: &mut Connection, batch: i64) -> QueryResult<usize> {
 /// revoked). Returns how many rows went (0: nothing left).
 pub fn clear_token_batch(conn: &mut Connection, batch: i64) -> QueryResult<usize> {
     let now = now();
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         let access: Vec<String> = access_tokens::table
             .filter(
                 access_tokens::revoked

@@ -1,8 +1,9 @@
-//! Rotation, reuse detection, revocation and clean-up on a real (temporary) database.
+//! Rotation, reuse detection, revocation and clean-up on a real (temporary) database, on the
+//! run's backend (`TEST_DATABASE_URL`, see `storage::testdb`).
 
 use super::*;
 use crate::storage::applications::{self, NewApplication};
-use crate::storage::db::{Db, DbConfig};
+use crate::storage::db::Db;
 use crate::storage::schema;
 use crate::storage::users::{self, NewUser};
 
@@ -13,17 +14,19 @@ const POLICY: KeyPolicy = KeyPolicy {
 };
 
 struct TestDb {
-    _dir: tempfile::TempDir,
     db: Db,
     service: TokenService,
     user_id: i64,
+    /// The database, on the run's backend; dropped after the pool above.
+    _fresh: crate::storage::testdb::TestDb,
+    _dir: tempfile::TempDir,
 }
 
 impl TestDb {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("create a temporary directory");
-        let db = Db::open(&DbConfig::new(dir.path().join("tokens.sqlite3")), &[])
-            .expect("open the database");
+        let fresh = crate::storage::testdb::TestDb::create(dir.path(), "tokens");
+        let db = Db::open(&fresh.config(), &[]).expect("open the database");
         let mut conn = db.get().expect("a connection");
         let user = users::create(
             &mut conn,
@@ -32,14 +35,15 @@ impl TestDb {
         .expect("create the user");
         let keys = JwtKeys::open(&db, "http://issuer.test", None, POLICY).expect("signing keys");
         TestDb {
-            _dir: dir,
             db,
             service: TokenService::new(keys, 60, 600),
             user_id: user.id,
+            _fresh: fresh,
+            _dir: dir,
         }
     }
 
-    fn conn(&self) -> r2d2::PooledConnection<diesel::r2d2::ConnectionManager<Connection>> {
+    fn conn(&self) -> crate::storage::db::PooledConnection {
         self.db.get().expect("a connection")
     }
 

@@ -1,0 +1,3 @@
+DROP TABLE concepts;
+DROP TABLE items;
+DROP TABLE social_links;
