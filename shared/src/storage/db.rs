@@ -158,9 +158,7 @@ impl CustomizeConnection<Connection, diesel::r2d2::Error> for Pragmas {
             return Ok(());
         }
         conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {};",
-            super::checkpoint::BACKSTOP_PAGES
+            "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
         ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
@@ -173,8 +171,6 @@ pub struct Db {
     url: DatabaseUrl,
     /// One writer of this process at a time on SQLite; see [`Db::write`].
     writer: Arc<Mutex<()>>,
-    /// Keeps the checkpoint thread ([`super::checkpoint`]) going while any clone lives.
-    _alive: Arc<()>,
 }
 
 impl std::fmt::Debug for Db {
@@ -196,15 +192,10 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .connection_customizer(Box::new(Pragmas))
             .build(Manager::new(config.url.clone()))?;
-        let alive = Arc::new(());
-        if let Some(path) = config.url.sqlite_path() {
-            super::checkpoint::spawn(path.to_owned(), Arc::downgrade(&alive));
-        }
         Ok(Db {
             pool,
             url: config.url.clone(),
             writer: Arc::new(Mutex::new(())),
-            _alive: alive,
         })
     }
 
@@ -550,42 +541,6 @@ mod tests {
                 ("public".to_owned(), false)
             ]
         );
-    }
-
-    #[derive(QueryableByName)]
-    struct Threshold {
-        #[diesel(sql_type = BigInt)]
-        wal_autocheckpoint: i64,
-    }
-
-    #[test]
-    fn the_log_is_copied_into_the_file_by_the_checkpoint_thread_not_by_commits() {
-        let dir = tempfile::tempdir().expect("create a temporary directory");
-        let path = dir.path().join("checkpoint.sqlite3");
-        let db = Db::open(&DbConfig::new(&path), &[]).expect("open");
-        let mut conn = db.get().expect("a connection");
-        let threshold = diesel::sql_query("PRAGMA wal_autocheckpoint")
-            .get_result::<Threshold>(&mut conn)
-            .expect("read the pragma");
-        assert_eq!(
-            threshold.wal_autocheckpoint,
-            i64::from(super::super::checkpoint::BACKSTOP_PAGES)
-        );
-        let before = std::fs::metadata(&path).expect("stat").len();
-        // 2 MB is ~500 pages: below the backstop, so no commit copies them into the file.
-        conn.batch_execute(
-            "CREATE TABLE blobs (b BLOB); INSERT INTO blobs VALUES (zeroblob(2000000));",
-        )
-        .expect("write");
-        // Only the thread can grow the file; the bound only keeps a broken build from hanging.
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while std::fs::metadata(&path).expect("stat").len() < before + 2_000_000 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the log was never checkpointed"
-            );
-            std::thread::sleep(super::super::checkpoint::INTERVAL);
-        }
     }
 
     #[test]

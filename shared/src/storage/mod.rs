@@ -5,7 +5,6 @@
 //! runs through [`crate::blocking`].
 
 pub mod applications;
-pub mod checkpoint;
 pub mod codes;
 pub mod connection;
 pub mod consents;
