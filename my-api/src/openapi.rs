@@ -120,61 +120,48 @@ pub fn document() -> utoipa::openapi::OpenApi {
     document_for(&Backends::standard())
 }
 
-/// The document for `backends`: one register path each.
+/// The document for `backends`: one register and one link path each.
 pub fn document_for(backends: &Backends) -> utoipa::openapi::OpenApi {
     let mut doc = shared::service::openapi::with_provider(ResourceApi::openapi());
-    let template = RegisterApi::openapi()
-        .paths
-        .paths
-        .into_values()
-        .next()
-        .unwrap_or_default();
-    for backend in backends.iter() {
-        let path = format!("/users/register-by-token/{}/", backend.name());
+    let template =
+        |api: utoipa::openapi::OpenApi| api.paths.paths.into_values().next().unwrap_or_default();
+    let (register, link) = (
+        template(RegisterApi::openapi()),
+        template(LinkApi::openapi()),
+    );
+    let code = backends.iter().map(|backend| {
+        let required =
+            std::iter::once("access_token").chain(backend.required_parameters().iter().copied());
         let params = Parameters {
-            required: std::iter::once("access_token")
-                .chain(backend.required_parameters().iter().copied())
-                .collect(),
+            required: required.collect(),
             optional: vec![],
         };
-        let item = register_path(&template, backend.name(), &params);
-        doc.paths.paths.insert(path, item);
-    }
-    for backend in backends.oidc_backends() {
-        let path = format!("/users/register-by-token/{}/", backend.name());
-        let mut item = register_path(&template, backend.name(), &oidc_parameters());
+        (backend.name(), params, None)
+    });
+    let oidc = backends.oidc_backends().map(|backend| {
+        let params = Parameters {
+            required: vec!["id_token"],
+            optional: vec!["access_token", "nonce"],
+        };
         let summary = format!(
             "Exchange an ID token of {} for a My API token (verified offline); an access token \
              sent beside must match its at_hash, and a nonce sent must be its nonce",
             backend.config().issuer
         );
-        if let Some(post) = item.post.as_mut() {
+        (backend.name(), params, Some(summary))
+    });
+    for (name, params, summary) in code.chain(oidc) {
+        let mut item = register_path(&register, name, &params);
+        if let (Some(summary), Some(post)) = (summary, item.post.as_mut()) {
             post.summary = Some(summary);
         }
-        doc.paths.paths.insert(path, item);
-    }
-    let template = LinkApi::openapi()
-        .paths
-        .paths
-        .into_values()
-        .next()
-        .unwrap_or_default();
-    for backend in backends.iter() {
-        let path = format!("/users/link-by-token/{}/", backend.name());
-        let params = Parameters {
-            required: std::iter::once("access_token")
-                .chain(backend.required_parameters().iter().copied())
-                .collect(),
-            optional: vec![],
-        };
         doc.paths
             .paths
-            .insert(path, link_path(&template, backend.name(), &params));
-    }
-    for backend in backends.oidc_backends() {
-        let path = format!("/users/link-by-token/{}/", backend.name());
-        let item = link_path(&template, backend.name(), &oidc_parameters());
-        doc.paths.paths.insert(path, item);
+            .insert(format!("/users/register-by-token/{name}/"), item);
+        doc.paths.paths.insert(
+            format!("/users/link-by-token/{name}/"),
+            link_path(&link, name, &params),
+        );
     }
     exchange_grants(&mut doc);
     doc
@@ -186,11 +173,38 @@ struct Parameters {
     optional: Vec<&'static str>,
 }
 
-/// What an OpenID Connect backend's register and link paths ask for.
-fn oidc_parameters() -> Parameters {
-    Parameters {
-        required: vec!["id_token"],
-        optional: vec!["access_token", "nonce"],
+impl Parameters {
+    /// Each name and whether it is required, the required ones first.
+    fn names(&self) -> impl Iterator<Item = (&'static str, bool)> + '_ {
+        let required = self.required.iter().map(|name| (*name, true));
+        required.chain(self.optional.iter().map(|name| (*name, false)))
+    }
+
+    /// The schema of one parameter: tokens are RFC 6750 `b64token`s.
+    fn schema(name: &str) -> ObjectBuilder {
+        if matches!(name, "access_token" | "id_token") {
+            b64token()
+        } else {
+            text()
+        }
+    }
+
+    /// The form body that carries them (POST).
+    fn form_body(&self) -> utoipa::openapi::request_body::RequestBody {
+        let body = self.names().fold(
+            ObjectBuilder::new().schema_type(Type::Object),
+            |body, (name, required)| {
+                let body = body.property(name, Self::schema(name));
+                if required { body.required(name) } else { body }
+            },
+        );
+        RequestBodyBuilder::new()
+            .content(
+                "application/x-www-form-urlencoded",
+                Content::new(Some(body)),
+            )
+            .required(Some(Required::True))
+            .build()
     }
 }
 
@@ -202,36 +216,10 @@ fn register_path(
     params: &Parameters,
 ) -> utoipa::openapi::PathItem {
     let mut item = template.clone();
-    let names = || {
-        let required = params.required.iter().map(|name| (*name, true));
-        required.chain(params.optional.iter().map(|name| (*name, false)))
-    };
-    let property = |name: &str| {
-        if matches!(name, "access_token" | "id_token") {
-            b64token()
-        } else {
-            text()
-        }
-    };
     if let Some(post) = item.post.as_mut() {
         post.operation_id = Some(format!("register_by_token_{backend}_post"));
         post.summary = Some("Exchange a Fake Social Site access token for a My API token".into());
-        let body = names().fold(
-            ObjectBuilder::new().schema_type(Type::Object),
-            |body, (name, required)| {
-                let body = body.property(name, property(name));
-                if required { body.required(name) } else { body }
-            },
-        );
-        post.request_body = Some(
-            RequestBodyBuilder::new()
-                .content(
-                    "application/x-www-form-urlencoded",
-                    Content::new(Some(body)),
-                )
-                .required(Some(Required::True))
-                .build(),
-        );
+        post.request_body = Some(params.form_body());
     }
     if let Some(get) = item.get.as_mut() {
         get.operation_id = Some(format!("register_by_token_{backend}_get"));
@@ -239,7 +227,8 @@ fn register_path(
             "The same with the token in the query string (the original's form; prefer POST)".into(),
         );
         get.parameters = Some(
-            names()
+            params
+                .names()
                 .map(|(name, required)| {
                     ParameterBuilder::new()
                         .name(name)
@@ -249,7 +238,7 @@ fn register_path(
                         } else {
                             Required::False
                         })
-                        .schema(Some(property(name)))
+                        .schema(Some(Parameters::schema(name)))
                         .build()
                 })
                 .collect(),
@@ -269,30 +258,7 @@ fn link_path(
     if let Some(post) = item.post.as_mut() {
         post.operation_id = Some(format!("link_by_token_{backend}"));
         post.summary = Some("Link another identity to the caller's account".into());
-        let property = |name: &str| {
-            if matches!(name, "access_token" | "id_token") {
-                b64token()
-            } else {
-                text()
-            }
-        };
-        let body = params.required.iter().fold(
-            ObjectBuilder::new().schema_type(Type::Object),
-            |body, name| body.property(*name, property(name)).required(*name),
-        );
-        let body = params
-            .optional
-            .iter()
-            .fold(body, |body, name| body.property(*name, property(name)));
-        post.request_body = Some(
-            RequestBodyBuilder::new()
-                .content(
-                    "application/x-www-form-urlencoded",
-                    Content::new(Some(body)),
-                )
-                .required(Some(Required::True))
-                .build(),
-        );
+        post.request_body = Some(params.form_body());
     }
     item
 }
