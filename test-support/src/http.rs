@@ -137,3 +137,19 @@ pub fn password_form<'a>(
         ("client_id", client_id),
     ]
 }
+
+/// The value of the hidden form field `name` in an HTML page, unescaped; panics without one.
+pub fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name} in {page}"))
+        + marker.len();
+    let end = start + page[start..].find('"').expect("the value's end");
+    page[start..end]
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}

@@ -8,6 +8,8 @@ use reqwest::header::{CONTENT_TYPE, LOCATION};
 use reqwest::{Response, StatusCode, Url};
 use shared::oauth2::pkce::challenge_of;
 
+pub use test_support::http::hidden;
+
 use crate::helpers::{MY_API_APP, TestApp, header};
 
 /// A registered redirect URI of `my-api-app` (My API's test page on the demo port).
@@ -159,22 +161,6 @@ pub async fn html(response: Response, status: StatusCode) -> String {
     assert!(content_type.starts_with("text/html"), "{content_type}");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     text
-}
-
-/// The value of the hidden field `name` in a page, unescaped.
-pub fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no field {name} in {page}"))
-        + marker.len();
-    let end = start + page[start..].find('"').expect("the value's end");
-    page[start..end]
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
 }
 
 /// Asserts a redirect with `status` to the default redirect URI; returns its query.

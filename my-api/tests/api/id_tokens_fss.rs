@@ -8,6 +8,7 @@ use reqwest::header::LOCATION;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 use shared::oauth2::pkce::challenge_of;
+use test_support::http::hidden;
 
 use crate::helpers::*;
 
@@ -33,22 +34,6 @@ async fn spawn_with_fss_oidc() -> (TestApp, tempfile::TempDir) {
     })
     .await;
     (app, dir)
-}
-
-/// The value of the hidden field `name` in a page.
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no field {name} in {page}"))
-        + marker.len();
-    let end = start + page[start..].find('"').expect("the value's end");
-    page[start..end]
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
 }
 
 /// Signs `username` in at FSS's pages as a browser would and redeems the code: FSS's token
