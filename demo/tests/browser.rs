@@ -13,25 +13,10 @@
 mod browser_support;
 mod demo_services;
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use browser_support::{assert_success, finish, requirements_met, start_driver};
-use demo_services::DemoServices;
-
-fn screenshot_path() -> PathBuf {
-    std::env::var_os("BROWSER_SCREENSHOT")
-        .filter(|p| !p.is_empty())
-        .map_or_else(
-            || {
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .parent()
-                    .expect("the workspace directory")
-                    .join("target/browser/screenshot.png")
-            },
-            PathBuf::from,
-        )
-}
+use demo_services::{DemoServices, screenshot_path};
 
 #[actix_rt::test]
 async fn test_page_in_headless_chromium() {
@@ -42,10 +27,7 @@ async fn test_page_in_headless_chromium() {
     let started = Instant::now();
     let services = DemoServices::start();
 
-    let screenshot = screenshot_path();
-    if let Some(parent) = screenshot.parent() {
-        std::fs::create_dir_all(parent).expect("create the screenshot's directory");
-    }
+    let screenshot = screenshot_path("BROWSER_SCREENSHOT", "screenshot.png");
     let screenshot_arg = screenshot.to_string_lossy().into_owned();
     let child = start_driver("drive.mjs", &[&services.api_url, &screenshot_arg, "legacy"]);
     let outcome = finish(child).await;

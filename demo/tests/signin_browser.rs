@@ -13,10 +13,8 @@
 mod browser_support;
 mod demo_services;
 
-use std::path::Path;
-
 use browser_support::{assert_success, finish, requirements_met, start_driver};
-use demo_services::DemoServices;
+use demo_services::{DemoServices, screenshot_path};
 use serde_json::Value;
 
 /// The fixtures' local account and My API's own client for it.
@@ -71,19 +69,7 @@ async fn a_person_signs_in_through_fake_social_site_pages_and_uses_the_api_and_d
         return;
     }
     let services = DemoServices::start();
-    let screenshot = std::env::var_os("SIGNIN_SCREENSHOT")
-        .filter(|p| !p.is_empty())
-        .map_or_else(
-            || {
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .parent()
-                    .expect("the workspace directory")
-                    .join("target/browser/signin.png")
-            },
-            std::path::PathBuf::from,
-        );
-    std::fs::create_dir_all(screenshot.parent().expect("a directory"))
-        .expect("create the screenshot's directory");
+    let screenshot = screenshot_path("SIGNIN_SCREENSHOT", "signin.png");
     let screenshot_arg = screenshot.to_string_lossy().into_owned();
     let child = start_driver("drive.mjs", &[&services.api_url, &screenshot_arg, "signin"]);
     let outcome = finish(child).await;

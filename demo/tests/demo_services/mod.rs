@@ -2,6 +2,8 @@
 //! ports, with fresh databases holding the demo data, wired as the demo wires them (Fake
 //! Social Site lets the page call it and sends the browser back to the page after sign-in).
 
+use std::path::{Path, PathBuf};
+
 use actix_web::dev::ServerHandle;
 use tokio::task::JoinHandle;
 
@@ -83,4 +85,25 @@ impl DemoServices {
                 .expect("server stopped cleanly");
         }
     }
+}
+
+/// Where a page test leaves its screenshot: the path in `variable` when set (the README's
+/// picture is refreshed that way), else `target/browser/<file>`; its directory is created.
+pub fn screenshot_path(variable: &str, file: &str) -> PathBuf {
+    let path = std::env::var_os(variable)
+        .filter(|p| !p.is_empty())
+        .map_or_else(
+            || {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .parent()
+                    .expect("the workspace directory")
+                    .join("target/browser")
+                    .join(file)
+            },
+            PathBuf::from,
+        );
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).expect("create the screenshot's directory");
+    }
+    path
 }
