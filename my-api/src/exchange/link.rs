@@ -70,15 +70,12 @@ impl From<LinkError> for actix_web::Error {
     }
 }
 
-/// A failed identification, answered as the register route answers it except that a refused
-/// provider token is a 400: a 401 here would tell the client its Bearer token is bad.
+/// A failed identification: an unknown backend as the register route answers it, a token the
+/// provider refused as a 400 (a 401 here would tell the client its Bearer token is bad), the
+/// rest as the exchange maps it (a refused ID token is `invalid_request`, naming the check).
 fn identify_error(e: ExchangeError) -> OAuth2Error {
     match e {
-        ExchangeError::UnknownBackend => OAuth2Error::new(
-            "unknown_backend",
-            "No such social backend.",
-            StatusCode::NOT_FOUND,
-        ),
+        ExchangeError::UnknownBackend => super::register::unknown_backend(),
         ExchangeError::Social(SocialError::Rejected) => OAuth2Error::new(
             "unsuccessful_token_exchange",
             "The social provider refused the token.",

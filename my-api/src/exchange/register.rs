@@ -26,11 +26,7 @@ const UNSUCCESSFUL: &str = "Unable to complete token exchange with social backen
 /// and a refused token, otherwise the exchange's one mapping.
 fn register_error(e: ExchangeError) -> OAuth2Error {
     match e {
-        ExchangeError::UnknownBackend => OAuth2Error::new(
-            "unknown_backend",
-            "No such social backend.",
-            StatusCode::NOT_FOUND,
-        ),
+        ExchangeError::UnknownBackend => unknown_backend(),
         ExchangeError::Social(SocialError::Rejected | SocialError::InvalidIdToken(_))
         | ExchangeError::Inactive => OAuth2Error::new(
             "unsuccessful_token_exchange",
@@ -39,6 +35,16 @@ fn register_error(e: ExchangeError) -> OAuth2Error {
         ),
         other => other.into(),
     }
+}
+
+/// The answer for a backend name My API does not have, as the original gave it (a 404); the
+/// link route answers the same.
+pub(super) fn unknown_backend() -> OAuth2Error {
+    OAuth2Error::new(
+        "unknown_backend",
+        "No such social backend.",
+        StatusCode::NOT_FOUND,
+    )
 }
 
 /// Documented once for every backend: `openapi::document` adds each backend's path, operation
