@@ -169,6 +169,16 @@ class PoolError(Exception):
     pass
 
 
+def in_parallel(args, work, items):
+    """work(item) for every item on args.parallel threads, the results in order; the first
+    PoolError stops the run with its message."""
+    try:
+        with ThreadPoolExecutor(args.parallel) as pool:
+            return list(pool.map(work, items))
+    except PoolError as e:
+        fail(str(e))
+
+
 def write_lines(path, lines):
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -202,11 +212,7 @@ def cmd_issue(args):
         return tok
 
     start = time.perf_counter()
-    try:
-        with ThreadPoolExecutor(args.parallel) as pool:
-            rest = list(pool.map(grant, users[1:] if token else users))
-    except PoolError as e:
-        fail(str(e))
+    rest = in_parallel(args, grant, users[1:] if token else users)
     tokens = ([token] if token else []) + rest
     grant_seconds = time.perf_counter() - start
 
@@ -222,11 +228,7 @@ def cmd_issue(args):
         return tok
 
     start = time.perf_counter()
-    try:
-        with ThreadPoolExecutor(args.parallel) as pool:
-            list(pool.map(check_and_exchange, tokens))
-    except PoolError as e:
-        fail(str(e))
+    in_parallel(args, check_and_exchange, tokens)
     exchange_seconds = time.perf_counter() - start
 
     invalid = [forge(t) for t in tokens]
@@ -359,12 +361,7 @@ def cmd_oidc(args):
         users = [(r["fields"]["username"], BENCH_PASSWORD)
                  for r in json.load(f) if r["model"] == "auth.user"]
     start = time.perf_counter()
-    try:
-        with ThreadPoolExecutor(args.parallel) as pool:
-            sessions = list(pool.map(
-                lambda user: oidc_sign_in(args.fss, args.client_id, *user), users))
-    except PoolError as e:
-        fail(str(e))
+    sessions = in_parallel(args, lambda user: oidc_sign_in(args.fss, args.client_id, *user), users)
     seconds = time.perf_counter() - start
     status, body = get_bearer(f"{args.fss}/o/userinfo/", sessions[0][1])
     if status != 200:
@@ -385,17 +382,13 @@ def exchange_id_tokens(args, id_tokens):
     url = f"{args.api}/users/register-by-token/{args.oidc_backend}/"
     bodies = [urllib.parse.urlencode({"id_token": t}) for t in id_tokens]
 
-    def exchange(body):
-        status, answer = post_form(url, dict(urllib.parse.parse_qsl(body)))
+    def exchange(id_token):
+        status, answer = post_form(url, {"id_token": id_token})
         if status != 200:
             raise PoolError(f"the ID token exchange failed at {url}: {status} {answer[:200]!r}")
 
     start = time.perf_counter()
-    try:
-        with ThreadPoolExecutor(args.parallel) as pool:
-            list(pool.map(exchange, bodies))
-    except PoolError as e:
-        fail(str(e))
+    in_parallel(args, exchange, id_tokens)
     write_lines(f"{args.out}/id-token-bodies.txt", bodies)
     print(f"  {len(bodies)} ID tokens exchanged once at {url} in "
           f"{time.perf_counter() - start:.1f} s")
