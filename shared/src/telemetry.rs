@@ -56,6 +56,17 @@ pub struct Metrics {
     /// Its two series, resolved once: a lookup is on every authenticated request.
     pub token_cache_hits: IntCounter,
     pub token_cache_misses: IntCounter,
+    /// `db_lost_races_total`: writes that lost a uniqueness race to another writer (a first
+    /// login made at once elsewhere) and were run again.
+    pub db_lost_races: IntCounter,
+    /// `changes_heard_total{heard}`: what the change listener heard (`tokens`, `keys`,
+    /// `listening`, `deaf`; PostgreSQL only).
+    pub changes_heard: IntCounterVec,
+    /// `change_listener_up`: 1 while this process hears other instances' changes.
+    pub change_listener_up: IntGauge,
+    /// `token_prunes_total{outcome}`: periodic prunes, by outcome (`done`, `failed`, or
+    /// `skipped` while another instance prunes).
+    pub prunes: IntCounterVec,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -167,6 +178,27 @@ impl Metrics {
                     .buckets(LATENCY_BUCKETS.to_vec()),
                 )
                 .expect("a valid metric"),
+            ),
+            db_lost_races: counter(
+                "db_lost_races_total",
+                "Writes that lost a uniqueness race to another writer and were run again.",
+            ),
+            changes_heard: counter_vec(
+                &r,
+                "changes_heard_total",
+                "Notifications of other instances' changes heard, by kind.",
+                &["heard"],
+            ),
+            change_listener_up: gauge(
+                "change_listener_up",
+                "1 while this process listens for other instances' changes.",
+            ),
+            prunes: counter_vec(
+                &r,
+                "token_prunes_total",
+                "Periodic token prunes, by outcome (done, failed, skipped: another instance \
+                 was pruning).",
+                &["outcome"],
             ),
             registry: r,
         }

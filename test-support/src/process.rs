@@ -28,7 +28,7 @@ pub fn serve<'c>(command: &'c mut Command, db: &Path, bind: &str) -> &'c mut Com
 pub struct ChildService {
     pub name: String,
     pub child: Child,
-    /// `http://127.0.0.1:<port>`, as the service logged it.
+    /// `http://127.0.0.1:<port>`, the address it is bound to, as the service logged it.
     pub url: String,
     stderr: Arc<Mutex<String>>,
 }
@@ -53,8 +53,10 @@ impl ChildService {
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
+                // "listening on <url>", or "listening on <url> as <public URL>".
                 if let Some((_, url)) = line.split_once("listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
+                    let url = url.split_whitespace().next().unwrap_or_default();
+                    let _ = tx.send(url.to_owned());
                 }
                 let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
                 log.push_str(&line);

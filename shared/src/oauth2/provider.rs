@@ -15,6 +15,7 @@ use crate::oauth2::settings::ProviderSettings;
 use crate::security::password::PasswordHasher;
 use crate::security::throttle::{LoginThrottle, Policy};
 use crate::storage::applications::GrantType;
+use crate::storage::changes::{Heard, Listener};
 use crate::storage::db::{Db, DbConfig};
 use crate::storage::tokens::cache::TokenCache;
 use crate::storage::tokens::signing::{pkcs8_from_pem, thumbprint_kid};
@@ -39,9 +40,12 @@ pub struct Provider {
     pub hasher: PasswordHasher,
     pub issuer: String,
     pub throttle: LoginThrottle,
-    pub token_cache: TokenCache,
+    pub token_cache: Arc<TokenCache>,
     pub password_grant_enabled: bool,
     extensions: Vec<Arc<dyn ExtensionGrant>>,
+    /// Hears other instances' revocations and key changes (PostgreSQL only); stops with the
+    /// provider.
+    _listener: Option<Listener>,
 }
 
 impl Provider {
@@ -73,8 +77,11 @@ impl Provider {
                 reload_every: Duration::from_secs(settings.signing_keys_reload_seconds),
             },
         )?;
+        let token_cache = Arc::new(TokenCache::new(Duration::from_secs(
+            settings.token_cache_seconds,
+        )));
+        let listener = hear_changes(&db, &token_cache, &keys);
         Ok(Provider {
-            db,
             tokens: Arc::new(TokenService::new(
                 keys,
                 settings.access_token_expire_seconds,
@@ -88,8 +95,10 @@ impl Provider {
                 window: Duration::from_secs(15 * 60),
             }),
             password_grant_enabled: settings.password_grant_enabled,
-            token_cache: TokenCache::new(Duration::from_secs(settings.token_cache_seconds)),
+            token_cache,
             extensions: Vec::new(),
+            _listener: listener,
+            db,
         })
     }
 
@@ -114,6 +123,36 @@ impl Provider {
         all.push(GrantType::RefreshToken);
         all.extend(self.extensions.iter().map(|e| e.grant_type()));
         all
+    }
+}
+
+/// Starts hearing changes made by other processes on the same database (see
+/// [`crate::storage::changes`]): their revocations empty this process's token cache, their key
+/// changes reload its signing keys. The cache stays deaf until the listener listens.
+fn hear_changes(db: &Db, cache: &Arc<TokenCache>, keys: &JwtKeys) -> Option<Listener> {
+    if !db.url().is_postgres() {
+        return None;
+    }
+    cache.set_hearing(false);
+    let (cache, keys, pool) = (cache.clone(), keys.clone(), db.clone());
+    Listener::start(db.url(), move |heard| match heard {
+        Heard::Tokens => cache.invalidate_all(),
+        Heard::Keys => reload_keys(&pool, &keys),
+        Heard::Listening => {
+            cache.set_hearing(true);
+            reload_keys(&pool, &keys);
+        }
+        Heard::Deaf => cache.set_hearing(false),
+    })
+}
+
+fn reload_keys(db: &Db, keys: &JwtKeys) {
+    let reloaded = db
+        .get()
+        .map_err(anyhow::Error::from)
+        .and_then(|mut conn| Ok(keys.reload(&mut conn)?));
+    if let Err(e) = reloaded {
+        log::warn!("cannot reload the signing keys after a change: {e}");
     }
 }
 

@@ -359,7 +359,12 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let metrics = observe.start()?;
     let app = Application::build(settings)?;
-    log::info!("{name} listening on {}", app.url());
+    let bound = format!("http://{}", app.bound());
+    if app.url() == bound {
+        log::info!("{name} listening on {bound}");
+    } else {
+        log::info!("{name} listening on {bound} as {}", app.url());
+    }
     let served = app.run_until_stopped().await;
     if let Some(metrics) = metrics {
         metrics.stop().await;

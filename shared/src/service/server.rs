@@ -22,6 +22,7 @@ use crate::storage::maintenance::Maintenance;
 
 /// A bound, started service; it serves once awaited through [`Running::run_until_stopped`].
 pub struct Running {
+    bound: std::net::SocketAddr,
     port: u16,
     url: String,
     server: Server,
@@ -50,7 +51,8 @@ impl Running {
     where
         F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
-        let port = listener.local_addr()?.port();
+        let bound = listener.local_addr()?;
+        let port = bound.port();
         let body_timeout = Duration::from_millis(settings.request_body_timeout_ms);
         let observe = metrics::observing_requests();
         let server = HttpServer::new(move || {
@@ -75,6 +77,7 @@ impl Running {
         .run();
         let maintenance = Maintenance::start(db, settings.prune_interval_seconds);
         Ok(Running {
+            bound,
             port,
             url,
             server,
@@ -84,6 +87,11 @@ impl Running {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The address it is bound to (behind a load balancer, not the public URL).
+    pub fn bound(&self) -> std::net::SocketAddr {
+        self.bound
     }
 
     /// The base URL it serves (and issues tokens) as.

@@ -426,13 +426,17 @@ fn create_private_file(path: &Path) -> Result<(), StorageError> {
 /// Runs `attempt` (one write transaction) and, when it lost an insert race (`lost`: a unique
 /// violation, which PostgreSQL's concurrent writers can meet and SQLite's serialised ones
 /// never do), runs it once more: rolled back, the second attempt reads the winner's row
-/// instead of inserting its own. Returns the outcome and whether the second attempt ran.
+/// instead of inserting its own. Returns the outcome and whether the second attempt ran (also
+/// counted in `db_lost_races_total`).
 pub fn retry_lost_race<T, E>(
     mut attempt: impl FnMut() -> Result<T, E>,
     lost: impl Fn(&E) -> bool,
 ) -> (Result<T, E>, bool) {
     match attempt() {
-        Err(e) if lost(&e) => (attempt(), true),
+        Err(e) if lost(&e) => {
+            crate::telemetry::metrics().db_lost_races.inc();
+            (attempt(), true)
+        }
         other => (other, false),
     }
 }

@@ -1,10 +1,12 @@
 //! What is stored, and how: the pool on SQLite or PostgreSQL, the per-backend settings and
 //! migrations ([`db`]), the database URL ([`url`]), the Diesel
 //! schema, users, applications, tokens and signing keys, authorization codes, login sessions
-//! and consents, Django fixtures, and the periodic prune. Everything here is synchronous and
+//! and consents, Django fixtures, the periodic prune, and hearing other instances' changes
+//! ([`changes`]). Everything here is synchronous and
 //! runs through [`crate::blocking`].
 
 pub mod applications;
+pub mod changes;
 pub mod codes;
 pub mod connection;
 pub mod consents;

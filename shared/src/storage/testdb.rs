@@ -59,7 +59,9 @@ impl TestDb {
         }
     }
 
-    fn postgres(admin: &str, name: &str) -> TestDb {
+    /// A new PostgreSQL database on the server `admin` names (an admin URL), whatever the run asks
+    /// for: for tests that need PostgreSQL itself.
+    pub fn postgres(admin: &str, name: &str) -> TestDb {
         let database = format!(
             "test_{}_{}",
             name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")

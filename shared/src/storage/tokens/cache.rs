@@ -13,11 +13,14 @@
 //! Lookups are counted in the metrics (`token_cache_lookups_total`, hit or miss; none while
 //! the cache is off).
 //!
-//! Per process: with several instances, each one's revocations invalidate only its own cache,
-//! so keep `ttl` short (or 0, off) there.
+//! Several instances on one PostgreSQL database hear each other's revocations through
+//! [`crate::storage::changes`]: each empties its cache on a change made anywhere, within
+//! milliseconds of its commit. While an instance cannot hear (its listening connection failed,
+//! or it has not started listening yet) its cache is deaf ([`TokenCache::set_hearing`]):
+//! it neither answers nor stores, and every check reads the database.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -38,6 +41,8 @@ struct Entry {
 pub struct TokenCache {
     ttl: Duration,
     generation: AtomicU64,
+    /// Whether changes made elsewhere reach this process (see the module docs).
+    hearing: AtomicBool,
     entries: RwLock<HashMap<String, Entry>>,
 }
 
@@ -46,6 +51,7 @@ impl TokenCache {
         TokenCache {
             ttl,
             generation: AtomicU64::new(0),
+            hearing: AtomicBool::new(true),
             entries: RwLock::new(HashMap::new()),
         }
     }
@@ -53,6 +59,10 @@ impl TokenCache {
     /// The cached grant for this exact token, if fresh and cached since the last revocation.
     pub fn get(&self, token: &str) -> Option<Arc<AccessGrant>> {
         if self.ttl.is_zero() {
+            return None;
+        }
+        if !self.hearing.load(Ordering::Acquire) {
+            crate::telemetry::metrics().token_cache_misses.inc();
             return None;
         }
         let generation = self.generation.load(Ordering::Acquire);
@@ -76,7 +86,7 @@ impl TokenCache {
     pub fn insert(&self, token: &str, grant: Arc<AccessGrant>, generation: u64, seconds_left: i64) {
         // Whole seconds, rounded down, so an entry ends before `exp` and never after it.
         let seconds_left = seconds_left - 1;
-        if self.ttl.is_zero() || seconds_left <= 0 {
+        if self.ttl.is_zero() || seconds_left <= 0 || !self.hearing.load(Ordering::Acquire) {
             return;
         }
         let left = Duration::from_secs(u64::try_from(seconds_left).unwrap_or(0));
@@ -100,6 +110,15 @@ impl TokenCache {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// Says whether changes made by other processes reach this one. Deaf, the cache is
+    /// emptied and stays out of the way; hearing again, it starts empty.
+    pub fn set_hearing(&self, hearing: bool) {
+        self.invalidate_all();
+        self.hearing.store(hearing, Ordering::Release);
+        // A grant read before the switch could have been stored in between.
+        self.invalidate_all();
+    }
+
     /// Forgets every entry; called after any revocation commits.
     pub fn invalidate_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -108,5 +127,56 @@ impl TokenCache {
         }
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         entries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::scope::Scope;
+    use crate::storage::users::User;
+
+    fn grant() -> Arc<AccessGrant> {
+        Arc::new(AccessGrant {
+            user: User {
+                id: 1,
+                username: "alice".to_owned(),
+                password: "!".to_owned(),
+                email: String::new(),
+                first_name: String::new(),
+                last_name: String::new(),
+                is_active: true,
+                is_staff: false,
+                is_superuser: false,
+                date_joined: 0,
+            },
+            client_id: "client".to_owned(),
+            scope: Scope::parse("read").expect("a scope"),
+            jti: "jti".to_owned(),
+        })
+    }
+
+    #[test]
+    fn a_deaf_cache_neither_answers_nor_stores_and_hears_again_empty() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        cache.insert("token", grant(), cache.generation(), 600);
+        assert!(cache.get("token").is_some());
+
+        cache.set_hearing(false);
+        assert!(cache.get("token").is_none(), "deaf: no answer");
+        cache.insert("token", grant(), cache.generation(), 600);
+        assert!(cache.get("token").is_none(), "deaf: nothing stored");
+
+        // A grant read while deaf is not stored once hearing again.
+        let read_while_deaf = cache.generation();
+        cache.set_hearing(true);
+        assert!(cache.get("token").is_none(), "hearing again, empty");
+        cache.insert("token", grant(), read_while_deaf, 600);
+        assert!(
+            cache.get("token").is_none(),
+            "a read from before is not kept"
+        );
+        cache.insert("token", grant(), cache.generation(), 600);
+        assert!(cache.get("token").is_some());
     }
 }
