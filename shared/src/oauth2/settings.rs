@@ -108,7 +108,8 @@ pub struct ProviderSettings {
 
     /// How long a validated access token is remembered in memory, in seconds (0 = off).
     /// Revocations made by this process take effect at once whatever this is; changes made
-    /// to the database by other means (deactivating a user) within this time. At most 3600.
+    /// to the database by other means (deactivating a user) within this time, or, on
+    /// PostgreSQL, within milliseconds (other instances' changes are heard). At most 3600.
     #[arg(long, env = "TOKEN_CACHE_SECONDS", default_value_t = DEFAULT_TOKEN_CACHE_SECONDS,
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub token_cache_seconds: u64,
