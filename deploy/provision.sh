@@ -351,7 +351,10 @@ install_template_unit() {
 install_balancer() {
   log "installing $NGINX_CONF (nginx: 8000 → ${MY_API_PORTS[*]}, 8005 → ${FSS_PORTS[*]})"
   install -m 0644 "$SRC_DIR/deploy/nginx.conf" "$NGINX_CONF"
-  nginx -t -q || die "nginx refuses its configuration"
+  if ! nginx -t -q; then
+    rm -f "$NGINX_CONF" # so that nginx's next reload is not refused too
+    die "nginx refuses deploy/nginx.conf"
+  fi
   systemctl enable nginx
   if systemctl is-active --quiet nginx; then
     systemctl reload nginx
