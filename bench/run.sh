@@ -19,6 +19,13 @@ to bench/results/<name>-<date>.md and bench/results/latest.md.
   --scenarios LIST     comma-separated subset of a,b,c,d,e,f,g,h,i (default: all)
   --fss-url URL        measure the Fake Social Site at URL instead of starting one
   --api-url URL        measure the My API at URL instead of starting one (give both)
+  --database DB        sqlite (default) or postgres: the services' databases; postgres
+                       starts a throwaway PostgreSQL cluster of its own (fsync on)
+  --instances N        instances of each service, 1 (default) or 2 (with postgres); wrk's
+                       threads are spread over them round-robin, no proxy in between
+  --compare            run SQLite with 1 instance, PostgreSQL with 1 and PostgreSQL with 2 one
+                       after the other (scenarios a,c,d,g unless --scenarios) and write one
+                       results file with them side by side
   --name NAME          results file prefix (default: the host name, or this-machine)
   --keep               keep the scratch directory (databases, logs, raw wrk output)
   -h, --help           this text
@@ -48,6 +55,11 @@ FSS_URL=
 API_URL=
 NAME=
 KEEP=0
+DATABASE=sqlite
+INSTANCES=1
+COMPARE=0
+SCENARIOS_GIVEN=0
+INTO=
 
 die() {
     echo "bench/run.sh: $*" >&2
@@ -70,11 +82,16 @@ while [[ $# -gt 0 ]]; do
     --warmup) need_value "$@"; WARMUP=$2; shift ;;
     --runs) need_value "$@"; RUNS=$2; shift ;;
     --seed-rows) need_value "$@"; SEED_ROWS=$2; shift ;;
-    --scenarios) need_value "$@"; SCENARIOS=$2; shift ;;
+    --scenarios) need_value "$@"; SCENARIOS=$2; SCENARIOS_GIVEN=1; shift ;;
     --fss-url) need_value "$@"; FSS_URL=${2%/}; shift ;;
     --api-url) need_value "$@"; API_URL=${2%/}; shift ;;
     --name) need_value "$@"; NAME=$2; shift ;;
     --keep) KEEP=1 ;;
+    --database) need_value "$@"; DATABASE=$2; shift ;;
+    --instances) need_value "$@"; INSTANCES=$2; shift ;;
+    --compare) COMPARE=1 ;;
+    # one configuration of --compare: the scratch directory to fill, and no report
+    --into) need_value "$@"; INTO=$2; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
     esac
@@ -88,8 +105,16 @@ is_count "$SEED_ROWS" || die "--seed-rows must be a number"
 [[ $SCENARIOS =~ ^[a-i](,[a-i])*$ ]] || die "--scenarios takes letters a to i separated by commas"
 [[ -z $FSS_URL && -z $API_URL ]] || [[ -n $FSS_URL && -n $API_URL ]] ||
     die "--fss-url and --api-url go together"
+[[ $DATABASE == sqlite || $DATABASE == postgres ]] || die "--database is sqlite or postgres"
+[[ $INSTANCES == 1 || $INSTANCES == 2 ]] || die "--instances is 1 or 2"
+[[ $INSTANCES == 1 || $DATABASE == postgres ]] ||
+    die "--instances 2 needs --database postgres (an SQLite file belongs to one process)"
 LOCAL=1
 [[ -z $FSS_URL ]] || LOCAL=0
+((LOCAL)) || [[ $COMPARE == 0 && $DATABASE == sqlite && $INSTANCES == 1 ]] ||
+    die "--database, --instances and --compare need the services this script starts (no --fss-url)"
+((COMPARE == 0)) || [[ $DATABASE == sqlite && $INSTANCES == 1 && -z $INTO ]] ||
+    die "--compare runs every configuration itself: leave out --database and --instances"
 
 for tool in wrk python3; do
     command -v "$tool" >/dev/null || die "$tool is needed"
@@ -99,13 +124,55 @@ selected() {
     [[ ",$SCENARIOS," == *",$1,"* ]]
 }
 
+# --compare: the configurations one after the other, each a run of this script into its own
+# scratch directory (built once, here), then one report of them all.
+if ((COMPARE)); then
+    ((SCENARIOS_GIVEN)) || SCENARIOS=a,c,d,g
+    if ((BUILD)); then
+        echo "building release binaries (cargo build --release -p fake-social-site -p my-api -p bench-ceiling -p bench-roundtrip)"
+        (cd "$ROOT" && cargo build --release -p fake-social-site -p my-api -p bench-ceiling -p bench-roundtrip)
+    fi
+    COMPARE_WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-compare.XXXXXX")
+    # shellcheck disable=SC2317  # runs from the trap
+    compare_cleanup() {
+        if ((KEEP)); then echo "scratch directory kept: $COMPARE_WORK"; else rm -rf "$COMPARE_WORK"; fi
+    }
+    trap compare_cleanup EXIT
+    trap 'exit 130' INT TERM
+    NAME=${NAME:-$(hostname 2>/dev/null || true)}
+    NAME=$(printf '%s' "${NAME:-this-machine}" | tr -c 'A-Za-z0-9._-' '-')
+    RESULT=$BENCH/results/$NAME-compare-$(date +%Y-%m-%d-%H%M).md
+    pass=(--no-build --duration "$DURATION" --warmup "$WARMUP" --runs "$RUNS" --seed-rows "$SEED_ROWS"
+        --scenarios "$SCENARIOS" --name "$NAME")
+    dirs=()
+    for config in sqlite:1 postgres:1 postgres:2; do
+        dir=$COMPARE_WORK/${config/:/-}
+        dirs+=(--dir "$dir")
+        echo
+        echo "=== ${config%:*}, ${config#*:} instance(s) of each service"
+        "$0" "${pass[@]}" --database "${config%:*}" --instances "${config#*:}" --into "$dir"
+    done
+    mkdir -p "$BENCH/results"
+    python3 "$TOOLS" compare "${dirs[@]}" --command "bench/run.sh ${ARGS[*]}" \
+        --out "$RESULT" --out "$BENCH/results/latest.md"
+    echo
+    echo "written: ${RESULT#"$ROOT"/} and bench/results/latest.md"
+    exit 0
+fi
+
 # The services read their settings from the environment too: they run with only these, so
 # every other setting is the service's default whatever the calling shell exports.
 SERVICE_ENV=(env -i "PATH=$PATH" "HOME=${HOME:-/}" "BCRYPT_COST=$BCRYPT_COST" RUST_LOG=warn)
 INTROSPECTION_CLIENT=my-api-introspection
 INTROSPECTION_SECRET=
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
+if [[ -n $INTO ]]; then
+    mkdir -p "$INTO"
+    WORK=$(cd "$INTO" && pwd)
+    KEEP=1
+else
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
+fi
 POOL=$WORK/pool
 RUNS_DIR=$WORK/runs
 META=$WORK/meta.env
@@ -148,7 +215,13 @@ cleanup() {
     for pid in "${PIDS[@]}"; do
         stop "$pid"
     done
-    if ((KEEP)); then
+    if [[ -n ${PG_DIR:-} ]]; then
+        ((KEEP == 0)) || cp "$PG_DIR/server.log" "$WORK/postgres.log" 2>/dev/null || true
+        pg_stop
+    fi
+    if [[ -n $INTO ]]; then
+        :
+    elif ((KEEP)); then
         echo "scratch directory kept: $WORK"
     else
         rm -rf "$WORK"
@@ -193,8 +266,17 @@ cpu_ticks() {
 }
 
 FSS_PID=
-API_PID=
+FSS_PIDS=()
+API_PIDS=()
 IDLE_FALLBACK=5
+
+fss_ticks() {
+    local pid total=0
+    for pid in "${FSS_PIDS[@]}"; do
+        ! alive "$pid" || total=$((total + $(cpu_ticks "$pid")))
+    done
+    echo "$total"
+}
 
 # Password grants left queued at the end of a run keep hashing; the next run starts once
 # Fake Social Site is idle (or, for a service not started here, after a pause).
@@ -204,10 +286,10 @@ wait_idle() {
         sleep "$IDLE_FALLBACK"
         return
     fi
-    prev=$(cpu_ticks "$FSS_PID")
+    prev=$(fss_ticks)
     for ((i = 0; i < 120; i++)); do
         sleep 0.25
-        now=$(cpu_ticks "$FSS_PID")
+        now=$(fss_ticks)
         ((now - prev <= 2)) && return 0
         prev=$now
     done
@@ -275,32 +357,72 @@ CEIL_PID=$SPAWNED_PID
 CEIL=http://127.0.0.1:$CEIL_PORT
 
 if ((LOCAL)); then
-    FSS_PORT=$(free_port)
-    API_PORT=$(free_port)
+    # Each service's instances: ports, and the addresses wrk's threads are spread over. The
+    # first instance's URL is the service's URL (and, for all its instances, the public URL:
+    # the tokens' issuer is one whichever instance signs).
+    FSS_PORTS=() API_PORTS=()
+    for ((i = 0; i < INSTANCES; i++)); do
+        FSS_PORTS+=("$(free_port)")
+        API_PORTS+=("$(free_port)")
+    done
+    FSS_PORT=${FSS_PORTS[0]}
+    API_PORT=${API_PORTS[0]}
     FSS=http://127.0.0.1:$FSS_PORT
     API=http://127.0.0.1:$API_PORT
-    FSS_DB=$WORK/fake-social-site.sqlite3
-    API_DB=$WORK/my-api.sqlite3
+    FSS_ADDRS=$(printf '127.0.0.1:%s ' "${FSS_PORTS[@]}")
+    API_ADDRS=$(printf '127.0.0.1:%s ' "${API_PORTS[@]}")
+    if [[ $DATABASE == postgres ]]; then
+        # shellcheck source-path=SCRIPTDIR source=../.ci/postgres.sh
+        . "$ROOT/.ci/postgres.sh"
+        say "starting a PostgreSQL cluster (initdb in a temporary directory, unix socket only, fsync on)"
+        pg_start on || die "could not start PostgreSQL (apt-get install postgresql)"
+        meta database "PostgreSQL $PG_VERSION, a throwaway cluster started by the script (initdb, unix socket, server settings at their defaults: fsync on, synchronous_commit on, shared_buffers $(pg_psql -tAc 'SHOW shared_buffers'), max_connections $(pg_psql -tAc 'SHOW max_connections'); data directory on $(stat -f -c %T "$PG_DIR")), one database per service"
+    else
+        meta database "SQLite, one file per service in the scratch directory (on $(stat -f -c %T "$WORK"))"
+    fi
+    meta instances "$INSTANCES"
+    if ((INSTANCES > 1)); then
+        meta instances_setup "$INSTANCES instances of each service on one database; wrk thread i sends its connections to instance i mod $INSTANCES (BENCH_ADDRS in bench/lua/common.lua; no proxy in the measured path), so each instance gets $((CONNECTIONS / INSTANCES)) of the $CONNECTIONS connections; My API instance i calls Fake Social Site instance i mod $INSTANCES; all instances of a service share its public URL (the first one's); start-up is the first instance's, peak RSS the largest instance's; (e) runs -t1, so only the first instance, and (h) goes to the first instance only"
+    fi
+    # new_db NAME: the --database of a new, empty database.
+    new_db() {
+        if [[ $DATABASE == postgres ]]; then
+            pg_psql -c "CREATE DATABASE ${1//-/_}" >/dev/null || die "could not create the database ${1//-/_}"
+            echo "postgres:///${1//-/_}?host=$PG_DIR&user=postgres"
+        else
+            echo "$WORK/$1.sqlite3"
+        fi
+    }
+    FSS_DB=$(new_db fake-social-site)
+    API_DB=$(new_db my-api)
     meta target "Fake Social Site and My API started by the script (target/release), fresh databases with fixtures/*.json and bench/fixtures/bench-users.json"
     meta binaries "fake-social-site built $(date -r "$BIN/fake-social-site" "+%F %T") (sha256 $(sha256sum "$BIN/fake-social-site" | cut -c1-12)), my-api built $(date -r "$BIN/my-api" "+%F %T") (sha256 $(sha256sum "$BIN/my-api" | cut -c1-12))"
     meta service_env "a clean environment with BCRYPT_COST=$BCRYPT_COST and RUST_LOG=warn, plus My API's introspection client at Fake Social Site (FAKE_SOCIAL_SITE_CLIENT_ID, FAKE_SOCIAL_SITE_CLIENT_SECRET, provisioned with createapplication); every other setting at its default"
 
+    # start_fss DB [INSTANCE]: instance 0 (the default) is FSS_PID.
     start_fss() {
-        spawn fake-social-site "$FSS_PORT" /healthz "${SERVICE_ENV[@]}" \
-            "$BIN/fake-social-site" --database "$1" serve --bind "127.0.0.1:$FSS_PORT"
-        FSS_PID=$SPAWNED_PID
+        local n=${2:-0}
+        spawn "fake-social-site$( ((n == 0)) || echo "-$((n + 1))")" "${FSS_PORTS[n]}" /healthz \
+            "${SERVICE_ENV[@]}" "$BIN/fake-social-site" --database "$1" serve \
+            --bind "127.0.0.1:${FSS_PORTS[n]}" --public-url "$FSS"
+        FSS_PIDS[n]=$SPAWNED_PID
+        ((n > 0)) || FSS_PID=$SPAWNED_PID
     }
     # FSS is also declared as the OpenID Connect backend of (g), with the issuer it signs as.
     BACKENDS_FILE=$WORK/backends.toml
     printf '[[backend]]\nname = "%s"\nissuer = "%s"\nclient_ids = ["%s"]\nalgorithms = ["ES256", "RS256"]\n' \
         "$OIDC_BACKEND" "$FSS" "$CLIENT_ID" >"$BACKENDS_FILE"
+    # start_api DB [INSTANCE]: instance i calls Fake Social Site's instance i mod INSTANCES.
     start_api() {
-        spawn my-api "$API_PORT" /healthz "${SERVICE_ENV[@]}" \
+        local n=${2:-0}
+        spawn "my-api$( ((n == 0)) || echo "-$((n + 1))")" "${API_PORTS[n]}" /healthz \
+            "${SERVICE_ENV[@]}" \
             "FAKE_SOCIAL_SITE_CLIENT_ID=$INTROSPECTION_CLIENT" \
             "FAKE_SOCIAL_SITE_CLIENT_SECRET=$INTROSPECTION_SECRET" \
-            "$BIN/my-api" --database "$1" serve --bind "127.0.0.1:$API_PORT" \
-            --fake-social-site-url "$FSS" --backends "$BACKENDS_FILE"
-        API_PID=$SPAWNED_PID
+            "$BIN/my-api" --database "$1" serve --bind "127.0.0.1:${API_PORTS[n]}" \
+            --public-url "$API" --fake-social-site-url "http://127.0.0.1:${FSS_PORTS[n % INSTANCES]}" \
+            --backends "$BACKENDS_FILE"
+        API_PIDS[n]=$SPAWNED_PID
     }
     # My API checks the tokens it is handed by introspection at Fake Social Site, with a
     # confidential client of its own there (the README's "Running one service alone").
@@ -317,11 +439,11 @@ if ((LOCAL)); then
         [[ -n $INTROSPECTION_SECRET ]] || die "createapplication printed no client secret"
     }
     # startup SERVICE: the median start-up on fresh databases, then on the prepared one (the
-    # last start stays up).
+    # last start stays up), then the other instances on it.
     startup() {
         local service=$1 db samples=() i
         for ((i = 1; i <= STARTUP_SAMPLES; i++)); do
-            "start_$service" "$WORK/$service-fresh-$i.sqlite3"
+            "start_$service" "$(new_db "$service-fresh-$i")"
             samples+=("$SPAWNED_MS")
             stop "$SPAWNED_PID"
         done
@@ -343,8 +465,11 @@ if ((LOCAL)); then
             samples+=("$SPAWNED_MS")
         done
         meta "${service}_startup_prepared_ms" "$(median "${samples[@]}")"
+        for ((i = 1; i < INSTANCES; i++)); do
+            "start_$service" "$db" "$i"
+        done
     }
-    say "starting Fake Social Site on $FSS and My API on $API (start-up: $STARTUP_SAMPLES fresh, $STARTUP_SAMPLES prepared)"
+    say "starting Fake Social Site on $FSS_ADDRS and My API on $API_ADDRS($DATABASE; start-up: $STARTUP_SAMPLES fresh, $STARTUP_SAMPLES prepared)"
     startup fss
     startup api
     say "  start-up fresh/prepared: Fake Social Site $(grep -E '^fss_startup_(fresh|prepared)_ms=' "$META" | cut -d= -f2 | paste -sd/) ms, My API $(grep -E '^api_startup_(fresh|prepared)_ms=' "$META" | cut -d= -f2 | paste -sd/) ms"
@@ -431,7 +556,7 @@ machine_ticks() { # prints "BUSY TOTAL"
 snapshot() {
     local pid total=0
     read -r SNAP_BUSY SNAP_TOTAL < <(machine_ticks)
-    for pid in "$CEIL_PID" "$FSS_PID" "$API_PID"; do
+    for pid in "$CEIL_PID" "${FSS_PIDS[@]}" "${API_PIDS[@]}"; do
         if [[ -n $pid ]] && alive "$pid"; then
             total=$((total + $(cpu_ticks "$pid")))
         fi
@@ -450,14 +575,14 @@ run_scenario() { # SCENARIO KIND N SECONDS
     busy0=$SNAP_BUSY total0=$SNAP_TOTAL ours0=$SNAP_OURS
     case $1 in
     ceiling) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s bearer.lua "$CEIL/" "$POOL/tokens.txt" ;;
-    a | f) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s bearer.lua "$FSS/user_details/" "$POOL/tokens.txt" ;;
-    b) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 30s form.lua "$FSS/o/token/" "$POOL/grant-bodies.txt" ;;
-    c) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s form.lua "$API/users/register-by-token/fake_social_site/" "$POOL/exchange-bodies.txt" ;;
-    g) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s form.lua "$API/users/register-by-token/$OIDC_BACKEND/" "$POOL/id-token-bodies.txt" ;;
-    d) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s bearer.lua "$FSS/user_details/" "$POOL/invalid-tokens.txt" ;;
+    a | f) BENCH_ADDRS=$FSS_ADDRS run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s bearer.lua "$FSS/user_details/" "$POOL/tokens.txt" ;;
+    b) BENCH_ADDRS=$FSS_ADDRS run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 30s form.lua "$FSS/o/token/" "$POOL/grant-bodies.txt" ;;
+    c) BENCH_ADDRS=$API_ADDRS run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s form.lua "$API/users/register-by-token/fake_social_site/" "$POOL/exchange-bodies.txt" ;;
+    g) BENCH_ADDRS=$API_ADDRS run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s form.lua "$API/users/register-by-token/$OIDC_BACKEND/" "$POOL/id-token-bodies.txt" ;;
+    d) BENCH_ADDRS=$FSS_ADDRS run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s bearer.lua "$FSS/user_details/" "$POOL/invalid-tokens.txt" ;;
     h) "$BIN/bench-roundtrip" --base "$FSS" --pool "$POOL/roundtrip-pool.txt" --threads "$THREADS" \
         --connections "$CONNECTIONS" --seconds "$4" >"$out" || die "bench-roundtrip failed on $FSS" ;;
-    i) run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s bearer.lua "$FSS/o/userinfo/" "$POOL/userinfo-tokens.txt" ;;
+    i) BENCH_ADDRS=$FSS_ADDRS run_wrk "$out" "$4" "$THREADS" "$CONNECTIONS" 2s bearer.lua "$FSS/o/userinfo/" "$POOL/userinfo-tokens.txt" ;;
     e) run_e "$2" "$3" "$4" ;;
     esac
     snapshot
@@ -491,15 +616,29 @@ for ((round = first; round <= RUNS; round++)); do
     done
 done
 
+# db_rows DB: the rows of the tables that grow, for the report.
+db_rows() {
+    local table sep=""
+    if [[ $DATABASE == sqlite ]]; then
+        python3 "$TOOLS" rows --db "$1"
+        return
+    fi
+    for table in access_tokens refresh_tokens users; do
+        printf "%s%s %'d" "$sep" "$table" "$("$PG_BIN/psql" -X -tA "$1" -c "SELECT count(*) FROM $table")"
+        sep=", "
+    done
+    echo
+}
+
 if ((LOCAL)); then
-    meta fss_vmhwm_kb "$(vmhwm_kb "$FSS_PID")"
-    meta api_vmhwm_kb "$(vmhwm_kb "$API_PID")"
-    meta api_rows "$(python3 "$TOOLS" rows --db "$API_DB")"
+    meta fss_vmhwm_kb "$(for pid in "${FSS_PIDS[@]}"; do vmhwm_kb "$pid"; done | sort -n | tail -1)"
+    meta api_vmhwm_kb "$(for pid in "${API_PIDS[@]}"; do vmhwm_kb "$pid"; done | sort -n | tail -1)"
+    meta api_rows "$(db_rows "$API_DB")"
 fi
 
 # --- (f): the same as (a) with many stored tokens -------------------------------------
 
-if selected f && ((LOCAL)); then
+if selected f && ((LOCAL)) && [[ $DATABASE == sqlite && $INSTANCES == 1 ]]; then
     say "(f): stopping Fake Social Site and storing $SEED_ROWS access-token rows"
     stop "$FSS_PID"
     read -r added seconds total < <(python3 "$TOOLS" seed --db "$FSS_DB" --rows "$SEED_ROWS")
@@ -518,15 +657,22 @@ if selected f && ((LOCAL)); then
         run_scenario f run "$round" "$DURATION"
     done
     meta fss_seeded_vmhwm_kb "$(vmhwm_kb "$FSS_PID")"
+elif selected f && ((LOCAL)); then
+    meta skipped "(f), which stores its rows straight into one SQLite file (runs with --database sqlite --instances 1 only)"
 elif selected f; then
     meta skipped "(f), which stores rows in the database of a Fake Social Site this script started"
 fi
 
 meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
-[[ -z $API_PID ]] || stop "$API_PID"
-[[ -z $FSS_PID ]] || stop "$FSS_PID"
+for pid in "${API_PIDS[@]}" "${FSS_PIDS[@]}"; do
+    stop "$pid"
+done
 stop "$CEIL_PID"
 
+if [[ -n $INTO ]]; then
+    say "measured; the report is written by the --compare run"
+    exit 0
+fi
 say "results"
 python3 "$TOOLS" report --dir "$WORK" --out "$RESULT" --out "$BENCH/results/latest.md"
 # The latency percentiles as a plot beside the report, when matplotlib is at hand (bench/

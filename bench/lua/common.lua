@@ -12,8 +12,22 @@
 
 local threads = {}
 
+-- Several instances of a service: BENCH_ADDRS lists them (`host:port` separated by spaces),
+-- and wrk thread i sends all its connections to instance i mod N. That is the benchmark's
+-- round-robin over the instances, with no proxy in the measured path; the URL's host and
+-- port are then only the Host header. Without BENCH_ADDRS every thread uses the URL's.
+local addrs = {}
+for hostport in (os.getenv("BENCH_ADDRS") or ""):gmatch("%S+") do
+  local host, port = hostport:match("^(.+):(%d+)$")
+  assert(host, "BENCH_ADDRS: not host:port: " .. hostport)
+  addrs[#addrs + 1] = assert(wrk.lookup(host, port)[1], "BENCH_ADDRS: no address for " .. hostport)
+end
+
 function setup(thread)
   thread:set("tid", #threads)
+  if #addrs > 0 then
+    thread.addr = addrs[#threads % #addrs + 1]
+  end
   threads[#threads + 1] = thread
 end
 
