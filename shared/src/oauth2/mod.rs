@@ -6,6 +6,7 @@
 
 pub mod authorize;
 pub mod bearer;
+pub mod client_address;
 pub mod client_auth;
 pub mod code_grant;
 pub mod credentials;

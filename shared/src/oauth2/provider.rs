@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_web::web;
 use futures_util::future::LocalBoxFuture;
 
+use crate::oauth2::client_address::TrustedProxies;
 use crate::oauth2::credentials::ClientCredentials;
 use crate::oauth2::error::OAuth2Error;
 use crate::oauth2::form::Params;
@@ -40,6 +41,8 @@ pub struct Provider {
     pub hasher: PasswordHasher,
     pub issuer: String,
     pub throttle: LoginThrottle,
+    /// Whose `X-Forwarded-For` names the client the throttle counts.
+    pub trusted_proxies: TrustedProxies,
     pub token_cache: Arc<TokenCache>,
     pub password_grant_enabled: bool,
     extensions: Vec<Arc<dyn ExtensionGrant>>,
@@ -95,6 +98,7 @@ impl Provider {
                 window: Duration::from_secs(15 * 60),
             }),
             password_grant_enabled: settings.password_grant_enabled,
+            trusted_proxies: settings.trusted_proxies.clone(),
             token_cache,
             extensions: Vec::new(),
             _listener: listener,

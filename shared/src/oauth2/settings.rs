@@ -106,6 +106,13 @@ pub struct ProviderSettings {
           value_parser = clap::value_parser!(u64).range(1..=DAY as u64))]
     pub login_lockout_max_seconds: u64,
 
+    /// Proxies (load balancers) whose `X-Forwarded-For` is believed, so the login throttle
+    /// counts the client's address rather than the proxy's: comma-separated addresses or CIDR
+    /// ranges, e.g. `127.0.0.1,::1`. Only the address the nearest untrusted hop reported is
+    /// used [default: none; the connection's address counts].
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: crate::oauth2::client_address::TrustedProxies,
+
     /// How long a validated access token is remembered in memory, in seconds (0 = off).
     /// Revocations made by this process take effect at once whatever this is; changes made
     /// to the database by other means (deactivating a user) within this time, or, on
@@ -172,6 +179,7 @@ impl Default for ProviderSettings {
             cors_origins: Vec::new(),
             password_grant_enabled: DEFAULT_PASSWORD_GRANT_ENABLED,
             login_failures_before_throttle: DEFAULT_LOGIN_FAILURES_BEFORE_THROTTLE,
+            trusted_proxies: Default::default(),
             login_lockout_max_seconds: DEFAULT_LOGIN_LOCKOUT_MAX_SECONDS,
             token_cache_seconds: DEFAULT_TOKEN_CACHE_SECONDS,
             request_body_timeout_ms: DEFAULT_REQUEST_BODY_TIMEOUT_MS,
