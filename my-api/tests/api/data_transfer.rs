@@ -381,3 +381,16 @@ async fn dumpdata_output_is_a_new_private_file_and_an_existing_one_is_kept() {
     names.sort();
     assert_eq!(names, ["existing.json", "fresh.json"]);
 }
+
+#[test]
+fn dumpdata_from_a_sqlite_file_that_is_not_there_fails_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let missing = TestDb::sqlite(dir.path(), "mistyped");
+
+    let (success, stdout, stderr) = try_manage(&missing, &["dumpdata"]);
+
+    assert!(!success, "{stdout}");
+    assert!(stderr.contains("there is no database at"), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+}
