@@ -9,6 +9,7 @@ mod code_grant;
 mod commands;
 mod conformance;
 mod cors;
+mod data_transfer;
 mod discovery;
 mod health;
 mod helpers;

@@ -3,6 +3,7 @@
 //! a fake provider), and talks to them with `reqwest`.
 
 mod concurrency;
+mod data_transfer;
 mod demo_switch;
 mod exchange;
 mod fake_provider;

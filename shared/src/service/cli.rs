@@ -102,6 +102,19 @@ pub enum ManageCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Write what a deployment needs to move to another database (users, applications, live
+    /// tokens, signing keys, consents and the service's own records) as a Django fixture,
+    /// for `loaddata` on the other side. SECRET: it holds the password hashes, the client
+    /// secret hashes, the token records and the private signing keys. Keep it where only you
+    /// can read it and delete it once loaded.
+    Dumpdata {
+        /// Write to this new file (mode 0600) instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Replace the --output file if it exists.
+        #[arg(long, requires = "output")]
+        force: bool,
+    },
     /// Create a user.
     Createuser {
         #[arg(long)]
@@ -198,6 +211,10 @@ pub fn run(
     loaders: &[&dyn ModelLoader],
 ) -> anyhow::Result<()> {
     let url = db.url.clone();
+    if let (ManageCommand::Dumpdata { .. }, Some(path)) = (&command, url.sqlite_path()) {
+        // Opening would create an empty database, and a mistyped path dump nothing.
+        anyhow::ensure!(path.exists(), "there is no database at {}", path.display());
+    }
     let db = db::Db::open(db, migrations)?;
     let mut conn = db.get()?;
     match command {
@@ -208,6 +225,7 @@ pub fn run(
                 println!("Installed {count} object(s) from {}.", file.display());
             }
         }
+        ManageCommand::Dumpdata { output, force } => dumpdata(&mut conn, output, force, loaders)?,
         ManageCommand::Createuser {
             username,
             password,
@@ -347,6 +365,31 @@ pub fn run(
         ManageCommand::Tokens { json, command } => admin::tokens(&mut conn, command, json)?,
     }
     Ok(())
+}
+
+/// `dumpdata`: the fixture to stdout (nothing else is printed there), or to a new private
+/// file.
+fn dumpdata(
+    conn: &mut db::Connection,
+    output: Option<PathBuf>,
+    force: bool,
+    loaders: &[&dyn ModelLoader],
+) -> anyhow::Result<()> {
+    let Some(path) = output else {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        fixtures::dump(conn, loaders, &mut out)?;
+        return Ok(());
+    };
+    match fixtures::dump_file(conn, &path, force, loaders) {
+        Ok(count) => {
+            println!("Dumped {count} object(s) to {}.", path.display());
+            Ok(())
+        }
+        Err(e @ fixtures::FixtureError::Exists { .. }) => {
+            Err(anyhow::anyhow!("{e}: pass --force to replace it"))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `serve` as both binaries run it: starts the metrics listener `observe` asks for (before
