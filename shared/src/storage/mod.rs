@@ -1,7 +1,7 @@
 //! What is stored, and how: the pool on SQLite or PostgreSQL, the per-backend settings and
 //! migrations ([`db`]), the database URL ([`url`]), the Diesel
 //! schema, users, applications, tokens and signing keys, authorization codes, login sessions
-//! and consents, Django fixtures, and the periodic prune. Everything here is synchronous and
+//! and consents, the login throttle's counts, Django fixtures, and the periodic prune. Everything here is synchronous and
 //! runs through [`crate::blocking`].
 
 pub mod applications;
@@ -15,6 +15,7 @@ pub mod schema;
 pub mod sessions;
 #[cfg(any(test, feature = "testdb"))]
 pub mod testdb;
+pub mod throttle;
 pub mod tokens;
 pub mod url;
 pub mod users;
