@@ -77,15 +77,11 @@ pub async fn check_credentials(
     }
     // Before any password hashing: a throttled attempt costs the server nothing, and an
     // admitted one counts as a failure until the password is known to be right.
-    let attempt =
-        provider
-            .throttle
-            .admit(&username, address)
-            .await
-            .map_err(|refused| match refused {
-                Refused::Locked(wait) => too_many_attempts(wait),
-                Refused::Storage(e) => throttle_unavailable(e),
-            })?;
+    let attempt = provider
+        .throttle
+        .admit(&username, address)
+        .await
+        .map_err(refused)?;
     let user = provider
         .db
         .run(move |conn| Ok::<_, OAuth2Error>(users::find_by_username(conn, &username)?))
@@ -106,6 +102,13 @@ pub async fn check_credentials(
             provider.throttle.failed(attempt);
             Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS))
         }
+    }
+}
+
+fn refused(refused: Refused) -> OAuth2Error {
+    match refused {
+        Refused::Locked(wait) => too_many_attempts(wait),
+        Refused::Storage(e) => throttle_unavailable(e),
     }
 }
 

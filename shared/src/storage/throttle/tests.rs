@@ -384,3 +384,21 @@ async fn refusals_write_nothing_and_the_prune_forgets_quiet_rows_but_keeps_locks
         .expect("prune");
     assert_eq!(rows(), 0);
 }
+
+#[actix_rt::test]
+async fn the_store_is_memory_on_sqlite_and_the_database_on_postgresql_unless_chosen() {
+    let database = Database::new();
+    let db = database.pool();
+    let default = LoginThrottle::new(policy(2), None, &db).store();
+    if database.fresh.is_postgres() {
+        assert_eq!(default, ThrottleStore::Database);
+    } else {
+        assert_eq!(default, ThrottleStore::Memory);
+    }
+    for chosen in [ThrottleStore::Memory, ThrottleStore::Database] {
+        assert_eq!(
+            LoginThrottle::new(policy(2), Some(chosen), &db).store(),
+            chosen
+        );
+    }
+}
