@@ -13,8 +13,10 @@
 //! the one before it wrote, so they cannot all pass the same check; every transaction locks
 //! in the same order, so none waits for another that waits for it. A refused attempt rolls
 //! back and leaves nothing behind. A success locks the same rows the same way to clear the
-//! pair and the username. [`clear_stale`], called by the periodic prune, deletes the rows the
-//! window has forgotten, skipping any an admission holds.
+//! pair and the username; their rows stay, with nothing counted. Only [`clear_stale`], called
+//! by the periodic prune, deletes rows (those with nothing to remember, skipping any an
+//! admission holds); an admission that finds a row it created gone before it could lock it
+//! starts again in a new transaction, so that it never takes a lock outside the key order.
 //!
 //! A database fault is an error, never a decision: the caller refuses the attempt as
 //! temporarily unavailable, so no guess goes uncounted.
@@ -198,6 +200,11 @@ impl LoginThrottle {
     }
 }
 
+/// Rounds of [`admit`] before it gives up: a round starts again only when a row it created
+/// was deleted before it could lock it, which only the prune does, and only to a row with
+/// nothing to remember.
+const ADMIT_ROUNDS: usize = 8;
+
 /// One admission in the table (see the module's comment). `now` is read once the rows are
 /// locked: a time read before could be older than a lock another attempt set meanwhile.
 /// [`Refused::Locked`] rolls the transaction back.
@@ -208,41 +215,62 @@ pub fn admit(
     now: &dyn Fn() -> i64,
 ) -> Result<(), Refused> {
     let texts: Vec<String> = keys.iter().map(Key::text).collect();
-    conn.write_transaction(|conn| {
-        // A row with no failure counts as no row: the policy starts it afresh.
-        let missing: Vec<_> = texts
-            .iter()
-            .map(|text| {
-                (
-                    login_throttle::key.eq(text),
-                    login_throttle::failures.eq(0),
-                    login_throttle::last_ms.eq(0),
-                    login_throttle::blocked_until_ms.eq(None::<i64>),
-                )
-            })
-            .collect();
-        crate::per_backend!(conn, |c| diesel::insert_into(login_throttle::table)
-            .values(&missing)
-            .on_conflict_do_nothing()
-            .execute(c))?;
-        let held = lock(conn, &texts)?;
-        let now = now();
-        // A row the prune deleted between the insert and the lock is absent: counted afresh.
-        let mut entries: Vec<Option<Entry>> = texts.iter().map(|t| held.get(t).copied()).collect();
-        policy
-            .admit(keys, &mut entries, now)
-            .map_err(Refused::Locked)?;
-        for (text, entry) in texts.iter().zip(entries) {
-            if let Some(entry) = entry {
-                write(conn, text, entry)?;
-            }
+    for _ in 0..ADMIT_ROUNDS {
+        if conn.write_transaction(|conn| admit_round(conn, policy, keys, &texts, now))? {
+            return Ok(());
         }
-        Ok(())
-    })
+    }
+    Err(Refused::Storage(StorageError::Unavailable(
+        "the login throttle's rows kept being deleted during an admission".to_owned(),
+    )))
+}
+
+/// One try at [`admit`]: false when a row went between its insert and its lock. Writing it
+/// back then would be an insert made while holding locks, outside the key order, and two
+/// such inserts could each wait for the other's locks; so the round ends (its commit
+/// releases every lock) and the next one creates the row again.
+fn admit_round(
+    conn: &mut Connection,
+    policy: &Policy,
+    keys: &[Key],
+    texts: &[String],
+    now: &dyn Fn() -> i64,
+) -> Result<bool, Refused> {
+    // A row with no failure counts as no row: the policy starts it afresh.
+    let missing: Vec<_> = texts
+        .iter()
+        .map(|text| {
+            (
+                login_throttle::key.eq(text),
+                login_throttle::failures.eq(0),
+                login_throttle::last_ms.eq(0),
+                login_throttle::blocked_until_ms.eq(None::<i64>),
+            )
+        })
+        .collect();
+    crate::per_backend!(conn, |c| diesel::insert_into(login_throttle::table)
+        .values(&missing)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    let held = lock(conn, texts)?;
+    if held.len() < texts.len() {
+        return Ok(false);
+    }
+    let now = now();
+    let mut entries: Vec<Option<Entry>> = texts.iter().map(|t| held.get(t).copied()).collect();
+    policy
+        .admit(keys, &mut entries, now)
+        .map_err(Refused::Locked)?;
+    for (text, entry) in texts.iter().zip(entries) {
+        if let Some(entry) = entry {
+            write(conn, text, entry)?;
+        }
+    }
+    Ok(true)
 }
 
 /// A success in the table: the attempt's rows locked in key order, then the pair and the
-/// username deleted and the address given its reservation back.
+/// username forgotten and the address given its reservation back.
 pub fn settle_success(conn: &mut Connection, policy: &Policy, keys: &[Key]) -> QueryResult<()> {
     let texts: Vec<String> = keys.iter().map(Key::text).collect();
     conn.write_transaction(|conn| {
@@ -251,28 +279,32 @@ pub fn settle_success(conn: &mut Connection, policy: &Policy, keys: &[Key]) -> Q
             let Some(entry) = held.get(text) else {
                 continue;
             };
-            match policy.after_success(key, *entry) {
-                Some(entry) => write(conn, text, entry)?,
-                None => {
-                    diesel::delete(login_throttle::table.find(text)).execute(conn)?;
-                }
-            }
+            // Forgotten, not deleted: an admission that created this row and waits for its
+            // lock would otherwise find it gone and have to start again.
+            let after = policy
+                .after_success(key, *entry)
+                .unwrap_or_else(|| entry.forgotten());
+            write(conn, text, after)?;
         }
         Ok(())
     })
 }
 
-/// Deletes the rows with nothing left to remember ([`Entry::is_stale`] at `now_ms`: quiet for
-/// `window` and not locked), [`PRUNE_BATCH`] per transaction. On PostgreSQL a row an
-/// admission holds is skipped, never waited for (it is not stale any more). Returns how many
-/// rows went.
+/// Deletes the rows with nothing left to remember ([`Entry::is_stale`] at `now_ms`: not
+/// locked, and no failure or none within `window`), [`PRUNE_BATCH`] per transaction. On
+/// PostgreSQL a row an admission holds is skipped, never waited for. Returns how many rows
+/// went.
 pub fn clear_stale(conn: &mut Connection, now_ms: i64, window: Duration) -> QueryResult<usize> {
     let quiet_since = now_ms.saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
     let mut total = 0;
     loop {
         let removed = conn.write_transaction(|conn| {
             let stale = login_throttle::table
-                .filter(login_throttle::last_ms.le(quiet_since))
+                .filter(
+                    login_throttle::failures
+                        .eq(0)
+                        .or(login_throttle::last_ms.le(quiet_since)),
+                )
                 .filter(
                     login_throttle::blocked_until_ms
                         .is_null()
@@ -323,26 +355,15 @@ fn lock(conn: &mut Connection, texts: &[String]) -> QueryResult<HashMap<String, 
         .collect())
 }
 
-/// Stores `entry` as `text`'s row (inserting it if the prune deleted it meanwhile).
+/// Stores `entry` in `text`'s row, which this transaction holds.
 fn write(conn: &mut Connection, text: &str, entry: Entry) -> QueryResult<()> {
-    let failures = i32::try_from(entry.failures).unwrap_or(i32::MAX);
-    let row = (
-        login_throttle::key.eq(text),
-        login_throttle::failures.eq(failures),
-        login_throttle::last_ms.eq(entry.last_ms),
-        login_throttle::blocked_until_ms.eq(entry.blocked_until_ms),
-    );
-    let changes = (
-        login_throttle::failures.eq(failures),
-        login_throttle::last_ms.eq(entry.last_ms),
-        login_throttle::blocked_until_ms.eq(entry.blocked_until_ms),
-    );
-    crate::per_backend!(conn, |c| diesel::insert_into(login_throttle::table)
-        .values(row)
-        .on_conflict(login_throttle::key)
-        .do_update()
-        .set(changes)
-        .execute(c))?;
+    diesel::update(login_throttle::table.find(text))
+        .set((
+            login_throttle::failures.eq(i32::try_from(entry.failures).unwrap_or(i32::MAX)),
+            login_throttle::last_ms.eq(entry.last_ms),
+            login_throttle::blocked_until_ms.eq(entry.blocked_until_ms),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 

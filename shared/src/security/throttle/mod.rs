@@ -80,10 +80,22 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Nothing to remember: quiet for the whole window and not locked. Stores drop these.
+    /// Nothing to remember: not locked, and no failure counted or none within the window.
+    /// Stores drop these.
     pub fn is_stale(&self, now_ms: i64, window: Duration) -> bool {
-        now_ms.saturating_sub(self.last_ms) >= millis(window)
+        (self.failures == 0 || now_ms.saturating_sub(self.last_ms) >= millis(window))
             && self.blocked_until_ms.is_none_or(|until| until <= now_ms)
+    }
+
+    /// What an entry [`Policy::after_success`] forgets becomes for a store that keeps the
+    /// key's place rather than deleting it: no failure, no lock, the same as no entry to
+    /// [`Policy::admit`].
+    pub fn forgotten(self) -> Entry {
+        Entry {
+            failures: 0,
+            blocked_until_ms: None,
+            ..self
+        }
     }
 }
 
@@ -171,7 +183,8 @@ impl Policy {
     }
 
     /// What the credentials being right leaves of `key`'s entry: the pair and the username
-    /// start afresh (None: forget it), and the address gets its reservation back.
+    /// start afresh (None: forget it, see [`Entry::forgotten`]), and the address gets its
+    /// reservation back.
     pub fn after_success(&self, key: &Key, entry: Entry) -> Option<Entry> {
         let Key::Address(_) = key else {
             return None;

@@ -402,3 +402,52 @@ async fn the_store_is_memory_on_sqlite_and_the_database_on_postgresql_unless_cho
         );
     }
 }
+
+/// Admissions and successes over overlapping keys (shared usernames and addresses), at once
+/// through three instances, with prunes deleting every row no one holds meanwhile: every one
+/// is answered, none is aborted as a deadlock.
+#[actix_rt::test]
+async fn concurrent_admissions_and_successes_over_shared_keys_never_deadlock() {
+    let database = Database::new();
+    let clock = TestClock::new();
+    let instances: Vec<LoginThrottle> = (0..3)
+        .map(|_| {
+            LoginThrottle::in_database(policy(1000), database.pool()).with_clock(clock.clock())
+        })
+        .collect();
+    let login = |i: usize| {
+        let t = &instances[i % 3];
+        let username = format!("user{}", i % 4);
+        let address = Some(IpAddr::from([
+            10,
+            0,
+            0,
+            u8::try_from(i % 3).expect("small"),
+        ]));
+        async move {
+            let attempt = t.admit(&username, address).await?;
+            if i.is_multiple_of(2) {
+                t.succeeded(attempt).await?;
+            } else {
+                t.failed(attempt);
+            }
+            Ok::<_, Refused>(())
+        }
+    };
+    // Far ahead, every row not locked is stale.
+    let pruner = database.pool();
+    let prune = |_| {
+        pruner.exclusive(|conn| {
+            clear_stale(conn, i64::MAX / 2, Duration::from_secs(1)).map_err(StorageError::from)
+        })
+    };
+    let (logins, prunes) =
+        futures_util::future::join(join_all((0..120).map(login)), join_all((0..10).map(prune)))
+            .await;
+    for result in logins {
+        result.expect("answered");
+    }
+    for result in prunes {
+        result.expect("pruned");
+    }
+}
