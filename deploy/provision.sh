@@ -202,6 +202,8 @@ forget_other_variant() {
         log "removing the PostgreSQL DATABASE_URL from $CONF_DIR/$svc.env"
         set_env_without "$CONF_DIR/$svc.env" DATABASE_URL
       fi
+      # No balancer in front: a forwarded header would be the client's own word.
+      set_env_without "$CONF_DIR/$svc.env" TRUSTED_PROXIES
     done
   fi
 }
@@ -327,6 +329,9 @@ $([[ $exists == 1 ]] && echo ALTER || echo CREATE) ROLE $name LOGIN PASSWORD '$p
 SQL
     set_env "$env_file" DATABASE_URL "postgres://$name:$password@127.0.0.1:5432/$name"
   fi
+  # nginx on loopback is the only proxy; its X-Forwarded-For names the client the login
+  # throttle counts.
+  set_env "$env_file" TRUSTED_PROXIES 127.0.0.1
   exists="$(as_postgres_sql -tA <<<"SELECT 1 FROM pg_database WHERE datname = '$name';")"
   if [[ $exists == 1 ]]; then
     log "keeping the existing database $name"

@@ -7,7 +7,8 @@
 //!   family everywhere;
 //! - a token revoked at one instance is refused at every other, though they had it cached
 //!   (`TOKEN_CACHE_SECONDS` is an hour here): the time until each refuses it is measured;
-//! - the login throttle counts attempts across instances;
+//! - the login throttle counts attempts across instances, per client as the trusted balancer
+//!   names it (`TRUSTED_PROXIES`, `X-Forwarded-For`);
 //! - a token signed at one instance verifies at all, and `rotatekeys` is seen by every instance
 //!   without a restart, within milliseconds (the periodic reload is a minute here, its
 //!   longest);
@@ -37,6 +38,8 @@ const MY_API_CLIENT: &str = "UvIhfUE25cCw0dOWNzvST2ciOm30uO3IqsdZRgj1";
 const INTROSPECTION_CLIENT: &str = "my-api-introspection";
 const PERSON: &str = "instances-person";
 const LOCAL: &str = "instances-local";
+/// The user whose password is guessed (the others must stay unthrottled).
+const GUESSED: &str = "instances-guessed";
 const PASSWORD: &str = "instances-password";
 /// Long enough that only a notification can explain an instance noticing a change.
 const AN_HOUR: &str = "3600";
@@ -151,6 +154,7 @@ impl Deployment {
         );
         test_support::db::create_user(&mut fss_db.connect(), PERSON, PASSWORD);
         test_support::db::create_user(&mut api_db.connect(), LOCAL, PASSWORD);
+        test_support::db::create_user(&mut api_db.connect(), GUESSED, PASSWORD);
         let printed = manage(
             &fss_bin,
             &fss_db,
@@ -179,6 +183,8 @@ impl Deployment {
             .map(|i| {
                 let env = [
                     ("PUBLIC_URL", "http://my-api.test".to_owned()),
+                    // As behind a balancer on loopback: the test names the client.
+                    ("TRUSTED_PROXIES", "127.0.0.1".to_owned()),
                     ("FAKE_SOCIAL_SITE_URL", fss[i % fss.len()].url().to_owned()),
                     (
                         "FAKE_SOCIAL_SITE_CLIENT_ID",
@@ -290,6 +296,7 @@ async fn three_my_api_and_two_fss_instances_on_one_database_act_as_one() {
     first_logins_racing_over_the_instances_make_one_user(&deployment).await;
     refresh_reuse_at_another_instance_revokes_the_family(&deployment).await;
     revocation_at_one_instance_is_refused_at_all(&deployment).await;
+    the_login_throttle_counts_across_instances(&deployment).await;
     rotated_keys_reach_every_instance_without_a_restart(&deployment).await;
     prunes_take_turns(&deployment).await;
     deployment.stop();
@@ -410,6 +417,50 @@ async fn revocation_at_one_instance_is_refused_at_all(d: &Deployment) {
     assert!(
         median < Duration::from_millis(100),
         "revocations reach the other instances in {median:?} (median), not within 100 ms"
+    );
+}
+
+/// A password grant for [`GUESSED`] at `base`, from the client `address` (the forwarded
+/// header the trusted balancer would set); its status.
+async fn guess(d: &Deployment, base: &str, address: &str, password: &str) -> StatusCode {
+    d.http
+        .post(format!("{base}/o/token/"))
+        .header("X-Forwarded-For", address)
+        .form(&password_form(MY_API_CLIENT, GUESSED, password))
+        .send()
+        .await
+        .expect("POST /o/token/")
+        .status()
+}
+
+async fn the_login_throttle_counts_across_instances(d: &Deployment) {
+    // The default allowance: 5 failures per (username, address).
+    const FREE: usize = 5;
+    let attacker = "203.0.113.7";
+    for attempt in 0..FREE {
+        let base = d.api[attempt % d.api.len()].url();
+        assert_eq!(
+            guess(d, base, attacker, "wrong").await,
+            StatusCode::BAD_REQUEST,
+            "attempt {attempt} is checked"
+        );
+    }
+    // Every instance now refuses this client: one allowance, not one per instance.
+    for instance in &d.api {
+        assert_eq!(
+            guess(d, instance.url(), attacker, "wrong").await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            guess(d, instance.url(), attacker, PASSWORD).await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "even the right password waits"
+        );
+    }
+    // Another client (as the balancer reports it) signs in.
+    assert_eq!(
+        guess(d, d.api[1].url(), "198.51.100.4", PASSWORD).await,
+        StatusCode::OK
     );
 }
 

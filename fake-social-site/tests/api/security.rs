@@ -2,15 +2,18 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use diesel::connection::SimpleConnection;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use shared::security::password::PasswordHasher;
 use shared::security::secret::Secret;
+use shared::storage::throttle::ThrottleStore;
 
 use crate::helpers::{
     MY_API_APP, assert_oauth2_error, header, json_body, password_form, spawn_app, spawn_app_with,
 };
+use crate::oidc_flow::{Browser, html};
 
 #[actix_rt::test]
 async fn failed_logins_are_throttled_with_429_and_retry_after() {
@@ -147,4 +150,40 @@ async fn the_password_grant_can_be_switched_off_and_the_metadata_says_so() {
         metadata["grant_types_supported"],
         serde_json::json!(["refresh_token", "authorization_code"])
     );
+}
+
+/// The throttle's counts kept in the database (the default on PostgreSQL), and that table
+/// gone: a login can be neither counted nor admitted, so the token endpoint answers a JSON
+/// 503 the client may retry and the login form an HTML 503 page; never a 500, never a guess
+/// let through uncounted.
+#[actix_rt::test]
+async fn a_fault_in_the_throttles_table_is_a_503_in_json_and_on_the_login_page() {
+    let app = spawn_app_with(|s| s.login_throttle_store = Some(ThrottleStore::Database)).await;
+    app.create_user("alice", "right");
+    assert_eq!(
+        app.password_grant("alice", "right").await.status(),
+        StatusCode::OK,
+        "counted in the table"
+    );
+    app.db()
+        .batch_execute("DROP TABLE login_throttle")
+        .expect("drop the throttle's table");
+
+    let response = app.password_grant("alice", "right").await;
+    assert_eq!(header(&response, RETRY_AFTER), "1");
+    assert_oauth2_error(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+    )
+    .await;
+
+    let browser = Browser::new(&app);
+    let login = html(browser.authorize(&[]).await, StatusCode::OK).await;
+    let page = html(
+        browser.submit_login(&login, "alice", "right").await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    assert!(page.contains("temporarily"), "{page}");
 }

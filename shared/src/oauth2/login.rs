@@ -160,7 +160,7 @@ pub async fn login(FormPost(req, body, provider, settings): FormPost) -> HttpRes
         if username.is_empty() || password.is_empty() {
             return Ok(again(StatusCode::OK, "Enter your username and password."));
         }
-        let address = req.peer_addr().map(|a| a.ip());
+        let address = provider.trusted_proxies.client(&req);
         let checked = check_credentials(&provider, username.to_owned(), password, address).await;
         let (user, rehash) = match checked {
             Ok(found) => found,

@@ -16,6 +16,8 @@ use crate::security::password::Verified;
 use crate::security::scope::Scope;
 use crate::security::secret::Secret;
 use crate::storage::applications::GrantType;
+use crate::storage::db::StorageError;
+use crate::storage::throttle::Refused;
 use crate::storage::users::{self, User};
 
 /// Django's limit; longer names cannot exist, so they need no lookup.
@@ -57,14 +59,20 @@ pub async fn grant(
 /// provider's login page both log users in through here. Returns the active user and, when
 /// the stored hash is in an old format, its replacement for the caller to store.
 /// `invalid_grant` for wrong credentials (an unknown user costs what a wrong password does),
-/// 429 `temporarily_unavailable` with `Retry-After` while throttled.
+/// 429 `temporarily_unavailable` with `Retry-After` while throttled, 503
+/// `temporarily_unavailable` when the throttle's store fails.
 pub async fn check_credentials(
     provider: &Provider,
     username: String,
     password: Secret,
     address: Option<IpAddr>,
 ) -> Result<(User, Option<String>), OAuth2Error> {
-    if username.len() > MAX_USERNAME || password.expose().len() > MAX_PASSWORD {
+    // A name no user can have (too long, or holding a NUL, which no database text holds)
+    // needs no lookup and no hash, and tells nothing about who exists.
+    if username.len() > MAX_USERNAME
+        || password.expose().len() > MAX_PASSWORD
+        || !crate::storage::db::storable(&username)
+    {
         return Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS));
     }
     // Before any password hashing: a throttled attempt costs the server nothing, and an
@@ -72,7 +80,8 @@ pub async fn check_credentials(
     let attempt = provider
         .throttle
         .admit(&username, address)
-        .map_err(too_many_attempts)?;
+        .await
+        .map_err(refused)?;
     let user = provider
         .db
         .run(move |conn| Ok::<_, OAuth2Error>(users::find_by_username(conn, &username)?))
@@ -82,7 +91,11 @@ pub async fn check_credentials(
     let verified = provider.hasher.verify(password, stored).await?;
     match (verified, user) {
         (Verified::Yes { rehash }, Some(user)) if user.is_active => {
-            provider.throttle.succeeded(attempt);
+            provider
+                .throttle
+                .succeeded(attempt)
+                .await
+                .map_err(throttle_unavailable)?;
             Ok((user, rehash))
         }
         _ => {
@@ -90,6 +103,21 @@ pub async fn check_credentials(
             Err(OAuth2Error::invalid_grant(INVALID_CREDENTIALS))
         }
     }
+}
+
+fn refused(refused: Refused) -> OAuth2Error {
+    match refused {
+        Refused::Locked(wait) => too_many_attempts(wait),
+        Refused::Storage(e) => throttle_unavailable(e),
+    }
+}
+
+/// The throttle's counts could not be read or written (whatever the fault, even a query
+/// error): the attempt can be neither admitted nor settled, so the client is told to retry,
+/// as for the database being down, and no guess goes uncounted.
+fn throttle_unavailable(e: StorageError) -> OAuth2Error {
+    e.log();
+    OAuth2Error::temporarily_unavailable().with_retry_after(1)
 }
 
 /// 429 with `Retry-After`: too many failed attempts for this username or address.

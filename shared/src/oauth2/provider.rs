@@ -14,10 +14,11 @@ use crate::oauth2::form::Params;
 use crate::oauth2::response::TokenResponse;
 use crate::oauth2::settings::ProviderSettings;
 use crate::security::password::PasswordHasher;
-use crate::security::throttle::{LoginThrottle, Policy};
+use crate::security::throttle::{Policy, WINDOW};
 use crate::storage::applications::GrantType;
 use crate::storage::changes::{Heard, Listener};
 use crate::storage::db::{Db, DbConfig};
+use crate::storage::throttle::LoginThrottle;
 use crate::storage::tokens::cache::TokenCache;
 use crate::storage::tokens::signing::{pkcs8_from_pem, thumbprint_kid};
 use crate::storage::tokens::{ConfiguredKey, JwtKeys, KeyPolicy, TokenService};
@@ -80,6 +81,15 @@ impl Provider {
                 reload_every: Duration::from_secs(settings.signing_keys_reload_seconds),
             },
         )?;
+        let throttle = LoginThrottle::new(
+            Policy {
+                free_failures: settings.login_failures_before_throttle,
+                max_lockout: Duration::from_secs(settings.login_lockout_max_seconds),
+                window: WINDOW,
+            },
+            settings.login_throttle_store,
+            &db,
+        );
         let token_cache = Arc::new(TokenCache::new(Duration::from_secs(
             settings.token_cache_seconds,
         )));
@@ -92,11 +102,7 @@ impl Provider {
             )),
             hasher: PasswordHasher::new(settings.bcrypt_cost, settings.hash_permits()),
             issuer: issuer.trim_end_matches('/').to_owned(),
-            throttle: LoginThrottle::new(Policy {
-                free_failures: settings.login_failures_before_throttle,
-                max_lockout: Duration::from_secs(settings.login_lockout_max_seconds),
-                window: Duration::from_secs(15 * 60),
-            }),
+            throttle,
             password_grant_enabled: settings.password_grant_enabled,
             trusted_proxies: settings.trusted_proxies.clone(),
             token_cache,

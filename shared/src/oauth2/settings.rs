@@ -113,6 +113,12 @@ pub struct ProviderSettings {
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: crate::oauth2::client_address::TrustedProxies,
 
+    /// Where the login throttle counts failures: `memory` (this process alone) or `database`
+    /// (a table every instance on the database shares, so several instances together give no
+    /// more guesses than one) [default: memory on SQLite, database on PostgreSQL]
+    #[arg(long, env = "LOGIN_THROTTLE_STORE", value_enum)]
+    pub login_throttle_store: Option<crate::storage::throttle::ThrottleStore>,
+
     /// How long a validated access token is remembered in memory, in seconds (0 = off).
     /// Revocations made by this process take effect at once whatever this is; changes made
     /// to the database by other means (deactivating a user) within this time, or, on
@@ -181,6 +187,7 @@ impl Default for ProviderSettings {
             login_failures_before_throttle: DEFAULT_LOGIN_FAILURES_BEFORE_THROTTLE,
             trusted_proxies: Default::default(),
             login_lockout_max_seconds: DEFAULT_LOGIN_LOCKOUT_MAX_SECONDS,
+            login_throttle_store: None,
             token_cache_seconds: DEFAULT_TOKEN_CACHE_SECONDS,
             request_body_timeout_ms: DEFAULT_REQUEST_BODY_TIMEOUT_MS,
             max_connections: DEFAULT_MAX_CONNECTIONS,

@@ -50,7 +50,7 @@ pub async fn token(
     let response = match (grant, extension) {
         (_, Some(extension)) => extension.handle(provider, client, &params).await?,
         (GrantType::Password, None) => {
-            let address = req.peer_addr().map(|a| a.ip());
+            let address = provider.trusted_proxies.client(&req);
             password_grant::grant(provider, client, &params, address).await?
         }
         (_, None) => refresh_grant::grant(provider, client, &params).await?,

@@ -185,6 +185,16 @@ pub async fn prune(db: &Db) -> Result<usize, StorageError> {
             Ok::<_, StorageError>(codes + sessions)
         })
         .await?;
+    total += db
+        .exclusive(|conn| {
+            crate::storage::throttle::clear_stale(
+                conn,
+                crate::clock::now_ms(),
+                crate::security::throttle::WINDOW,
+            )
+            .map_err(StorageError::from)
+        })
+        .await?;
     Ok(total)
 }
 

@@ -1,8 +1,8 @@
 //! What is stored, and how: the pool on SQLite or PostgreSQL, the per-backend settings and
 //! migrations ([`db`]), the database URL ([`url`]), the Diesel
 //! schema, users, applications, tokens and signing keys, authorization codes, login sessions
-//! and consents, Django fixtures, the periodic prune, and hearing other instances' changes
-//! ([`changes`]). Everything here is synchronous and
+//! and consents, the login throttle's counts, Django fixtures, the periodic prune, and hearing
+//! other instances' changes ([`changes`]). Everything here is synchronous and
 //! runs through [`crate::blocking`].
 
 pub mod applications;
@@ -17,6 +17,7 @@ pub mod schema;
 pub mod sessions;
 #[cfg(any(test, feature = "testdb"))]
 pub mod testdb;
+pub mod throttle;
 pub mod tokens;
 pub mod url;
 pub mod users;

@@ -138,3 +138,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     server_keys,
     signing_keys
 );
+
+// The login throttle shared by instances (migration 2026-12-06-000300_login_throttle).
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        failures -> Integer,
+        last_ms -> BigInt,
+        blocked_until_ms -> Nullable<BigInt>,
+    }
+}
