@@ -61,7 +61,8 @@ impl Maintenance {
                     }
                     Ok(Some(removed)) => {
                         log::info!(
-                            "token prune: removed {removed} token(s) or expired signing key(s)"
+                            "token prune: removed {removed} row(s): dead tokens, expired codes, sessions, \
+                             signing keys and quiet login-throttle counts"
                         );
                         "done"
                     }
