@@ -47,31 +47,12 @@ const AN_HOUR: &str = "3600";
 const PATIENCE: Duration = Duration::from_secs(20);
 
 fn fss_binary() -> PathBuf {
-    let path = Path::new(MY_API).with_file_name("fake-social-site");
-    assert!(
-        path.exists(),
-        "{} is missing: cargo build -p fake-social-site",
-        path.display()
-    );
-    path
+    test_support::process::sibling_binary(MY_API, "fake-social-site")
 }
 
 /// Runs a management command to completion; returns its stdout.
 fn manage(binary: &Path, db: &TestDb, args: &[&str]) -> String {
-    let output = Command::new(binary)
-        .env_clear()
-        .env("BCRYPT_COST", "4")
-        .arg("--database")
-        .arg(db.url_arg())
-        .args(args)
-        .output()
-        .expect("run a management command");
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    test_support::process::manage_ok(binary, &db.url_arg(), args, &[("BCRYPT_COST", "4")])
 }
 
 /// One running instance, with its metrics listener.

@@ -34,31 +34,13 @@ const PASSED_THROUGH: [&str; 3] = ["DB_POOL_SIZE", "WORKERS", "MAX_CONCURRENT_HA
 
 /// Fake Social Site's binary, built into the same directory as My API's.
 fn fss_binary() -> PathBuf {
-    let path = Path::new(MY_API).with_file_name("fake-social-site");
-    assert!(
-        path.exists(),
-        "{} is missing: cargo build --release -p fake-social-site -p my-api",
-        path.display()
-    );
-    path
+    test_support::process::sibling_binary(MY_API, "fake-social-site")
 }
 
 /// Runs a management command to completion; returns its stdout.
 fn manage(binary: &Path, db: &Path, args: &[&str]) -> String {
-    let output = Command::new(binary)
-        .env_clear()
-        .env("BCRYPT_COST", "4")
-        .arg("--database")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("run a management command");
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    let db = db.to_string_lossy();
+    test_support::process::manage_ok(binary, &db, args, &[("BCRYPT_COST", "4")])
 }
 
 /// A service's `serve` on a free loopback port, with the settings passed through and `env`.

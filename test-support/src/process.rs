@@ -144,3 +144,54 @@ impl Drop for ChildService {
 fn read(log: &Mutex<String>) -> String {
     log.lock().unwrap_or_else(PoisonError::into_inner).clone()
 }
+
+/// Runs a management command, `binary --database <database> <args>`, to completion with an
+/// empty environment but `env`: (success, stdout, stderr).
+///
+/// # Panics
+/// When the binary cannot be run at all.
+pub fn manage(
+    binary: &Path,
+    database: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
+    let output = Command::new(binary)
+        .env_clear()
+        .envs(env.iter().copied())
+        .arg("--database")
+        .arg(database)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", binary.display()));
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// [`manage`] that must succeed; its stdout.
+///
+/// # Panics
+/// When the command fails (with its stderr).
+pub fn manage_ok(binary: &Path, database: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let (success, stdout, stderr) = manage(binary, database, args, env);
+    assert!(success, "{args:?} failed: {stderr}");
+    stdout
+}
+
+/// Another binary of the workspace, built into the same directory as `binary` (Fake Social
+/// Site beside My API's `CARGO_BIN_EXE_my-api`).
+///
+/// # Panics
+/// When it has not been built.
+pub fn sibling_binary(binary: &str, name: &str) -> std::path::PathBuf {
+    let path = Path::new(binary).with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: cargo build -p {name}",
+        path.display()
+    );
+    path
+}

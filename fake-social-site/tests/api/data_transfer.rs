@@ -3,7 +3,7 @@
 //! client's secret included), live tokens, consents and the signing keys (a retired one too)
 //! arrive, so the tokens handed out before the move keep working and new users get fresh ids.
 
-use std::process::Command;
+use std::path::Path;
 
 use actix_web::dev::ServerHandle;
 use diesel::prelude::*;
@@ -26,16 +26,7 @@ const PUBLIC_URL: &str = "https://social.example.test";
 /// Runs `fake-social-site --database <db> <args>` with an empty environment; its stdout,
 /// which must succeed.
 fn manage(db: &TestDb, args: &[&str]) -> String {
-    let output = Command::new(BINARY)
-        .env_clear()
-        .arg("--database")
-        .arg(db.url_arg())
-        .args(args)
-        .output()
-        .expect("run the binary");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{args:?} failed: {stderr}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    test_support::process::manage_ok(Path::new(BINARY), &db.url_arg(), args, &[])
 }
 
 /// One Fake Social Site over `db`.

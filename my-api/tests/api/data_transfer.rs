@@ -7,7 +7,6 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 use actix_web::dev::ServerHandle;
 use diesel::prelude::*;
@@ -31,25 +30,12 @@ const PUBLIC_URL: &str = "https://api.example.test";
 
 /// Runs `my-api --database <db> <args>`; its stdout, which must succeed.
 fn manage(db: &TestDb, args: &[&str]) -> String {
-    let (success, stdout, stderr) = try_manage(db, args);
-    assert!(success, "{args:?} failed: {stderr}");
-    stdout
+    test_support::process::manage_ok(Path::new(BINARY), &db.url_arg(), args, &[])
 }
 
 /// Runs `my-api --database <db> <args>` with an empty environment; (success, stdout, stderr).
 fn try_manage(db: &TestDb, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(BINARY)
-        .env_clear()
-        .arg("--database")
-        .arg(db.url_arg())
-        .args(args)
-        .output()
-        .expect("run the binary");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    test_support::process::manage(Path::new(BINARY), &db.url_arg(), args, &[])
 }
 
 /// One My API over `db`, pointed at the real Fake Social Site at `fss_url`.
