@@ -2,7 +2,8 @@
 //! processes (the real binaries) share one database per service, as behind a load balancer,
 //! and together keep every promise one instance makes:
 //! - 50 concurrent first exchanges of one person, spread over the instances, make one user and
-//!   one link (the lost races are counted, from `db_lost_races_total`);
+//!   one link (the lost races are counted, from `db_lost_races_total`), and a later exchange at
+//!   one instance ends the token it replaces at all of them;
 //! - a refresh token reused at another instance than the one that rotated it revokes the
 //!   family everywhere;
 //! - a token revoked at one instance is refused at every other, though they had it cached
@@ -275,6 +276,7 @@ async fn three_my_api_and_two_fss_instances_on_one_database_act_as_one() {
     };
     let deployment = Deployment::start(server);
     first_logins_racing_over_the_instances_make_one_user(&deployment).await;
+    a_second_exchange_ends_the_first_token_at_every_instance(&deployment).await;
     refresh_reuse_at_another_instance_revokes_the_family(&deployment).await;
     revocation_at_one_instance_is_refused_at_all(&deployment).await;
     the_login_throttle_counts_across_instances(&deployment).await;
@@ -321,6 +323,32 @@ async fn first_logins_racing_over_the_instances_make_one_user(d: &Deployment) {
         })
         .collect();
     assert_eq!(subjects.len(), 1, "one subject: {subjects:?}");
+}
+
+/// The exchange replaces the user's tokens by deleting them (announced by the service after
+/// its commit, not by a trigger): the replaced token, cached everywhere, goes everywhere.
+async fn a_second_exchange_ends_the_first_token_at_every_instance(d: &Deployment) {
+    let (fss_token, _) = d.password_grant(d.fss[1].url(), FSS_CLIENT, PERSON).await;
+    let form = [("access_token", fss_token.as_str())];
+    let exchange = |base: &str| {
+        d.post(
+            format!("{base}/users/register-by-token/fake_social_site/"),
+            &form,
+        )
+    };
+    let (status, body) = exchange(d.api[1].url()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let first = test_support::http::string(&body, "access_token");
+    for instance in &d.api {
+        cache(d, instance, &first).await;
+    }
+    let (status, body) = exchange(d.api[0].url()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second = test_support::http::string(&body, "access_token");
+    for instance in &d.api {
+        wait_refused(d, instance.url(), &first).await;
+        assert_eq!(d.me(instance.url(), &second).await, StatusCode::OK);
+    }
 }
 
 async fn refresh_reuse_at_another_instance_revokes_the_family(d: &Deployment) {

@@ -62,6 +62,9 @@ pub struct Metrics {
     /// `changes_heard_total{heard}`: what the change listener heard (`tokens`, `keys`,
     /// `listening`, `deaf`; PostgreSQL only).
     pub changes_heard: IntCounterVec,
+    /// `changes_unannounced_total`: token changes this process could not announce to the
+    /// others (their caches then keep the replaced tokens at most `TOKEN_CACHE_SECONDS`).
+    pub changes_unannounced: IntCounter,
     /// `change_listener_up`: 1 while this process hears other instances' changes.
     pub change_listener_up: IntGauge,
     /// `token_prunes_total{outcome}`: periodic prunes, by outcome (`done`, `failed`, or
@@ -188,6 +191,10 @@ impl Metrics {
                 "changes_heard_total",
                 "Notifications of other instances' changes heard, by kind.",
                 &["heard"],
+            ),
+            changes_unannounced: counter(
+                "changes_unannounced_total",
+                "Token changes that could not be announced to the other instances.",
             ),
             change_listener_up: gauge(
                 "change_listener_up",

@@ -309,8 +309,10 @@ async fn issue_for(
             issued
         })
         .await;
-    // The user's previous tokens for the application were revoked.
-    provider.token_cache.invalidate_all();
+    if recorded.is_ok() {
+        // The user's previous tokens for the application were deleted.
+        provider.tokens_replaced();
+    }
     // Signed outside the write transaction (see `RecordedTokens`).
     Ok(recorded?.sign()?)
 }

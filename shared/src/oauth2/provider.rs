@@ -16,7 +16,7 @@ use crate::oauth2::settings::ProviderSettings;
 use crate::security::password::PasswordHasher;
 use crate::security::throttle::{Policy, WINDOW};
 use crate::storage::applications::GrantType;
-use crate::storage::changes::{Heard, Listener};
+use crate::storage::changes::{Announcer, Heard, Listener};
 use crate::storage::db::{Db, DbConfig};
 use crate::storage::throttle::LoginThrottle;
 use crate::storage::tokens::cache::TokenCache;
@@ -50,6 +50,8 @@ pub struct Provider {
     /// Hears other instances' revocations and key changes (PostgreSQL only); stops with the
     /// provider.
     _listener: Option<Listener>,
+    /// Announces the token changes no trigger does (PostgreSQL only).
+    announcer: Option<Announcer>,
 }
 
 impl Provider {
@@ -108,8 +110,19 @@ impl Provider {
             token_cache,
             extensions: Vec::new(),
             _listener: listener,
+            announcer: Announcer::start(db.url()),
             db,
         })
+    }
+
+    /// After a committed write deleted live tokens (an exchange replacing a user's): this
+    /// process's token cache forgets what it held, and the other instances are told (deletes
+    /// have no trigger; see [`crate::storage::changes`]).
+    pub fn tokens_replaced(&self) {
+        self.token_cache.invalidate_all();
+        if let Some(announcer) = &self.announcer {
+            announcer.tokens_changed();
+        }
     }
 
     pub fn with_extension(mut self, extension: Arc<dyn ExtensionGrant>) -> Self {

@@ -5,7 +5,6 @@ DROP TRIGGER applications_deleted ON applications;
 DROP TRIGGER applications_updated ON applications;
 DROP TRIGGER users_deleted ON users;
 DROP TRIGGER users_updated ON users;
-DROP TRIGGER access_tokens_deleted ON access_tokens;
 DROP TRIGGER access_tokens_updated ON access_tokens;
 DROP FUNCTION oauth2_notify_keys();
 DROP FUNCTION oauth2_notify_tokens();
