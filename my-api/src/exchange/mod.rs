@@ -312,6 +312,10 @@ async fn issue_for(
     if recorded.is_ok() {
         // The user's previous tokens for the application were deleted.
         provider.tokens_replaced();
+    } else {
+        // Nothing was written, but what was read (an account deactivated meanwhile) is
+        // newer than what this process may have cached.
+        provider.token_cache.invalidate_all();
     }
     // Signed outside the write transaction (see `RecordedTokens`).
     Ok(recorded?.sign()?)

@@ -444,17 +444,16 @@ pub fn revoke_family(conn: &mut Connection, family: &str) -> QueryResult<()> {
 /// rows of a (user, application) to the live pair, so this stays one index probe however
 /// often the user exchanges (flagged rows piled up and made each exchange slower).
 ///
-/// Call it in the write transaction that then issues the new tokens: the user's row is locked
-/// first, so that two exchanges of one user replace each other's tokens in turn. SQLite's
-/// immediate transaction already serialises them; PostgreSQL's concurrent ones would
-/// otherwise each delete only what was committed before they began, and both new pairs
-/// would live.
+/// Call it in the write transaction that then issues the new tokens, with the user's row
+/// already locked ([`lock_user`], or a read `FOR UPDATE`), so that two exchanges of one user
+/// replace each other's tokens in turn. SQLite's immediate transaction already serialises
+/// them; PostgreSQL's concurrent ones would otherwise each delete only what was committed
+/// before they began, and both new pairs would live.
 pub fn delete_user_application_tokens(
     conn: &mut Connection,
     user_id: i64,
     application_id: i64,
 ) -> QueryResult<()> {
-    lock_user(conn, user_id)?;
     diesel::delete(
         access_tokens::table
             .filter(access_tokens::user_id.eq(user_id))
