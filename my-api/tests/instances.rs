@@ -137,25 +137,11 @@ impl Deployment {
         test_support::db::create_user(&mut fss_db.connect(), PERSON, PASSWORD);
         test_support::db::create_user(&mut api_db.connect(), LOCAL, PASSWORD);
         test_support::db::create_user(&mut api_db.connect(), GUESSED, PASSWORD);
-        let printed = manage(
+        let secret = test_support::process::create_introspection_client(
             &fss_bin,
-            &fss_db,
-            &[
-                "createapplication",
-                "--name",
-                "My API",
-                "--client-id",
-                INTROSPECTION_CLIENT,
-                "--client-type",
-                "confidential",
-                "--allow-introspection",
-            ],
+            &fss_db.url_arg(),
+            INTROSPECTION_CLIENT,
         );
-        let secret = printed
-            .lines()
-            .find_map(|line| line.strip_prefix("client_secret: "))
-            .expect("the printed client secret")
-            .to_owned();
         // One public URL per service, as behind a load balancer: the tokens' issuer.
         let fss_public = [("PUBLIC_URL", "http://fake-social-site.test".to_owned())];
         let fss: Vec<Instance> = (0..2)

@@ -402,25 +402,11 @@ async fn two_hundred_concurrent_clients_get_only_the_statuses_they_should() {
         &api_db,
         (0..LOCAL_USERS).map(|i| format!("local-{i}")).collect(),
     );
-    let printed = manage(
+    let secret = test_support::process::create_introspection_client(
         &fss_bin,
-        &fss_db,
-        &[
-            "createapplication",
-            "--name",
-            "My API",
-            "--client-id",
-            INTROSPECTION_CLIENT,
-            "--client-type",
-            "confidential",
-            "--allow-introspection",
-        ],
+        &fss_db.to_string_lossy(),
+        INTROSPECTION_CLIENT,
     );
-    let secret = printed
-        .lines()
-        .find_map(|line| line.strip_prefix("client_secret: "))
-        .expect("the printed client secret")
-        .to_owned();
 
     let common = [
         ("BCRYPT_COST", "4".to_owned()),

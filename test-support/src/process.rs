@@ -195,3 +195,31 @@ pub fn sibling_binary(binary: &str, name: &str) -> std::path::PathBuf {
     );
     path
 }
+
+/// Registers at Fake Social Site (`fss_binary` on `database`) the confidential client My API
+/// uses for token introspection, with `createapplication`; the client secret it printed once.
+///
+/// # Panics
+/// When the command fails or prints no secret.
+pub fn create_introspection_client(fss_binary: &Path, database: &str, client_id: &str) -> String {
+    let printed = manage_ok(
+        fss_binary,
+        database,
+        &[
+            "createapplication",
+            "--name",
+            "My API",
+            "--client-id",
+            client_id,
+            "--client-type",
+            "confidential",
+            "--allow-introspection",
+        ],
+        &[("BCRYPT_COST", "4")],
+    );
+    printed
+        .lines()
+        .find_map(|line| line.strip_prefix("client_secret: "))
+        .expect("the printed client secret")
+        .to_owned()
+}
