@@ -56,6 +56,8 @@ pub struct Metrics {
     /// Its two series, resolved once: a lookup is on every authenticated request.
     pub token_cache_hits: IntCounter,
     pub token_cache_misses: IntCounter,
+    /// `db_write_batch_size`: writes committed together by SQLite's writer thread.
+    pub db_batch_size: Histogram,
     /// `db_lost_races_total`: writes that lost a uniqueness race to another writer (a first
     /// login made at once elsewhere) and were run again.
     pub db_lost_races: IntCounter,
@@ -179,6 +181,17 @@ impl Metrics {
                         "Time to check a connection out of the pool.",
                     )
                     .buckets(LATENCY_BUCKETS.to_vec()),
+                )
+                .expect("a valid metric"),
+            ),
+            db_batch_size: register(
+                &r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "db_write_batch_size",
+                        "Writes committed in one transaction by SQLite's writer thread.",
+                    )
+                    .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0]),
                 )
                 .expect("a valid metric"),
             ),

@@ -282,33 +282,32 @@ async fn issue_for(
     let tokens = provider.tokens.clone();
     let recorded = provider
         .db
-        .exclusive(move |conn| {
-            let attempt = || {
-                conn.write_transaction(|conn| {
-                    let app = client.resolve(conn)?;
-                    let user = accounts::user_for_profile(conn, backend, &profile)?;
-                    if !user.is_active {
-                        return Err(ExchangeError::Inactive);
-                    }
-                    // The original replaced the user's previous token for the application.
-                    shared::storage::tokens::delete_user_application_tokens(conn, user.id, app.id)?;
-                    Ok(tokens.record(conn, user.id, &app, &scope, None)?)
-                })
-            };
-            // The write lock makes a lost race impossible on SQLite; on PostgreSQL two first
-            // logins can overlap, and the loser's insert conflicts on the (backend, uid) key
-            // (or the username), rolls back, and is run once more: it then re-reads the link
-            // by that key and never creates a second account.
-            let (issued, retried) = shared::storage::db::retry_lost_race(attempt, |e| {
+        .write_retrying(
+            move |conn| {
+                let app = client.resolve(conn)?;
+                let user = accounts::user_for_profile(conn, backend, &profile)?;
+                if !user.is_active {
+                    return Err(ExchangeError::Inactive);
+                }
+                // The original replaced the user's previous token for the application.
+                shared::storage::tokens::delete_user_application_tokens(conn, user.id, app.id)?;
+                Ok(tokens.record(conn, user.id, &app, &scope, None)?)
+            },
+            // On PostgreSQL two first logins can overlap, and the loser's insert conflicts on
+            // the (backend, uid) key (or the username) and is run once more: it then re-reads
+            // the link by that key and never creates a second account.
+            |e| {
                 matches!(e, ExchangeError::Storage(StorageError::Query(e))
                     if shared::storage::db::is_unique_violation(e))
-            });
+            },
+        )
+        .await
+        .map(|(recorded, retried)| {
             if retried {
                 log::info!("a first login lost a race; read the winner's link");
             }
-            issued
-        })
-        .await;
+            recorded
+        });
     if recorded.is_ok() {
         // The user's previous tokens for the application were deleted.
         provider.tokens_replaced();

@@ -6,7 +6,8 @@
 //! backends); what differs per backend stays in this file. On SQLite, migrations run on one
 //! dedicated connection before the pool exists; that connection also switches the file to
 //! WAL, which is persistent. Every pooled connection then sets the per-connection pragmas,
-//! and the writers of this process queue on one mutex (see [`Db::write`]). On PostgreSQL,
+//! and the writes of this process queue for one writer thread, which commits those that
+//! queued together (see [`Db::write`]). On PostgreSQL,
 //! writes run concurrently in ordinary transactions. Queries are plain functions on
 //! `&mut Connection`, called through [`Db::run`] so they never block an async worker.
 
@@ -24,6 +25,7 @@ use thiserror::Error;
 
 use crate::blocking::unblock;
 pub use crate::storage::connection::{AnyConnection, Manager, MultiBackend};
+use crate::storage::group_commit::GroupCommit;
 pub use crate::storage::url::{DatabaseUrl, UrlError};
 
 /// The storage backend's connection type (see [`AnyConnection`]).
@@ -177,6 +179,8 @@ pub struct Db {
     url: DatabaseUrl,
     /// One writer of this process at a time on SQLite; see [`Db::write`].
     writer: Arc<Mutex<()>>,
+    /// SQLite's writer thread, which commits queued writes together; see [`Db::write`].
+    group_commit: Option<Arc<GroupCommit>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -198,10 +202,20 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .connection_customizer(Box::new(Pragmas))
             .build(Manager::new(config.url.clone()))?;
+        let writer = Arc::new(Mutex::new(()));
+        let group_commit = match config.url {
+            DatabaseUrl::Sqlite(_) => Some(Arc::new(
+                GroupCommit::start(pool.clone(), writer.clone()).map_err(|e| {
+                    StorageError::Unavailable(format!("cannot start the writer thread: {e}"))
+                })?,
+            )),
+            DatabaseUrl::Postgres(_) => None,
+        };
         Ok(Db {
             pool,
             url: config.url.clone(),
-            writer: Arc::new(Mutex::new(())),
+            writer,
+            group_commit,
         })
     }
 
@@ -226,28 +240,63 @@ impl Db {
         .map_err(StorageError::from)?
     }
 
-    /// Runs `f` in a write transaction ([`AnyConnection::write_transaction`]); on SQLite,
-    /// one writer of this process at a time.
+    /// Runs `f` in a write transaction of its own, or in a savepoint of one shared with other
+    /// writes: either way it commits or rolls back as a whole, and its result comes back once
+    /// it is committed.
     ///
     /// SQLite has one write lock. Writers that meet it held wait in its busy handler, which
     /// sleeps in growing steps (up to 100 ms) and so turns a sub-millisecond queue into
-    /// tail latency of a hundred milliseconds. Queueing writers on a mutex first hands the
-    /// lock over as soon as it is free; SQLite's own wait is left for other processes. The
-    /// connection is taken only once the mutex is held, so waiting writers never starve
-    /// readers of connections. PostgreSQL locks rows, not the database: its writers run
-    /// concurrently.
+    /// tail latency of a hundred milliseconds. So this process's writes queue for one writer
+    /// thread instead, which hands the lock on as soon as it is free (SQLite's own wait is
+    /// left for other processes) and commits the writes that queued meanwhile together
+    /// ([`group_commit`](crate::storage::group_commit)). The writer takes a connection per
+    /// batch, so waiting writes never hold connections readers need. PostgreSQL locks rows,
+    /// not the database: its writers run concurrently, each in its own transaction
+    /// ([`AnyConnection::write_transaction`]).
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StorageError> + From<diesel::result::Error> + Send + 'static,
     {
-        self.exclusive(move |conn| conn.write_transaction(f)).await
+        match &self.group_commit {
+            Some(group) => group.write(f).await,
+            None => self.exclusive(move |conn| conn.write_transaction(f)).await,
+        }
     }
 
-    /// Runs `f` holding this process's writer mutex on SQLite (see [`Db::write`]; on
-    /// PostgreSQL there is none) but without opening a transaction, for work that manages its
-    /// own (batched deletes).
+    /// Like [`Db::write`], for a write that can lose an insert race on PostgreSQL (two first
+    /// logins at once): there, when `lost` says its error is such a race, `f` runs once more
+    /// in a new transaction (see [`retry_lost_race`]). SQLite's write lock makes the race
+    /// impossible, so there `f` runs once, batched like any write. Returns whether it ran again.
+    pub async fn write_retrying<T, E, F, L>(&self, mut f: F, lost: L) -> Result<(T, bool), E>
+    where
+        F: FnMut(&mut Connection) -> Result<T, E> + Send + 'static,
+        L: Fn(&E) -> bool + Send + 'static,
+        T: Send + 'static,
+        E: From<StorageError> + From<diesel::result::Error> + Send + 'static,
+    {
+        if self.group_commit.is_some() {
+            return self.write(move |conn| Ok((f(conn)?, false))).await;
+        }
+        self.exclusive(move |conn| {
+            let (result, retried) = retry_lost_race(|| conn.write_transaction(&mut f), lost);
+            result.map(|value| (value, retried))
+        })
+        .await
+    }
+
+    /// How many transactions SQLite's writer thread has run (none on PostgreSQL).
+    #[cfg(test)]
+    pub(crate) fn write_batches(&self) -> u64 {
+        self.group_commit
+            .as_ref()
+            .map_or(0, |group| group.batches())
+    }
+
+    /// Runs `f` holding this process's write turn on SQLite (the writer thread's batches
+    /// wait meanwhile; see [`Db::write`]; on PostgreSQL there is no turn) but without opening a
+    /// transaction, for work that manages its own (batched deletes).
     pub async fn exclusive<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
@@ -304,7 +353,9 @@ impl Db {
 
 /// A pooled connection for the server's work, counted in the metrics: the connection is in
 /// use while the returned guard lives; a checkout that finds every connection taken waits.
-fn checkout(pool: &Pool) -> Result<(PooledConnection, crate::telemetry::GaugeGuard), StorageError> {
+pub(crate) fn checkout(
+    pool: &Pool,
+) -> Result<(PooledConnection, crate::telemetry::GaugeGuard), StorageError> {
     let metrics = crate::telemetry::metrics();
     let state = pool.state();
     if state.idle_connections == 0 && state.connections >= pool.max_size() {

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod consents;
 pub mod db;
 pub mod fixtures;
+mod group_commit;
 pub mod maintenance;
 pub mod schema;
 pub mod sessions;
