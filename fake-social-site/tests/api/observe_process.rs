@@ -153,6 +153,8 @@ async fn json_logs_and_the_metrics_listener_of_the_real_binary() {
     assert_eq!(sample(&scrape, "password_hashes_running", &[]), 0.0);
     assert_eq!(sample(&scrape, "db_pool_connections_in_use", &[]), 0.0);
     assert!(sample(&scrape, "db_pool_wait_seconds_count", &[]) >= 1.0);
+    // The grant's tokens went through SQLite's writer thread.
+    assert!(sample(&scrape, "db_write_batch_size_count", &[]) >= 1.0);
 
     let status = Command::new("kill")
         .args(["-TERM", &service.0.id().to_string()])

@@ -24,6 +24,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use thiserror::Error;
 
 use crate::blocking::unblock;
+use crate::storage::checkpoint::{self, Checkpointer};
 pub use crate::storage::connection::{AnyConnection, Manager, MultiBackend};
 use crate::storage::group_commit::GroupCommit;
 pub use crate::storage::url::{DatabaseUrl, UrlError};
@@ -166,7 +167,9 @@ impl CustomizeConnection<Connection, diesel::r2d2::Error> for Pragmas {
         }
         conn.batch_execute(&format!(
             "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA cache_size = -{SQLITE_CACHE_KIB};"
+             PRAGMA foreign_keys = ON; PRAGMA cache_size = -{SQLITE_CACHE_KIB}; \
+             PRAGMA wal_autocheckpoint = {};",
+            checkpoint::BACKSTOP_PAGES
         ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
@@ -209,12 +212,15 @@ impl Db {
             .connection_customizer(Box::new(Pragmas))
             .build(Manager::new(config.url.clone()))?;
         let writer = Arc::new(Mutex::new(()));
-        let group_commit = match config.url {
-            DatabaseUrl::Sqlite(_) => Some(Arc::new(
-                GroupCommit::start(pool.clone(), writer.clone()).map_err(|e| {
+        let group_commit = match &config.url {
+            DatabaseUrl::Sqlite(path) => {
+                let started = Checkpointer::start(path).and_then(|checkpointer| {
+                    GroupCommit::start(pool.clone(), writer.clone(), checkpointer)
+                });
+                Some(Arc::new(started.map_err(|e| {
                     StorageError::Unavailable(format!("cannot start the writer thread: {e}"))
-                })?,
-            )),
+                })?))
+            }
             DatabaseUrl::Postgres(_) => None,
         };
         Ok(Db {

@@ -15,7 +15,8 @@
 //! commit fails, every job of the batch gets that error, and nothing of any of them is
 //! written. Jobs are run in the order they arrived, so each sees the ones before it, as it
 //! would have after their commits. With one job waiting, a batch is that job alone: an idle
-//! service pays no delay for this.
+//! service pays no delay for this. The WAL is checkpointed by another thread
+//! ([`checkpoint`](crate::storage::checkpoint)), so no batch waits for that either.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
+use crate::storage::checkpoint::Checkpointer;
 use crate::storage::db::{Connection, Pool, StorageError, checkout};
 
 /// The most jobs in one transaction: the write lock is held for the whole batch (a job is
@@ -44,7 +46,7 @@ type Job = Box<dyn FnOnce(Option<&mut Connection>) -> Deliver + Send>;
 pub(crate) struct GroupCommit {
     jobs: Mutex<Option<Sender<Job>>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    /// Transactions the thread has run (committed or not); the tests read it, operators
+    /// Transactions the thread has begun (committed or not); the tests read it, operators
     /// read `db_write_batch_size`.
     #[cfg_attr(not(test), expect(dead_code, reason = "read by the tests"))]
     batches: Arc<AtomicU64>,
@@ -70,13 +72,17 @@ impl Drop for GroupCommit {
 impl GroupCommit {
     /// Starts the writer thread. It takes `pool` connections one batch at a time and holds
     /// `writer` (the mutex [`crate::storage::db::Db::exclusive`] work queues on) through each.
-    pub(crate) fn start(pool: Pool, writer: Arc<Mutex<()>>) -> std::io::Result<GroupCommit> {
+    pub(crate) fn start(
+        pool: Pool,
+        writer: Arc<Mutex<()>>,
+        checkpointer: Checkpointer,
+    ) -> std::io::Result<GroupCommit> {
         let (sender, receiver) = channel();
         let batches = Arc::new(AtomicU64::new(0));
         let counted = batches.clone();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
-            .spawn(move || run(&pool, &writer, &receiver, &counted))?;
+            .spawn(move || run(&pool, &writer, &receiver, &counted, &checkpointer))?;
         Ok(GroupCommit {
             jobs: Mutex::new(Some(sender)),
             thread: Some(thread),
@@ -129,8 +135,14 @@ impl GroupCommit {
 
 /// The writer thread: one batch after another, until every sender is gone. A batch is the
 /// jobs waiting once the write turn is had, so writes that queue while `exclusive` work holds
-/// it go together.
-fn run(pool: &Pool, writer: &Mutex<()>, jobs: &Receiver<Job>, batches: &AtomicU64) {
+/// it go together. Each commit asks `checkpointer` for a checkpoint.
+fn run(
+    pool: &Pool,
+    writer: &Mutex<()>,
+    jobs: &Receiver<Job>,
+    batches: &AtomicU64,
+    checkpointer: &Checkpointer,
+) {
     while let Ok(first) = jobs.recv() {
         let _turn = writer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut batch = vec![first];
@@ -140,22 +152,29 @@ fn run(pool: &Pool, writer: &Mutex<()>, jobs: &Receiver<Job>, batches: &AtomicU6
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        commit_batch(pool, batch);
+        // Counted before any result is delivered, so a caller that has its result sees it.
         batches.fetch_add(1, Ordering::Relaxed);
+        if commit_batch(pool, batch) {
+            checkpointer.committed();
+        }
     }
 }
 
-/// Runs `batch` in one transaction and delivers every result.
-fn commit_batch(pool: &Pool, batch: Vec<Job>) {
+/// Runs `batch` in one transaction and delivers every result; whether it committed.
+fn commit_batch(pool: &Pool, batch: Vec<Job>) -> bool {
     let metrics = crate::telemetry::metrics();
     metrics.db_batch_size.observe(batch.len() as f64);
     let (mut conn, _in_use) = match checkout(pool) {
         Ok(checked_out) => checked_out,
-        Err(e) => return refuse(batch, &e),
+        Err(e) => {
+            refuse(batch, &e);
+            return false;
+        }
     };
     let conn: &mut Connection = &mut conn;
     if let Err(e) = begin(conn) {
-        return refuse(batch, &StorageError::Query(e));
+        refuse(batch, &StorageError::Query(e));
+        return false;
     }
     let mut delivers = Vec::with_capacity(batch.len());
     for job in batch {
@@ -167,18 +186,23 @@ fn commit_batch(pool: &Pool, batch: Vec<Job>) {
                 // discards such a connection, which rolls it back. The panicking job's
                 // caller sees its answer dropped.
                 log::error!("a write panicked; its whole batch is rolled back");
-                return deliver_all(delivers, Err("a write in the same batch failed"));
+                deliver_all(delivers, Err("a write in the same batch failed"));
+                return false;
             }
         }
     }
     match <Connection as TransactionManager<_>>::commit_transaction(conn) {
-        Ok(()) => deliver_all(delivers, Ok(())),
+        Ok(()) => {
+            deliver_all(delivers, Ok(()));
+            true
+        }
         Err(e) => {
             // A failed COMMIT may leave the transaction open: end it before the connection
             // goes back to the pool.
             let _ = <Connection as TransactionManager<_>>::rollback_transaction(conn);
             StorageError::Query(e).log();
             deliver_all(delivers, Err("the write could not be committed"));
+            false
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod applications;
 pub mod changes;
+mod checkpoint;
 pub mod codes;
 pub mod connection;
 pub mod consents;
