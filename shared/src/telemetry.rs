@@ -274,9 +274,24 @@ pub fn carry<F, T>(f: F) -> impl FnOnce() -> T
 where
     F: FnOnce() -> T,
 {
-    let id = request_id();
-    move || {
-        let previous = THREAD_REQUEST_ID.with(|slot| slot.replace(id));
+    let request = carried();
+    move || request.run(f)
+}
+
+/// The current request, taken along to run work as it on another thread ([`carry`] for work
+/// that only gets its arguments there).
+#[derive(Debug)]
+pub struct Carried(Option<Arc<str>>);
+
+/// The request this code serves, to take along.
+pub fn carried() -> Carried {
+    Carried(request_id())
+}
+
+impl Carried {
+    /// Runs `f` on this thread as the carried request.
+    pub fn run<T>(self, f: impl FnOnce() -> T) -> T {
+        let previous = THREAD_REQUEST_ID.with(|slot| slot.replace(self.0));
         let result = f();
         THREAD_REQUEST_ID.with(|slot| *slot.borrow_mut() = previous);
         result

@@ -11,9 +11,9 @@
 //!
 //! Every job keeps its own transaction's meaning. A job that fails is rolled back to its
 //! savepoint and the others go on (a deferred constraint, checked only at the commit, would
-//! fail the whole batch; the schemas here have none). No job's result is handed back before the commit: if the
-//! commit fails, every job of the batch gets that error, and nothing of any of them is
-//! written. Jobs are run in the order they arrived, so each sees the ones before it, as it
+//! fail the whole batch; the schemas here have none). No job's result is handed back before
+//! the commit: if the commit fails, every job of the batch gets that error, and nothing of
+//! any of them is written. Jobs are run in the order they arrived, so each sees the ones before it, as it
 //! would have after their commits. With one job waiting, a batch is that job alone: an idle
 //! service pays no delay for this. The WAL is checkpointed by another thread
 //! ([`checkpoint`](crate::storage::checkpoint)), so no batch waits for that either.
@@ -90,7 +90,7 @@ impl GroupCommit {
         })
     }
 
-    /// How many transactions the writer thread has run.
+    /// How many transactions the writer thread has begun.
     #[cfg(test)]
     pub(crate) fn batches(&self) -> u64 {
         self.batches.load(Ordering::Relaxed)
@@ -105,9 +105,10 @@ impl GroupCommit {
         E: From<StorageError> + From<diesel::result::Error> + Send + 'static,
     {
         let (answer, answered) = tokio::sync::oneshot::channel::<Result<T, E>>();
-        let f = crate::telemetry::carry(move || f);
+        // Run as the request that asked, so its log lines carry the request id.
+        let request = crate::telemetry::carried();
         let job: Job = Box::new(move |conn: Option<&mut Connection>| -> Deliver {
-            let result = conn.map(|conn| conn.write_transaction(f()));
+            let result = request.run(|| conn.map(|conn| conn.write_transaction(f)));
             Box::new(move |committed: Result<(), &str>| {
                 let result = match (committed, result) {
                     (Ok(()), Some(result)) => result,
@@ -332,6 +333,20 @@ mod tests {
         );
         assert_eq!(db.write_batches() - before, 1, "one transaction");
         assert_eq!(marks(&db), (1..=20).collect::<Vec<_>>());
+    }
+
+    #[actix_rt::test]
+    async fn a_write_runs_as_the_request_that_asked_for_it() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = open(&dir);
+        let id: Arc<str> = Arc::from("req-write");
+        let seen = crate::telemetry::with_request_id(
+            id.clone(),
+            db.write(|_| Ok::<_, StorageError>(crate::telemetry::request_id())),
+        )
+        .await
+        .expect("written");
+        assert_eq!(seen, Some(id));
     }
 
     #[actix_rt::test]
