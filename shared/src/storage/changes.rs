@@ -25,14 +25,15 @@
 //! is nothing to listen to or announce, and [`Listener::start`] and [`Announcer::start`] return
 //! `None`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use diesel::prelude::*;
 
 use crate::storage::db::{Connection, DatabaseUrl, establish};
+use crate::storage::nudged::Nudged;
 
 /// The notification channel the triggers send on.
 pub const CHANNEL: &str = "oauth2_changes";
@@ -175,43 +176,7 @@ pub const APPLICATION_NAME: &str = "oauth2-change-listener";
 /// Sends `tokens` notifications for changes no trigger announces (see the module docs).
 #[derive(Debug)]
 pub struct Announcer {
-    shared: Arc<Pending>,
-    thread: Option<JoinHandle<()>>,
-}
-
-/// What the announcing thread is asked to do.
-#[derive(Debug, Default)]
-struct Pending {
-    state: Mutex<(bool, bool)>,
-    wake: Condvar,
-}
-
-impl Pending {
-    /// Waits for an announcement to send (`true`) or the order to stop (`false`).
-    fn next(&self) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            let (announce, stop) = *state;
-            if stop {
-                return false;
-            }
-            if announce {
-                state.0 = false;
-                return true;
-            }
-            state = self
-                .wake
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    fn set(&self, announce: bool, stop: bool) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.0 |= announce;
-        state.1 |= stop;
-        self.wake.notify_one();
-    }
+    thread: Nudged,
 }
 
 impl Announcer {
@@ -220,69 +185,43 @@ impl Announcer {
         if !matches!(url, DatabaseUrl::Postgres(_)) {
             return None;
         }
-        let shared = Arc::new(Pending::default());
-        let thread = std::thread::Builder::new()
-            .name("change-announcer".to_owned())
-            .spawn({
-                let url = url.clone();
-                let shared = shared.clone();
-                move || announce(&url, &shared)
-            })
+        let url = url.clone();
+        let mut conn: Option<Connection> = None;
+        let thread = Nudged::start("change-announcer", move || announce(&url, &mut conn))
             .expect("spawn the change announcer thread");
-        Some(Announcer {
-            shared,
-            thread: Some(thread),
-        })
+        Some(Announcer { thread })
     }
 
     /// Tells every instance, soon, that tokens changed. Call it after the change committed.
     pub fn tokens_changed(&self) {
-        self.shared.set(true, false);
+        self.thread.nudge();
     }
 }
 
-impl Drop for Announcer {
-    fn drop(&mut self) {
-        self.shared.set(false, true);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn announce(url: &DatabaseUrl, pending: &Pending) {
-    let mut conn: Option<Connection> = None;
-    while pending.next() {
-        // Two tries: a connection that went stale since the last announcement is replaced.
-        let mut sent = false;
-        for _ in 0..2 {
-            if conn.is_none() {
-                match establish(url) {
-                    Ok(fresh) => conn = Some(fresh),
-                    Err(e) => {
-                        log::warn!("cannot announce a token change to other instances: {e}");
-                        break;
-                    }
-                }
-            }
-            let Some(c) = conn.as_mut() else { break };
-            match diesel::sql_query(format!("NOTIFY {CHANNEL}, 'tokens'")).execute(c) {
-                Ok(_) => {
-                    sent = true;
-                    break;
-                }
+/// Sends one `tokens` notification on `conn`, opened (or replaced, once) as needed.
+fn announce(url: &DatabaseUrl, conn: &mut Option<Connection>) {
+    // Two tries: a connection that went stale since the last announcement is replaced.
+    for _ in 0..2 {
+        if conn.is_none() {
+            match establish(url) {
+                Ok(fresh) => *conn = Some(fresh),
                 Err(e) => {
                     log::warn!("cannot announce a token change to other instances: {e}");
-                    conn = None;
+                    break;
                 }
             }
         }
-        if !sent {
-            // The other instances' caches then hold the replaced tokens at most
-            // `TOKEN_CACHE_SECONDS`.
-            crate::telemetry::metrics().changes_unannounced.inc();
+        let Some(c) = conn.as_mut() else { break };
+        match diesel::sql_query(format!("NOTIFY {CHANNEL}, 'tokens'")).execute(c) {
+            Ok(_) => return,
+            Err(e) => {
+                log::warn!("cannot announce a token change to other instances: {e}");
+                *conn = None;
+            }
         }
     }
+    // The other instances' caches then hold the replaced tokens at most `TOKEN_CACHE_SECONDS`.
+    crate::telemetry::metrics().changes_unannounced.inc();
 }
 
 /// A new connection listening on [`CHANNEL`].

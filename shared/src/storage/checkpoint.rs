@@ -13,12 +13,10 @@
 //! 20 ms and 34–42 ms with 60 ms. Pooled connections keep an automatic checkpoint at
 //! [`BACKSTOP_PAGES`], in case this thread cannot keep up.
 
-use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::JoinHandle;
-
 use diesel::connection::SimpleConnection;
-use diesel::{Connection as _, SqliteConnection};
+
+use crate::storage::db::{Connection, DatabaseUrl, StorageError, establish};
+use crate::storage::nudged::Nudged;
 
 /// The WAL size, in pages, at which a committing connection checkpoints by itself (SQLite's
 /// `wal_autocheckpoint`; its default is 1,000).
@@ -26,63 +24,42 @@ pub const BACKSTOP_PAGES: u32 = 10_000;
 
 /// The checkpoint thread of one database file; dropping it stops the thread.
 pub(crate) struct Checkpointer {
-    wake: Option<SyncSender<()>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Nudged,
 }
 
 impl Checkpointer {
-    pub(crate) fn start(path: &Path) -> std::io::Result<Checkpointer> {
-        // One pending request is enough: requests made while one waits are the same request.
-        let (wake, woken) = sync_channel(1);
-        let path = path.to_path_buf();
-        let thread = std::thread::Builder::new()
-            .name("sqlite-checkpoint".to_owned())
-            .spawn(move || run(&path, &woken))?;
-        Ok(Checkpointer {
-            wake: Some(wake),
-            thread: Some(thread),
-        })
+    pub(crate) fn start(url: &DatabaseUrl) -> std::io::Result<Checkpointer> {
+        let url = url.clone();
+        let mut conn: Option<Connection> = None;
+        let thread = Nudged::start("sqlite-checkpoint", move || {
+            if let Err(e) = checkpoint(&url, &mut conn) {
+                log::warn!(
+                    "a WAL checkpoint failed (the writer checkpoints by itself instead): {e}"
+                );
+                conn = None;
+            }
+        })?;
+        Ok(Checkpointer { thread })
     }
 
     /// A commit added to the WAL; never blocks.
     pub(crate) fn committed(&self) {
-        if let Some(wake) = &self.wake {
-            let _ = wake.try_send(());
-        }
+        self.thread.nudge();
     }
 }
 
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        self.wake = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+/// A `PASSIVE` checkpoint on `conn`, opened first if need be.
+fn checkpoint(url: &DatabaseUrl, conn: &mut Option<Connection>) -> Result<(), StorageError> {
+    let conn = match conn {
+        Some(open) => open,
+        None => {
+            let mut opened = establish(url)?;
+            opened.batch_execute("PRAGMA busy_timeout = 1000;")?;
+            conn.insert(opened)
         }
-    }
-}
-
-fn run(path: &Path, woken: &Receiver<()>) {
-    let mut conn: Option<SqliteConnection> = None;
-    while woken.recv().is_ok() {
-        if let Err(e) = checkpoint(path, &mut conn) {
-            log::warn!("a WAL checkpoint failed (the writer checkpoints by itself instead): {e}");
-            conn = None;
-        }
-    }
-}
-
-fn checkpoint(path: &Path, conn: &mut Option<SqliteConnection>) -> Result<(), String> {
-    if conn.is_none() {
-        let url = path.to_str().ok_or("the database path is not UTF-8")?;
-        let mut opened = SqliteConnection::establish(url).map_err(|e| e.to_string())?;
-        opened
-            .batch_execute("PRAGMA busy_timeout = 1000;")
-            .map_err(|e| e.to_string())?;
-        *conn = Some(opened);
-    }
-    let conn = conn.as_mut().ok_or("no connection")?;
-    conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")
-        .map_err(|e| e.to_string())
+    };
+    conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -213,8 +213,8 @@ impl Db {
             .build(Manager::new(config.url.clone()))?;
         let writer = Arc::new(Mutex::new(()));
         let group_commit = match &config.url {
-            DatabaseUrl::Sqlite(path) => {
-                let started = Checkpointer::start(path).and_then(|checkpointer| {
+            DatabaseUrl::Sqlite(_) => {
+                let started = Checkpointer::start(&config.url).and_then(|checkpointer| {
                     GroupCommit::start(pool.clone(), writer.clone(), checkpointer)
                 });
                 Some(Arc::new(started.map_err(|e| {

@@ -44,7 +44,8 @@ type Job = Box<dyn FnOnce(Option<&mut Connection>) -> Deliver + Send>;
 /// already queued and waits for it, so the thread's connections are closed with the pool's
 /// (the last connection to close checkpoints SQLite's WAL and removes it).
 pub(crate) struct GroupCommit {
-    jobs: Mutex<Option<Sender<Job>>>,
+    /// `None` once dropped, which ends the thread's queue.
+    jobs: Option<Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Transactions the thread has begun (committed or not); the tests read it, operators
     /// read `db_write_batch_size`.
@@ -54,12 +55,7 @@ pub(crate) struct GroupCommit {
 
 impl Drop for GroupCommit {
     fn drop(&mut self) {
-        drop(
-            self.jobs
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
+        self.jobs = None;
         // A job's closure may hold the last handle: the thread then ends by itself.
         if let Some(thread) = self.thread.take()
             && thread.thread().id() != std::thread::current().id()
@@ -84,7 +80,7 @@ impl GroupCommit {
             .name("sqlite-writer".to_owned())
             .spawn(move || run(&pool, &writer, &receiver, &counted, &checkpointer))?;
         Ok(GroupCommit {
-            jobs: Mutex::new(Some(sender)),
+            jobs: Some(sender),
             thread: Some(thread),
             batches,
         })
@@ -119,10 +115,10 @@ impl GroupCommit {
                 let _ = answer.send(result);
             })
         });
-        let queued = match &*self.jobs.lock().unwrap_or_else(PoisonError::into_inner) {
-            Some(jobs) => jobs.send(job).is_ok(),
-            None => false,
-        };
+        let queued = self
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(job).is_ok());
         if !queued {
             return Err(
                 StorageError::Unavailable("the writer thread has stopped".to_owned()).into(),
@@ -250,7 +246,9 @@ mod tests {
         n: i64,
     }
 
-    fn open(dir: &tempfile::TempDir) -> Db {
+    /// A database of its own (kept while the directory lives), with the tables the tests write.
+    fn open() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("a directory");
         let db = Db::open(
             &DbConfig::new(DatabaseUrl::from(&dir.path().join("group.sqlite3"))),
             &[],
@@ -265,7 +263,7 @@ mod tests {
                      REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED);",
             )
             .expect("create the tables");
-        db
+        (dir, db)
     }
 
     fn marks(db: &Db) -> Vec<i64> {
@@ -318,8 +316,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn writes_that_queued_commit_together_each_seeing_those_before_it() {
-        let dir = tempfile::tempdir().expect("a directory");
-        let db = open(&dir);
+        let (_dir, db) = open();
         let before = db.write_batches();
         let writes = (1..=20)
             .map(|n| db.write(move |conn| mark(conn, n)))
@@ -337,8 +334,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_write_runs_as_the_request_that_asked_for_it() {
-        let dir = tempfile::tempdir().expect("a directory");
-        let db = open(&dir);
+        let (_dir, db) = open();
         let id: Arc<str> = Arc::from("req-write");
         let seen = crate::telemetry::with_request_id(
             id.clone(),
@@ -351,8 +347,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_failing_write_is_rolled_back_alone() {
-        let dir = tempfile::tempdir().expect("a directory");
-        let db = open(&dir);
+        let (_dir, db) = open();
         let before = db.write_batches();
         let writes = (1..=6)
             .map(|n| {
@@ -379,8 +374,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_failed_commit_fails_every_write_of_the_batch_and_keeps_none() {
-        let dir = tempfile::tempdir().expect("a directory");
-        let db = open(&dir);
+        let (_dir, db) = open();
         // A deferred foreign key is checked at COMMIT, after every savepoint was released:
         // the one bad row fails the whole transaction.
         let mut writes: Vec<_> = (1..=3)
@@ -408,8 +402,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_panicking_write_loses_its_batch_and_the_writer_goes_on() {
-        let dir = tempfile::tempdir().expect("a directory");
-        let db = open(&dir);
+        let (_dir, db) = open();
         let writes = vec![
             db.write(|conn| mark(conn, 1)).boxed_local(),
             db.write(|conn| {

@@ -15,6 +15,7 @@ pub mod db;
 pub mod fixtures;
 mod group_commit;
 pub mod maintenance;
+mod nudged;
 pub mod schema;
 pub mod sessions;
 #[cfg(any(test, feature = "testdb"))]
