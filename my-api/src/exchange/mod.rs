@@ -290,8 +290,7 @@ async fn issue_for(
                     return Err(ExchangeError::Inactive);
                 }
                 // The original replaced the user's previous token for the application.
-                shared::storage::tokens::delete_user_application_tokens(conn, user.id, app.id)?;
-                Ok(tokens.record(conn, user.id, &app, &scope, None)?)
+                Ok(tokens.replace(conn, user.id, &app, &scope)?)
             },
             // On PostgreSQL two first logins can overlap, and the loser's insert conflicts on
             // the (backend, uid) key (or the username) and is run once more: it then re-reads

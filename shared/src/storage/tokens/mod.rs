@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod jwt;
 pub mod keys;
+mod pair;
 pub mod signing;
 #[cfg(test)]
 mod tests;
@@ -25,6 +26,7 @@ use crate::storage::db::Connection;
 use crate::storage::schema::{access_tokens, applications, refresh_tokens, users};
 use crate::storage::users::User;
 pub use jwt::{Claims, ConfiguredKey, JwtKeys, KeyPolicy, SigningAlg};
+use pair::NewPair;
 
 /// Django OAuth Toolkit's default access token lifetime, which the original demo returned.
 pub const DEFAULT_ACCESS_TTL: i64 = 36_000;
@@ -159,6 +161,42 @@ impl TokenService {
         scope: &Scope,
         family: Option<&str>,
     ) -> Result<RecordedTokens, TokenError> {
+        let pair = self.new_pair(conn, user_id, app, scope, family)?;
+        pair.insert(conn)?;
+        Ok(pair.recorded)
+    }
+
+    /// Records a new pair of a new grant in place of the user's previous tokens for `app`,
+    /// which are deleted (the exchange's replacement). On PostgreSQL the four writes are one
+    /// statement, so one round trip to the server instead of four.
+    pub fn replace(
+        &self,
+        conn: &mut Connection,
+        user_id: i64,
+        app: &Application,
+        scope: &Scope,
+    ) -> Result<RecordedTokens, TokenError> {
+        let pair = self.new_pair(conn, user_id, app, scope, None)?;
+        match conn {
+            Connection::Postgres(pg) => pair::Replace(&pair).execute(pg)?,
+            Connection::Sqlite(_) => {
+                delete_user_application_tokens(conn, user_id, app.id)?;
+                pair.insert(conn)?;
+                0
+            }
+        };
+        Ok(pair.recorded)
+    }
+
+    /// The rows and the unsigned token of a new pair; `family` continues an existing grant.
+    fn new_pair(
+        &self,
+        conn: &mut Connection,
+        user_id: i64,
+        app: &Application,
+        scope: &Scope,
+        family: Option<&str>,
+    ) -> Result<NewPair, TokenError> {
         let now = now();
         let jti = uuid::Uuid::new_v4().to_string();
         let family = family.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
@@ -167,43 +205,27 @@ impl TokenService {
         // connection the caller already holds, once the set is older than its reload interval.
         self.keys.refresh(conn)?;
         let refresh_token = random_token(32);
-        diesel::insert_into(access_tokens::table)
-            .values((
-                access_tokens::jti.eq(&jti),
-                access_tokens::user_id.eq(user_id),
-                access_tokens::application_id.eq(app.id),
-                access_tokens::family.eq(&family),
-                access_tokens::scope.eq(&scope),
-                access_tokens::created.eq(now),
-                access_tokens::expires.eq(now + self.access_ttl),
-            ))
-            .execute(conn)?;
-        diesel::insert_into(refresh_tokens::table)
-            .values((
-                refresh_tokens::token_hash.eq(sha256_hex(&refresh_token)),
-                refresh_tokens::access_jti.eq(&jti),
-                refresh_tokens::user_id.eq(user_id),
-                refresh_tokens::application_id.eq(app.id),
-                refresh_tokens::family.eq(&family),
-                refresh_tokens::scope.eq(&scope),
-                refresh_tokens::created.eq(now),
-                refresh_tokens::expires.eq(now + self.refresh_ttl),
-            ))
-            .execute(conn)?;
-        Ok(RecordedTokens {
-            claims: Claims {
-                iss: self.keys.issuer().to_owned(),
-                sub: user_id.to_string(),
-                aud: self.keys.issuer().to_owned(),
-                client_id: app.client_id.clone(),
-                scope,
-                iat: now,
-                exp: now + self.access_ttl,
-                jti,
+        Ok(NewPair {
+            user_id,
+            application_id: app.id,
+            family,
+            refresh_hash: sha256_hex(&refresh_token),
+            refresh_expires: now + self.refresh_ttl,
+            recorded: RecordedTokens {
+                claims: Claims {
+                    iss: self.keys.issuer().to_owned(),
+                    sub: user_id.to_string(),
+                    aud: self.keys.issuer().to_owned(),
+                    client_id: app.client_id.clone(),
+                    scope,
+                    iat: now,
+                    exp: now + self.access_ttl,
+                    jti,
+                },
+                keys: self.keys.clone(),
+                refresh_token: Secret::new(refresh_token),
+                expires_in: self.access_ttl,
             },
-            keys: self.keys.clone(),
-            refresh_token: Secret::new(refresh_token),
-            expires_in: self.access_ttl,
         })
     }
 

@@ -122,6 +122,36 @@ fn a_rotated_refresh_token_presented_again_revokes_its_whole_family() {
 }
 
 #[test]
+fn a_replacement_deletes_the_users_pairs_for_that_application_only() {
+    let t = TestDb::new();
+    let app = t.client("client");
+    let other = t.client("other");
+    let older = t.issue(&app);
+    let old = t.issue(&app);
+    let kept = t.issue(&other);
+    let mut conn = t.conn();
+    let new = conn
+        .write_transaction(|conn| t.service.replace(conn, t.user_id, &app, &Scope::all()))
+        .expect("replace")
+        .sign()
+        .expect("sign");
+    drop(conn);
+
+    for gone in [&older, &old] {
+        assert!(!t.access_works(&gone.access_token));
+        assert!(matches!(
+            t.refresh(&gone.refresh_token, &app, None),
+            RefreshOutcome::Refused
+        ));
+    }
+    assert!(t.access_works(&kept.access_token));
+    assert!(t.access_works(&new.access_token));
+    assert_eq!(new.scope, Scope::all().to_string());
+    rotated(t.refresh(&new.refresh_token, &app, None));
+    rotated(t.refresh(&kept.refresh_token, &other, None));
+}
+
+#[test]
 fn a_refresh_may_narrow_the_scope_but_never_widen_it() {
     let t = TestDb::new();
     let app = t.client("client");
