@@ -10,18 +10,18 @@
 //! application, and issues new ones.
 
 pub mod accounts;
+pub mod application;
 pub mod grants;
 pub mod link;
 pub mod register;
 pub mod subject;
 
 use actix_web::http::StatusCode;
-use diesel::prelude::*;
 use shared::oauth2::OAuth2Error;
 use shared::oauth2::provider::Provider;
 use shared::security::scope::Scope;
 use shared::storage::applications::Application;
-use shared::storage::db::{Connection, StorageError};
+use shared::storage::db::StorageError;
 use shared::storage::tokens::{IssuedTokens, TokenError};
 use thiserror::Error;
 
@@ -30,6 +30,7 @@ use crate::social::oidc::verify::Expected;
 use crate::social::{
     AudienceCheck, Backends, ExchangeParams, ProviderClient, SocialError, SocialProfile,
 };
+use application::NamedApplication;
 pub use subject::SubjectToken;
 
 #[derive(Debug, Error)]
@@ -109,7 +110,7 @@ pub struct Exchanger {
     backends: Backends,
     audience: Option<AudienceCheck>,
     /// The application the register route issues tokens for (the original's `my-api-app`).
-    pub application_name: String,
+    pub application: NamedApplication,
 }
 
 impl Exchanger {
@@ -125,7 +126,7 @@ impl Exchanger {
             client,
             backends,
             audience,
-            application_name,
+            application: NamedApplication::new(application_name),
         }
     }
 
@@ -215,7 +216,11 @@ impl Exchanger {
     ) -> Result<IssuedTokens, ExchangeError> {
         let result: Result<IssuedTokens, ExchangeError> = async {
             let identity = self.identify(backend, token, params).await?;
-            issue_for(provider, identity, client, scope).await
+            let app = match client {
+                Client::Authenticated(app) => app,
+                Client::Named => self.application.get(&provider.db).await?,
+            };
+            issue_for(provider, identity, app, scope).await
         }
         .await;
         // Known backends only: a caller's made-up name must not become a label.
@@ -244,30 +249,8 @@ pub struct Identity {
 pub enum Client {
     /// The client the token endpoint authenticated (the exchange grants).
     Authenticated(Application),
-    /// The application of this name (the register route's): read inside the write
-    /// transaction, which saves the route a trip to the database.
-    Named(String),
-}
-
-impl Client {
-    fn resolve(&self, conn: &mut Connection) -> Result<Application, ExchangeError> {
-        match self {
-            Client::Authenticated(app) => Ok(app.clone()),
-            Client::Named(name) => {
-                use shared::storage::schema::applications;
-                let found = applications::table
-                    .filter(applications::name.eq(name))
-                    .order(applications::id)
-                    .select(Application::as_select())
-                    .get_result(conn)
-                    .optional()?;
-                found.ok_or_else(|| {
-                    log::error!("the exchange application {name:?} does not exist");
-                    ExchangeError::NotConfigured
-                })
-            }
-        }
-    }
+    /// The exchanger's [`NamedApplication`] (the register route's).
+    Named,
 }
 
 /// The write half of an exchange: in one write transaction, finds or creates the local
@@ -275,7 +258,7 @@ impl Client {
 async fn issue_for(
     provider: &Provider,
     identity: Identity,
-    client: Client,
+    app: Application,
     scope: Scope,
 ) -> Result<IssuedTokens, ExchangeError> {
     let Identity { backend, profile } = identity;
@@ -284,7 +267,6 @@ async fn issue_for(
         .db
         .write_retrying(
             move |conn| {
-                let app = client.resolve(conn)?;
                 let user = accounts::user_for_profile(conn, backend, &profile)?;
                 if !user.is_active {
                     return Err(ExchangeError::Inactive);

@@ -92,7 +92,7 @@ pub async fn register_by_token(
             &backend,
             &token,
             &extra,
-            Client::Named(exchanger.application_name.clone()),
+            Client::Named,
             Scope::all(),
         )
         .await
