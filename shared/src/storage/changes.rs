@@ -18,8 +18,8 @@
 //! a notification holds PostgreSQL's one notification lock through its WAL flush, so such
 //! commits run one at a time.
 //! The service calls [`Announcer::tokens_changed`] after such a commit instead; one thread per
-//! process sends the `NOTIFY` on a connection of its own, one at a time, so announcements made
-//! while one is on its way go out together in the next.
+//! process sends the `NOTIFY` on a connection of its own, one at a time and at most one per
+//! [`ANNOUNCE_EVERY`], so announcements asked for meanwhile go out together in the next.
 //!
 //! SQLite has one serving process per file, which learns of its own changes directly: there
 //! is nothing to listen to or announce, and [`Listener::start`] and [`Announcer::start`] return
@@ -173,6 +173,13 @@ fn tell(on: &dyn Fn(Heard), heard: Heard) {
 /// The listening connection's `application_name`, as `pg_stat_activity` shows it.
 pub const APPLICATION_NAME: &str = "oauth2-change-listener";
 
+/// The least time between two announcements. Each costs a transaction on the server and
+/// wakes every listening connection, and under load every exchange asks for one: this bounds
+/// them at 100 a second per instance, however many exchanges there are. A replaced token is
+/// still refused everywhere within this interval and the notification's delivery, far inside
+/// the 100 ms an instance's revocations promise.
+pub const ANNOUNCE_EVERY: Duration = Duration::from_millis(10);
+
 /// Sends `tokens` notifications for changes no trigger announces (see the module docs).
 #[derive(Debug)]
 pub struct Announcer {
@@ -187,8 +194,12 @@ impl Announcer {
         }
         let url = url.clone();
         let mut conn: Option<Connection> = None;
-        let thread = Nudged::start("change-announcer", move || announce(&url, &mut conn))
-            .expect("spawn the change announcer thread");
+        let thread = Nudged::start("change-announcer", move || {
+            announce(&url, &mut conn);
+            // Asks made meanwhile go out together in the next notification.
+            std::thread::sleep(ANNOUNCE_EVERY);
+        })
+        .expect("spawn the change announcer thread");
         Some(Announcer { thread })
     }
 
