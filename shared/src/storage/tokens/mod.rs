@@ -178,13 +178,12 @@ impl TokenService {
     ) -> Result<RecordedTokens, TokenError> {
         let pair = self.new_pair(conn, user_id, app, scope, None)?;
         match conn {
-            Connection::Postgres(pg) => pair::Replace(&pair).execute(pg)?,
+            Connection::Postgres(pg) => pair.replace(pg)?,
             Connection::Sqlite(_) => {
                 delete_user_application_tokens(conn, user_id, app.id)?;
                 pair.insert(conn)?;
-                0
             }
-        };
+        }
         Ok(pair.recorded)
     }
 

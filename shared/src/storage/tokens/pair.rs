@@ -3,7 +3,6 @@
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Text};
 
 use super::RecordedTokens;
 use crate::storage::db::Connection;
@@ -20,104 +19,102 @@ pub(super) struct NewPair {
     pub(super) recorded: RecordedTokens,
 }
 
+/// The inserts of a pair's two rows, written once for both databases and both paths (a
+/// statement's type spells out every column, so they are macros rather than functions).
+macro_rules! insert_access {
+    ($pair:expr) => {{
+        let pair: &NewPair = $pair;
+        let claims = &pair.recorded.claims;
+        diesel::insert_into(access_tokens::table).values((
+            access_tokens::jti.eq(&claims.jti),
+            access_tokens::user_id.eq(pair.user_id),
+            access_tokens::application_id.eq(pair.application_id),
+            access_tokens::family.eq(&pair.family),
+            access_tokens::scope.eq(&claims.scope),
+            access_tokens::created.eq(claims.iat),
+            access_tokens::expires.eq(claims.exp),
+        ))
+    }};
+}
+
+macro_rules! insert_refresh {
+    ($pair:expr) => {{
+        let pair: &NewPair = $pair;
+        let claims = &pair.recorded.claims;
+        diesel::insert_into(refresh_tokens::table).values((
+            refresh_tokens::token_hash.eq(&pair.refresh_hash),
+            refresh_tokens::access_jti.eq(&claims.jti),
+            refresh_tokens::user_id.eq(pair.user_id),
+            refresh_tokens::application_id.eq(pair.application_id),
+            refresh_tokens::family.eq(&pair.family),
+            refresh_tokens::scope.eq(&claims.scope),
+            refresh_tokens::created.eq(claims.iat),
+            refresh_tokens::expires.eq(pair.refresh_expires),
+        ))
+    }};
+}
+
 impl NewPair {
     /// Inserts both rows.
     pub(super) fn insert(&self, conn: &mut Connection) -> QueryResult<()> {
-        let claims = &self.recorded.claims;
-        diesel::insert_into(access_tokens::table)
-            .values((
-                access_tokens::jti.eq(&claims.jti),
-                access_tokens::user_id.eq(self.user_id),
-                access_tokens::application_id.eq(self.application_id),
-                access_tokens::family.eq(&self.family),
-                access_tokens::scope.eq(&claims.scope),
-                access_tokens::created.eq(claims.iat),
-                access_tokens::expires.eq(claims.exp),
-            ))
-            .execute(conn)?;
-        diesel::insert_into(refresh_tokens::table)
-            .values((
-                refresh_tokens::token_hash.eq(&self.refresh_hash),
-                refresh_tokens::access_jti.eq(&claims.jti),
-                refresh_tokens::user_id.eq(self.user_id),
-                refresh_tokens::application_id.eq(self.application_id),
-                refresh_tokens::family.eq(&self.family),
-                refresh_tokens::scope.eq(&claims.scope),
-                refresh_tokens::created.eq(claims.iat),
-                refresh_tokens::expires.eq(self.refresh_expires),
-            ))
-            .execute(conn)?;
+        insert_access!(self).execute(conn)?;
+        insert_refresh!(self).execute(conn)?;
+        Ok(())
+    }
+
+    /// On PostgreSQL, deletes the user's tokens for the application and inserts both rows,
+    /// in one statement.
+    pub(super) fn replace(&self, pg: &mut diesel::PgConnection) -> QueryResult<()> {
+        let (user_id, application_id) = (self.user_id, self.application_id);
+        Replace {
+            old_access: diesel::delete(
+                access_tokens::table
+                    .filter(access_tokens::user_id.eq(user_id))
+                    .filter(access_tokens::application_id.eq(application_id)),
+            ),
+            old_refresh: diesel::delete(
+                refresh_tokens::table
+                    .filter(refresh_tokens::user_id.eq(user_id))
+                    .filter(refresh_tokens::application_id.eq(application_id)),
+            ),
+            new_access: insert_access!(self),
+            new_refresh: insert_refresh!(self),
+        }
+        .execute(pg)?;
         Ok(())
     }
 }
 
 /// PostgreSQL's one statement for "delete the user's tokens for the application and insert
-/// this pair". The parts of a data-modifying `WITH` query share one snapshot, so the deletes
-/// never see the new rows. Its text never changes, so Diesel prepares it once per connection
-/// (the `QueryId` is static) and each use is a single round trip.
-#[derive(Debug)]
-pub(super) struct Replace<'a>(pub(super) &'a NewPair);
-
-impl QueryId for Replace<'_> {
-    type QueryId = Replace<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
+/// this pair", made of the very statements the other path runs one by one. The parts of a
+/// data-modifying `WITH` query share one snapshot, so the deletes never see the new rows. Its
+/// text never changes, so Diesel prepares it once per connection (the parts' `QueryId`s are
+/// static) and each use is a single round trip.
+#[derive(Debug, QueryId)]
+struct Replace<A, B, C, D> {
+    old_access: A,
+    old_refresh: B,
+    new_access: C,
+    new_refresh: D,
 }
 
-impl RunQueryDsl<diesel::PgConnection> for Replace<'_> {}
+impl<A, B, C, D> RunQueryDsl<diesel::PgConnection> for Replace<A, B, C, D> {}
 
-impl QueryFragment<Pg> for Replace<'_> {
+impl<A, B, C, D> QueryFragment<Pg> for Replace<A, B, C, D>
+where
+    A: QueryFragment<Pg>,
+    B: QueryFragment<Pg>,
+    C: QueryFragment<Pg>,
+    D: QueryFragment<Pg>,
+{
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let pair = self.0;
-        let claims = &pair.recorded.claims;
-        // Diesel numbers the binds as they are pushed, so a value used twice is bound twice.
-        let owner = |out: &mut AstPass<'_, 'b, Pg>| -> QueryResult<()> {
-            out.push_sql(" WHERE user_id = ");
-            out.push_bind_param::<BigInt, _>(&pair.user_id)?;
-            out.push_sql(" AND application_id = ");
-            out.push_bind_param::<BigInt, _>(&pair.application_id)
-        };
-        out.push_sql("WITH old_access AS (DELETE FROM access_tokens");
-        owner(&mut out)?;
-        out.push_sql("), old_refresh AS (DELETE FROM refresh_tokens");
-        owner(&mut out)?;
-        out.push_sql(
-            "), new_access AS (INSERT INTO access_tokens \
-             (jti, user_id, application_id, family, scope, created, expires) VALUES (",
-        );
-        out.push_bind_param::<Text, _>(&claims.jti)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&pair.user_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&pair.application_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&pair.family)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&claims.scope)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&claims.iat)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&claims.exp)?;
-        out.push_sql(
-            ")) INSERT INTO refresh_tokens \
-             (token_hash, access_jti, user_id, application_id, family, scope, created, expires) \
-             VALUES (",
-        );
-        out.push_bind_param::<Text, _>(&pair.refresh_hash)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&claims.jti)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&pair.user_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&pair.application_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&pair.family)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&claims.scope)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&claims.iat)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&pair.refresh_expires)?;
-        out.push_sql(")");
-        Ok(())
+        out.push_sql("WITH old_access AS (");
+        self.old_access.walk_ast(out.reborrow())?;
+        out.push_sql("), old_refresh AS (");
+        self.old_refresh.walk_ast(out.reborrow())?;
+        out.push_sql("), new_access AS (");
+        self.new_access.walk_ast(out.reborrow())?;
+        out.push_sql(") ");
+        self.new_refresh.walk_ast(out.reborrow())
     }
 }
